@@ -1,0 +1,79 @@
+// The seams between the hypervisor core and what runs guest code (CPU backends, platform devices).
+// Pure types: hv/ never imports node:* or koffi; accel/* and vcpu_thread/ implement these.
+
+/** Guest physical RAM of one domain: one contiguous shared buffer starting at guest-physical 0. */
+export interface GuestRam {
+  /** Raw bytes; index = guest-physical address. Backed by a SharedArrayBuffer (emu) or a memfd mapping (kvm). */
+  readonly bytes: Uint8Array;
+  readonly sizeBytes: number;
+}
+
+/** A level- or edge-triggered interrupt line into an interrupt controller. */
+export interface IrqLine {
+  raise(): void;
+  lower(): void;
+  /** Edge: raise then lower. */
+  pulse(): void;
+}
+
+/** A device on the I/O-port bus. Offsets are relative to the device's base port. */
+export interface PioDevice {
+  readonly name: string;
+  read(offset: number, size: 1 | 2 | 4): number;
+  write(offset: number, size: 1 | 2 | 4, value: number): void;
+}
+
+/** A device on the MMIO bus. Offsets are relative to the device's base address. */
+export interface MmioDevice {
+  readonly name: string;
+  read(offset: number, size: 1 | 2 | 4 | 8): number;
+  write(offset: number, size: 1 | 2 | 4 | 8, value: number): void;
+}
+
+/** Why a domain stopped running on its own (Xen SHUTDOWN_* reasons plus backend-level failures). */
+export type ShutdownReason = "poweroff" | "reboot" | "suspend" | "crash" | "watchdog" | "soft_reset";
+
+/** Xen hypercall arguments as the guest passed them (64-bit: rdi rsi rdx r10 r8; 32-bit: ebx ecx edx esi edi). */
+export interface HypercallRequest {
+  readonly vcpuId: number;
+  readonly nr: number;
+  readonly args: readonly [bigint, bigint, bigint, bigint, bigint];
+  /** True when the caller runs in 64-bit mode (pointer args are 64-bit guest-virtual addresses). */
+  readonly longMode: boolean;
+}
+
+/** Access to a vCPU's address space for copy_from_guest/copy_to_guest (guest-virtual, paging-aware). */
+export interface GuestVirtualMemory {
+  /** Copies len bytes from guest-virtual va; throws GuestFault if unmapped. */
+  read(va: bigint, len: number): Uint8Array;
+  write(va: bigint, data: Uint8Array): void;
+}
+
+/** Initial architectural state of the boot vCPU, produced by a boot loader (boot/), applied by a backend. */
+export type BootEntry =
+  /** PVH: 32-bit flat protected mode, paging off, EBX = hvm_start_info gpa (xen docs/misc/pvh.pandoc). */
+  | { readonly kind: "pvh32"; readonly entry: number; readonly ebx: number }
+  /** Linux 64-bit boot protocol: long mode with identity-mapped page tables built by the loader, RSI = boot_params. */
+  | { readonly kind: "linux64"; readonly entry: bigint; readonly rsi: number; readonly cr3: number; readonly gdtBase: number }
+  /** Real mode at CS:IP (firmware / reset vector). */
+  | { readonly kind: "real16"; readonly cs: number; readonly ip: number };
+
+/** Everything a backend needs to start a guest: RAM contents to place and the boot vCPU's entry state. */
+export interface BootImage {
+  readonly regions: readonly { readonly gpa: number; readonly bytes: Uint8Array }[];
+  readonly entry: BootEntry;
+  /** Human-readable summary for the log ("PVH ELF64 entry 0x1000850, initrd 3.1 MiB at 0x...") */
+  readonly description: string;
+}
+
+export type AccelKind = "emu" | "kvm";
+
+/** Result of probing a backend on this host. */
+export interface AccelProbe {
+  readonly kind: AccelKind;
+  /** Can run tiny guests at all. */
+  readonly usable: boolean;
+  /** Can run a full guest kernel (false on a PVM KVM). */
+  readonly fullGuests: boolean;
+  readonly reason: string;
+}
