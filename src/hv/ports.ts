@@ -77,3 +77,56 @@ export interface AccelProbe {
   readonly fullGuests: boolean;
   readonly reason: string;
 }
+
+// ---- Domain execution: how the core (main thread) starts and controls a domain's vCPUs ----
+
+export interface LaunchSpec {
+  readonly domid: number;
+  readonly name: string;
+  readonly type: "pvh" | "hvm";
+  readonly memoryBytes: number;
+  readonly vcpus: number;
+  readonly image: BootImage;
+}
+
+/** Callbacks from a running domain to the core. Called on the main thread. */
+export interface ExecutionEvents {
+  /** Bytes the guest wrote to a console (port 0xe9, 8250 serial, console_io, PV console ring). */
+  console(bytes: Uint8Array): void;
+  /** A hypervisor log line for `xl dmesg` (unknown hypercall, emulation failure, register dump...). */
+  log(line: string): void;
+  /** The guest asked to shut down (SCHEDOP_shutdown, ACPI S5, reset). */
+  shutdown(reason: ShutdownReason): void;
+  /** The domain crashed below the guest's control: triple fault, emulation failure, backend bug. */
+  crashed(why: string, registerDump: string): void;
+}
+
+export interface DomainExecution {
+  pause(): Promise<void>;
+  unpause(): Promise<void>;
+  /** Stops every vCPU and releases the domain's memory. Idempotent. */
+  destroy(): Promise<void>;
+  /** Keyboard input from `xl console` to the guest's console. */
+  consoleInput(bytes: Uint8Array): void;
+  /** CPU time consumed by this domain's vCPUs, in ns. */
+  cpuTimeNs(): number;
+}
+
+export interface ExecutionBackend {
+  readonly kind: AccelKind;
+  probe(): AccelProbe;
+  launch(spec: LaunchSpec, events: ExecutionEvents): Promise<DomainExecution>;
+}
+
+// ---- Inside a domain's execution thread: what a CPU engine calls synchronously ----
+
+/** The platform side a CPU engine calls on guest I/O and hypercalls (runs on the vCPU's thread). */
+export interface CpuIo {
+  pioRead(port: number, size: 1 | 2 | 4): number;
+  pioWrite(port: number, size: 1 | 2 | 4, value: number): void;
+  /** Accesses to guest-physical addresses outside RAM (LAPIC, IOAPIC, HPET...). */
+  mmioRead(gpa: number, size: 1 | 2 | 4 | 8): number;
+  mmioWrite(gpa: number, size: 1 | 2 | 4 | 8, value: number): void;
+  /** A Xen hypercall (vmcall/vmmcall or a hypercall-page stub). Returns the value for rax. */
+  hypercall(req: HypercallRequest, mem: GuestVirtualMemory): bigint;
+}
