@@ -121,3 +121,10 @@ export function alignDown(value: number, alignment: number): number {
 export function hex(value: number | bigint): string {
   return "0x" + value.toString(16);
 }
+
+/** "512 B", "3.1 KiB", "7.9 MiB" */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1048576) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}

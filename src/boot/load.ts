@@ -1,0 +1,85 @@
+// loadKernel: reads a kernel (ELF or bzImage) and an optional ramdisk and builds the BootImage for a
+// domain of type "pvh" (PVH entry, as Xen's domain builder) or "hvm" (Linux 64-bit boot protocol).
+// Every failure is a BootError whose one-line message names the file.
+import { readFileSync } from "node:fs";
+import { hex } from "../base/bytes.ts";
+import { BootError } from "../base/errors.ts";
+import type { BootImage } from "../hv/ports.ts";
+import { extractVmlinux, isBzImage, parseBzImage, type BzImage } from "./bzimage.ts";
+import { checkMemorySize, usableRamEnd } from "./e820.ts";
+import { type ElfImage, elfExtent, isElf, parseElf } from "./elf.ts";
+import { buildLinux64Image } from "./linux64.ts";
+import { buildPvhImage } from "./pvh.ts";
+
+export interface LoadKernelOptions {
+  kernelPath: string;
+  ramdiskPath?: string;
+  cmdline: string;
+  memoryBytes: number;
+  vcpus: number;
+  type: "pvh" | "hvm";
+  /** Guest-physical address of the ACPI RSDP the platform built, if any. */
+  rsdpPaddr?: number;
+}
+
+function readInput(path: string, what: "kernel" | "ramdisk"): Uint8Array {
+  const context = `Cannot load ${what} "${path}"`;
+  try {
+    const buf = readFileSync(path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT" ? "file does not exist"
+      : code === "EACCES" ? "permission denied"
+      : code === "EISDIR" ? "it is a directory"
+      : `cannot read the file (${code ?? (e as Error).message})`;
+    throw new BootError(why, context);
+  }
+}
+
+const mib = (bytes: number) => `${Math.ceil(bytes / 1048576)} MiB`;
+
+export function loadKernel(opts: LoadKernelOptions): BootImage {
+  const context = `Cannot load kernel "${opts.kernelPath}"`;
+  const file = readInput(opts.kernelPath, "kernel");
+  const ramdisk = opts.ramdiskPath === undefined ? undefined : readInput(opts.ramdiskPath, "ramdisk");
+  try {
+    if (!Number.isInteger(opts.vcpus) || opts.vcpus < 1) throw new BootError(`vcpus must be at least 1, got ${opts.vcpus}`);
+    checkMemorySize(opts.memoryBytes);
+    let kernel: ElfImage;
+    let bz: BzImage | undefined;
+    if (isElf(file)) {
+      kernel = parseElf(file);
+    } else if (isBzImage(file)) {
+      bz = parseBzImage(file);
+      const vmlinux = extractVmlinux(bz);
+      try {
+        kernel = parseElf(vmlinux);
+      } catch (e) {
+        if (e instanceof BootError) throw new BootError(`bzImage payload: ${e.reason}`);
+        throw e;
+      }
+    } else {
+      throw new BootError("not an ELF file or a bzImage");
+    }
+    const ramEnd = usableRamEnd(opts.memoryBytes);
+    const extent = elfExtent(kernel);
+    if (extent.end > ramEnd) {
+      throw new BootError(`the kernel needs ${mib(extent.end)} of guest memory (it ends at ${hex(extent.end)}) but the domain has ${mib(opts.memoryBytes)}`);
+    }
+    if (ramdisk !== undefined && extent.end + ramdisk.length > ramEnd) {
+      throw new BootError(
+        `ramdisk "${opts.ramdiskPath}" of ${mib(ramdisk.length)} does not fit in ${mib(opts.memoryBytes)} of guest memory next to the kernel`,
+      );
+    }
+    const common = { kernel, ramdisk, cmdline: opts.cmdline, memoryBytes: opts.memoryBytes, rsdpPaddr: opts.rsdpPaddr };
+    if (opts.type === "pvh") {
+      return buildPvhImage({ ...common, kernelKind: bz ? `bzImage → ELF${kernel.elfClass}` : `ELF${kernel.elfClass}` });
+    }
+    return buildLinux64Image({ ...common, bzImage: bz });
+  } catch (e) {
+    if (e instanceof BootError) throw e.withContext(context);
+    throw new BootError(`internal error while loading: ${(e as Error).message}`, context);
+  }
+}
