@@ -102,6 +102,22 @@ export class CpuState {
   /** Instructions retired (approximate when rep iterations are counted as one). */
   icount = 0;
 
+  // ---- appended by the system side ----
+  /** Core writes (before a memory access through EmuSystem): the segment (Seg) the linear address came from,
+   * so a non-canonical address faults with #SS(0) for SS-based accesses and #GP(0) otherwise. Only read on the
+   * slow path. */
+  accessSeg = 3; // Seg.DS
+
+  // ---- appended by the core side ----
+  /** System-written: bumped whenever a cached linear->physical translation may have changed (CR0/CR3/CR4/EFER
+   * writes, invlpg, mode changes). The core keys its instruction-fetch page cache on it (and on cpl). */
+  tlbGen = 0;
+  /** Core-written: set when an exception could not be delivered even as #DF (triple fault); run() stops. */
+  tripleFault = false;
+  /** Core-written: set by anyone (e.g. another thread's kick or a device) to make run() return at the next
+   * instruction boundary; run() clears it on return. */
+  stopRequest = false;
+
   constructor(readonly vcpuId: number) {
     // Power-on/reset state (SDM vol. 3 table 9-1): CS = f000 base ffff0000, IP = fff0; data segments 0, limit ffff.
     for (let s = 0; s < 6; s++) {
@@ -180,4 +196,15 @@ export interface EmuSystem {
   serviceInterrupts(): boolean;
   /** Host-time based: how many instructions the loop may run before it must call back (timers, kicks). */
   instructionBudget(): number;
+
+  // ---- appended by the core side: optional fast paths (the core falls back to the methods above) ----
+  /** Guest RAM as one byte array; offsets returned by fetchPage/dataPage index into it. */
+  readonly ram?: Uint8Array;
+  /** RAM offset of the 4 KiB page holding linear address (lo, hi) for instruction fetch at the current CPL, or
+   * -1 if it is not plain RAM (MMIO, ...). Throws FAULT (#PF) like fetch8 when not executable. */
+  fetchPage?(lo: number, hi: number): number;
+  /** RAM offset of the 4 KiB page holding linear address (lo, hi) for a data access at the current CPL (sets
+   * accessed/dirty bits), or -1 if not plain RAM. Throws FAULT (#PF) like readLin8/writeLin8. Used by the core
+   * for rep movs/stos fast paths. */
+  dataPage?(lo: number, hi: number, write: boolean): number;
 }
