@@ -37,6 +37,8 @@ export interface DomainRecord {
 export interface XenstoredOptions {
   readonly connector?: DomainConnector;
   readonly log?: (line: string) => void;
+  /** Tests: rethrow internal errors instead of answering EIO (a bug in a handler must fail the test). */
+  readonly strict?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -52,9 +54,11 @@ export class Xenstored {
   private connector: DomainConnector | undefined;
   readonly log: (line: string) => void;
   private nextConnectionNumber = 1;
+  private readonly strict: boolean;
 
   constructor(options: XenstoredOptions = {}) {
     this.connector = options.connector;
+    this.strict = options.strict ?? false;
     this.log = options.log ?? (() => {});
     const dom0Only = [{ domid: 0, access: 0 }];
     this.store.put(SPECIAL_INTRODUCE, { value: EMPTY, perms: dom0Only, children: [] });
@@ -92,8 +96,13 @@ export class Xenstored {
       conn.send({ type: message.type, reqId: message.reqId, txId: message.txId, payload: result.payload });
       result.after?.();
     } catch (e) {
-      if (!(e instanceof XenstoreError)) throw e;
-      conn.send({ type: XsType.ERROR, reqId: message.reqId, txId: message.txId, payload: errorPayload(e.errno) });
+      if (!(e instanceof XenstoreError)) {
+        // A bug in a handler: never take the daemon down for it; the client gets EIO and the log gets the story.
+        if (this.strict) throw e;
+        this.log(`xenstored: internal error handling type ${message.type} from ${conn.label}: ${(e as Error).stack ?? e}`);
+      }
+      const errno = e instanceof XenstoreError ? e.errno : "EIO";
+      conn.send({ type: XsType.ERROR, reqId: message.reqId, txId: message.txId, payload: errorPayload(errno) });
     }
   }
 
