@@ -1,6 +1,8 @@
 // loadKernel: reads a kernel (ELF or bzImage) and an optional ramdisk and builds the BootImage for a
 // domain of type "pvh" (PVH entry, as Xen's domain builder) or "hvm" (Linux 64-bit boot protocol).
-// Every failure is a BootError whose one-line message names the file.
+// Every failure is a BootError whose one-line message names the file. Region bytes may be views of the
+// kernel file or of a cached decompressed payload: backends copy them into guest RAM and never modify them.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hex } from "../base/bytes.ts";
 import { BootError } from "../base/errors.ts";
@@ -38,6 +40,20 @@ function readInput(path: string, what: "kernel" | "ramdisk"): Uint8Array {
   }
 }
 
+/** Decompressed payloads of recently loaded bzImages, keyed by the file's SHA-1 (a reboot reloads the same file). */
+const vmlinuxCache = new Map<string, Uint8Array>();
+const VMLINUX_CACHE_ENTRIES = 2;
+
+function cachedVmlinux(file: Uint8Array, bz: BzImage): Uint8Array {
+  const key = createHash("sha1").update(file).digest("hex");
+  const hit = vmlinuxCache.get(key);
+  if (hit !== undefined) return hit;
+  const vmlinux = extractVmlinux(bz);
+  vmlinuxCache.set(key, vmlinux);
+  while (vmlinuxCache.size > VMLINUX_CACHE_ENTRIES) vmlinuxCache.delete(vmlinuxCache.keys().next().value!);
+  return vmlinux;
+}
+
 const mib = (bytes: number) => `${Math.ceil(bytes / 1048576)} MiB`;
 
 export function loadKernel(opts: LoadKernelOptions): BootImage {
@@ -53,7 +69,7 @@ export function loadKernel(opts: LoadKernelOptions): BootImage {
       kernel = parseElf(file);
     } else if (isBzImage(file)) {
       bz = parseBzImage(file);
-      const vmlinux = extractVmlinux(bz);
+      const vmlinux = cachedVmlinux(file, bz);
       try {
         kernel = parseElf(vmlinux);
       } catch (e) {
