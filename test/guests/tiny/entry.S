@@ -68,7 +68,7 @@ start64:
     .globl triple_fault
 triple_fault:
     lidt null_idt_ptr
-    int3
+    ud2                             /* #UD → no IDT → #DF → triple fault */
     jmp triple_fault
 
     .section .rodata

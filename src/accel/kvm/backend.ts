@@ -1,0 +1,204 @@
+// kvmBackend: the ExecutionBackend (hv/ports.ts) on Linux KVM. The owner side of a domain: the VM and its
+// RAM (kvm_vm.ts) on the main thread, one vCPU thread per vCPU (vcpu_thread/) running kvm_engine.ts.
+// Design: a guest shutdown or crash on any vCPU pauses the others and is reported once; destroy stops
+// every thread before the VM's fds and memory are released, so no thread touches freed memory.
+import { readFileSync, existsSync } from "node:fs";
+import { KVM_RUN_OFF } from "../../abi/kvm/kvm_run.ts";
+import { KVM_CAP } from "../../abi/kvm/ioctl_numbers.ts";
+import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, LaunchSpec } from "../../hv/ports.ts";
+import type { FromVcpu } from "../../vcpu_thread/protocol.ts";
+import { VcpuThread } from "../../vcpu_thread/host.ts";
+import { guestCpuid } from "./cpuid_policy.ts";
+import { KvmSystem, KvmVm } from "./kvm_vm.ts";
+import type { KvmEngineData } from "./kvm_engine.ts";
+import * as ffi from "./ffi.ts";
+
+const ENGINE_MODULE = new URL("./kvm_engine.ts", import.meta.url).href;
+
+let kickHandlerInstalled = false;
+/** A real handler (not SIG_DFL/SIG_IGN) makes the signal interrupt KVM_RUN with EINTR instead of killing us. */
+function installKickHandler(): void {
+  if (kickHandlerInstalled) return;
+  kickHandlerInstalled = true;
+  process.on("SIGUSR2", () => {});
+}
+
+/** Why this host's KVM cannot run a full guest kernel, or null if it can. */
+export function fullGuestBlocker(): string | null {
+  if (existsSync("/sys/module/kvm_pvm")) return "this host's KVM is kvm_pvm (software PVM virtualization), which fails to emulate instructions a full kernel uses";
+  try {
+    const flags = readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1] ?? "";
+    if (!/\b(vmx|svm)\b/.test(flags)) return "the CPU has no vmx/svm flag, so KVM here is not hardware virtualization";
+  } catch {
+    return "cannot read /proc/cpuinfo to check for vmx/svm";
+  }
+  return null;
+}
+
+export function probeKvm(): AccelProbe {
+  let sys: KvmSystem;
+  try {
+    sys = KvmSystem.open();
+  } catch (e) {
+    return { kind: "kvm", usable: false, fullGuests: false, reason: e instanceof Error ? e.message : String(e) };
+  }
+  try {
+    const missing = (
+      [["SPLIT_IRQCHIP", KVM_CAP.SPLIT_IRQCHIP], ["X86_USER_SPACE_MSR", KVM_CAP.X86_USER_SPACE_MSR], ["X86_MSR_FILTER", KVM_CAP.X86_MSR_FILTER], ["IMMEDIATE_EXIT", KVM_CAP.IMMEDIATE_EXIT]] as const
+    ).filter(([, cap]) => sys.checkExtension(cap) === 0);
+    if (missing.length > 0) {
+      return { kind: "kvm", usable: false, fullGuests: false, reason: `KVM lacks ${missing.map(([n]) => `KVM_CAP_${n}`).join(", ")}` };
+    }
+    KvmVm.create(KvmSystem.open(), { name: "probe", memoryBytes: 4096 }).close();
+    const blocker = fullGuestBlocker();
+    return blocker === null
+      ? { kind: "kvm", usable: true, fullGuests: true, reason: "hardware-assisted KVM" }
+      : { kind: "kvm", usable: true, fullGuests: false, reason: `tiny guests only: ${blocker}` };
+  } catch (e) {
+    return { kind: "kvm", usable: false, fullGuests: false, reason: e instanceof Error ? e.message : String(e) };
+  } finally {
+    sys.close();
+  }
+}
+
+class KvmDomainExecution implements DomainExecution {
+  private readonly threads: VcpuThread[] = [];
+  private ended = false;
+  private destroyed: Promise<void> | null = null;
+  private cpuNsOfStopped = 0;
+
+  constructor(
+    private readonly spec: LaunchSpec,
+    private readonly vm: KvmVm,
+    private readonly events: ExecutionEvents,
+  ) {}
+
+  start(): Promise<void[]> {
+    const cpuid = this.vm.system.supportedCpuid();
+    for (const v of this.vm.vcpus) {
+      const engineData: KvmEngineData = {
+        vcpuFd: v.fd,
+        runAddr: v.runAddr,
+        runSizeBytes: v.runSizeBytes,
+        cpuid: guestCpuid(cpuid, { vcpuId: v.id, domid: this.spec.domid }),
+      };
+      const run8 = ffi.nativeView(v.runAddr, v.runSizeBytes);
+      const t = new VcpuThread({
+        init: {
+          domid: this.spec.domid,
+          name: this.spec.name,
+          vcpuId: v.id,
+          vcpuCount: this.spec.vcpus,
+          privileged: this.spec.domid === 0,
+          handle: new Uint8Array(16),
+          engineModule: ENGINE_MODULE,
+          engineData,
+          ram: { kind: "native", addr: this.vm.ramAddr, sizeBytes: this.vm.ramSizeBytes },
+          entry: v.id === 0 ? this.spec.image.entry : null,
+        },
+        kick: (control) => {
+          Atomics.store(run8, KVM_RUN_OFF.immediateExit, 1);
+          const tid = control.threadId();
+          if (tid !== 0n) ffi.signalThread(tid, ffi.KICK_SIGNAL);
+        },
+        onMessage: (m) => this.onMessage(v.id, m),
+        onThreadError: (e) => this.end(() => this.events.crashed(`vCPU ${v.id} thread failed: ${e.message}`, e.stack ?? "")),
+      });
+      this.threads.push(t);
+    }
+    return Promise.all(this.threads.map((t) => t.started()));
+  }
+
+  private onMessage(vcpuId: number, m: FromVcpu): void {
+    switch (m.kind) {
+      case "console":
+        this.events.console(m.bytes);
+        return;
+      case "log":
+        this.events.log(m.line);
+        return;
+      case "shutdown":
+        this.events.log(`d${this.spec.domid}: vCPU ${vcpuId} requested shutdown (${m.reason})`);
+        this.end(() => this.events.shutdown(m.reason));
+        return;
+      case "crashed":
+        this.events.log(`d${this.spec.domid}: vCPU ${vcpuId} crashed: ${m.why}\n${m.registerDump}`);
+        this.end(() => this.events.crashed(`vCPU ${vcpuId}: ${m.why}`, m.registerDump));
+        return;
+      case "ready":
+      case "initFailed":
+        return;
+    }
+  }
+
+  /** The domain stopped running on its own: report once, after the other vCPUs left the guest. */
+  private end(report: () => void): void {
+    if (this.ended || this.destroyed !== null) return;
+    this.ended = true;
+    void Promise.all(this.threads.map((t) => t.pause())).then(report, report);
+  }
+
+  async pause(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.pause()));
+  }
+
+  async unpause(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.unpause()));
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed ??= (async () => {
+      this.cpuNsOfStopped = this.cpuTimeNs();
+      await Promise.all(this.threads.map((t) => t.stop()));
+      this.vm.close();
+    })();
+    return this.destroyed;
+  }
+
+  consoleInput(_bytes: Uint8Array): void {
+    // Tiny guests read no input; the PV console ring (dom0 backends) will take it.
+  }
+
+  cpuTimeNs(): number {
+    if (this.destroyed !== null) return this.cpuNsOfStopped;
+    let total = 0;
+    for (const t of this.threads) {
+      const id = t.threadId();
+      const ns = id === 0n ? 0 : ffi.threadCpuTimeNs(id);
+      if (ns > 0) total += ns;
+    }
+    return total;
+  }
+}
+
+export const kvmBackend: ExecutionBackend = {
+  kind: "kvm",
+  probe: probeKvm,
+  async launch(spec: LaunchSpec, events: ExecutionEvents): Promise<DomainExecution> {
+    if (spec.vcpus < 1) throw new RangeError(`A domain needs at least 1 vCPU, got ${spec.vcpus}`);
+    installKickHandler();
+    const sys = KvmSystem.open();
+    let vm: KvmVm;
+    try {
+      vm = KvmVm.create(sys, { name: spec.name, memoryBytes: spec.memoryBytes });
+    } catch (e) {
+      sys.close();
+      throw e;
+    }
+    const exec = new KvmDomainExecution(spec, vm, events);
+    try {
+      for (const r of spec.image.regions) {
+        if (r.gpa < 0 || r.gpa + r.bytes.length > vm.ramSizeBytes) {
+          throw new RangeError(`Boot image region at 0x${r.gpa.toString(16)} (${r.bytes.length} bytes) does not fit in ${vm.ramSizeBytes} bytes of RAM`);
+        }
+        vm.ram.set(r.bytes, r.gpa);
+      }
+      for (let i = 0; i < spec.vcpus; i++) vm.createVcpu(i);
+      await exec.start();
+    } catch (e) {
+      await exec.destroy();
+      throw e;
+    }
+    return exec;
+  },
+};

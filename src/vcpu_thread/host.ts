@@ -1,0 +1,96 @@
+// The owner's (main thread's) handle on one vCPU thread: spawns the worker, forwards its messages,
+// pauses/unpauses/stops it through the control block, and kicks the engine out of the guest.
+// Engine-agnostic: the kick is injected (kvm: immediate_exit + signal; emu: ATTENTION alone suffices).
+import { Worker } from "node:worker_threads";
+import type { FromVcpu, VcpuInit } from "./protocol.ts";
+import { VcpuCommand, VcpuControlBlock, VcpuState } from "./shared_layout.ts";
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url);
+/**
+ * The worker is TypeScript. Node 20 applies neither `--import tsx` nor a module.register() made inside
+ * the worker to a worker's modules, so the thread starts from a one-line script that loads worker.ts
+ * through tsx's tsImport (scoped hooks that also cover worker.ts's own imports).
+ */
+const WORKER_BOOTSTRAP =
+  `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})` +
+  `.then((tsx) => tsx.tsImport(${JSON.stringify(WORKER_URL.href)}, ${JSON.stringify(import.meta.url)}))`;
+/** How long stop() waits for a thread that does not leave the guest before terminating it. */
+const STOP_TIMEOUT_MS = 5000;
+
+export interface VcpuThreadOptions {
+  /** VcpuInit without `control` (the host creates the control block). */
+  readonly init: Omit<VcpuInit, "control">;
+  /** Forces the engine back to the loop; ATTENTION is already raised when called. */
+  readonly kick: (control: VcpuControlBlock) => void;
+  readonly onMessage: (m: FromVcpu) => void;
+  /** The worker died without reporting (an uncaught error in the thread itself). */
+  readonly onThreadError: (error: Error) => void;
+}
+
+export class VcpuThread {
+  readonly control = VcpuControlBlock.create();
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+  private readonly ready: Promise<void>;
+
+  constructor(private readonly opts: VcpuThreadOptions) {
+    const init: VcpuInit = { ...opts.init, control: this.control.buffer };
+    this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: init, name: `${init.name}-vcpu${init.vcpuId}` });
+    let readyOk!: () => void;
+    let readyFail!: (e: Error) => void;
+    this.ready = new Promise((res, rej) => ((readyOk = res), (readyFail = rej)));
+    this.ready.catch(() => {});
+    this.worker.on("message", (m: FromVcpu) => {
+      if (m.kind === "ready") readyOk();
+      else if (m.kind === "initFailed") readyFail(new Error(m.error));
+      else opts.onMessage(m);
+    });
+    this.worker.on("error", (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      readyFail(err);
+      opts.onThreadError(err);
+    });
+    this.exited = new Promise((res) => this.worker.once("exit", () => res()));
+    this.exited.then(() => readyFail(new Error("vCPU thread exited during start-up")));
+  }
+
+  /** Resolves once the engine is set up and the guest is about to run; rejects if set-up failed. */
+  started(): Promise<void> {
+    return this.ready;
+  }
+
+  state(): VcpuState {
+    return this.control.state();
+  }
+
+  threadId(): bigint {
+    return this.control.threadId();
+  }
+
+  async pause(): Promise<void> {
+    if (this.control.state() >= VcpuState.halted) return;
+    this.control.command(VcpuCommand.pause);
+    this.opts.kick(this.control);
+    await this.control.waitState((s) => s === VcpuState.paused || s >= VcpuState.halted);
+  }
+
+  async unpause(): Promise<void> {
+    if (this.control.state() >= VcpuState.halted) return;
+    this.control.command(VcpuCommand.run);
+    await this.control.waitState((s) => s !== VcpuState.paused);
+  }
+
+  /** Stops the thread and waits for it to exit. Idempotent. */
+  async stop(): Promise<void> {
+    this.control.command(VcpuCommand.stop);
+    this.opts.kick(this.control);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((res) => (timer = setTimeout(() => res("timeout"), STOP_TIMEOUT_MS)));
+    const r = await Promise.race([this.exited.then(() => "exited" as const), timeout]);
+    clearTimeout(timer);
+    if (r === "timeout") {
+      await this.worker.terminate();
+      await this.exited;
+    }
+  }
+}

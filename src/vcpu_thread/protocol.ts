@@ -1,0 +1,42 @@
+// Everything that crosses between a domain's owner (main thread) and its vCPU threads.
+// main → vCPU: VcpuInit once (workerData), then commands through the control block (shared_layout.ts),
+//   because a vCPU thread sits inside the guest and reads no messages while it runs.
+// vCPU → main: FromVcpu messages (postMessage), handled on the main thread.
+import type { BootEntry, ShutdownReason } from "../hv/ports.ts";
+
+/** Where guest RAM lives, as a vCPU thread can reach it. */
+export type RamShare =
+  /** A native mapping in this process (kvm: memfd mmapped MAP_SHARED); address valid in every thread. */
+  | { readonly kind: "native"; readonly addr: bigint; readonly sizeBytes: number }
+  /** A SharedArrayBuffer (emu). */
+  | { readonly kind: "sab"; readonly buffer: SharedArrayBuffer };
+
+export interface VcpuInit {
+  readonly domid: number;
+  readonly name: string;
+  readonly vcpuId: number;
+  readonly vcpuCount: number;
+  readonly privileged: boolean;
+  /** Xen domain handle (UUID), 16 bytes. */
+  readonly handle: Uint8Array;
+  /** URL of the module exporting an EngineModule (engine.ts): accel/kvm/kvm_engine.ts, an emu engine... */
+  readonly engineModule: string;
+  /** Engine-specific, structured-cloneable setup (kvm: vCPU fd, kvm_run address). */
+  readonly engineData: unknown;
+  readonly ram: RamShare;
+  /** Boot state for the boot vCPU; null for vCPUs that wait to be started (INIT/SIPI, VCPUOP_up). */
+  readonly entry: BootEntry | null;
+  /** The control block (shared_layout.ts). */
+  readonly control: SharedArrayBuffer;
+}
+
+export type FromVcpu =
+  /** The engine is set up and about to run the guest (or failed: then `error`). */
+  | { readonly kind: "ready" }
+  | { readonly kind: "initFailed"; readonly error: string }
+  | { readonly kind: "console"; readonly bytes: Uint8Array }
+  | { readonly kind: "log"; readonly line: string }
+  /** The guest asked to shut down; this vCPU has left the guest (state halted). */
+  | { readonly kind: "shutdown"; readonly reason: ShutdownReason }
+  /** The vCPU cannot continue: triple fault, emulation failure, engine or hypervisor bug. */
+  | { readonly kind: "crashed"; readonly why: string; readonly registerDump: string };

@@ -1,0 +1,107 @@
+// The engine-agnostic platform side of one vCPU (implements VcpuIo): the port-I/O bus (0xe9 debug
+// console, a minimal COM1 transmit stub), MMIO outside RAM, the Xen hypercall table, the hypercall-page
+// MSR. Every engine (kvm, emu) calls this on the vCPU thread; events go to the owner as FromVcpu messages.
+import type { GuestVirtualMemory, HypercallRequest, ShutdownReason } from "../hv/ports.ts";
+import { HypercallDispatcher } from "../hv/hypercall/dispatch.ts";
+import { HYPERCALL_PAGE_MSR, installHypercallPage } from "../hv/hypercall/hypercall_page.ts";
+import type { VcpuIo } from "./engine.ts";
+import type { FromVcpu, VcpuInit } from "./protocol.ts";
+
+export const DEBUG_CONSOLE_PORT = 0xe9;
+const COM1 = 0x3f8;
+const UART_LSR = 5;
+const UART_LSR_THRE_TEMT = 0x60; // transmitter empty: writes never wait
+const CONSOLE_FLUSH_BYTES = 256;
+
+export class VcpuPlatform implements VcpuIo {
+  private pending: number[] = [];
+  private readonly loggedPorts = new Set<string>();
+  private readonly dispatcher: HypercallDispatcher;
+  stopRequested = false;
+  shutdownReason: ShutdownReason | null = null;
+
+  constructor(
+    private readonly init: VcpuInit,
+    private readonly ram: Uint8Array,
+    private readonly post: (m: FromVcpu) => void,
+  ) {
+    this.dispatcher = new HypercallDispatcher(
+      { domid: init.domid, privileged: init.privileged, handle: init.handle },
+      {
+        console: (bytes) => this.console(bytes),
+        log: (line) => this.log(line),
+        shutdown: (reason) => this.shutdown(reason),
+      },
+    );
+  }
+
+  get hypercallCounts(): ReadonlyMap<number, number> {
+    return this.dispatcher.counts;
+  }
+
+  pioRead(port: number, size: 1 | 2 | 4): number {
+    if (port === DEBUG_CONSOLE_PORT) return DEBUG_CONSOLE_PORT; // Bochs/QEMU: reads back 0xe9 when present
+    if (port >= COM1 && port < COM1 + 8) return port - COM1 === UART_LSR ? UART_LSR_THRE_TEMT : 0;
+    this.logOnce(`in${size} port 0x${port.toString(16)}`, `d${this.init.domid}v${this.init.vcpuId}: read from unclaimed port 0x${port.toString(16)} returns all ones (logged once)`);
+    return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+  }
+
+  pioWrite(port: number, size: 1 | 2 | 4, value: number): void {
+    if (port === DEBUG_CONSOLE_PORT || port === COM1) {
+      this.consoleByte(value & 0xff);
+      return;
+    }
+    if (port > COM1 && port < COM1 + 8) return;
+    this.logOnce(`out${size} port 0x${port.toString(16)}`, `d${this.init.domid}v${this.init.vcpuId}: write to unclaimed port 0x${port.toString(16)} ignored (logged once)`);
+  }
+
+  mmioRead(gpa: number, size: 1 | 2 | 4 | 8): number {
+    this.logOnce(`mmio r 0x${gpa.toString(16)}`, `d${this.init.domid}v${this.init.vcpuId}: read from unclaimed MMIO 0x${gpa.toString(16)} returns all ones (logged once)`);
+    return size === 8 ? 0xffffffff : 2 ** (size * 8) - 1;
+  }
+
+  mmioWrite(gpa: number, _size: 1 | 2 | 4 | 8, _value: number): void {
+    this.logOnce(`mmio w 0x${gpa.toString(16)}`, `d${this.init.domid}v${this.init.vcpuId}: write to unclaimed MMIO 0x${gpa.toString(16)} ignored (logged once)`);
+  }
+
+  hypercall(req: HypercallRequest, mem: GuestVirtualMemory): bigint {
+    return this.dispatcher.dispatch(req, mem);
+  }
+
+  wrmsr(index: number, value: bigint): boolean {
+    if (index === HYPERCALL_PAGE_MSR) return installHypercallPage(this.ram, value);
+    return false;
+  }
+
+  log(line: string): void {
+    this.post({ kind: "log", line });
+  }
+
+  /** Sends buffered console bytes to the owner. Called by the loop whenever the engine returns. */
+  flushConsole(): void {
+    if (this.pending.length === 0) return;
+    this.post({ kind: "console", bytes: Uint8Array.from(this.pending) });
+    this.pending = [];
+  }
+
+  private consoleByte(b: number): void {
+    this.pending.push(b);
+    if (b === 0x0a || this.pending.length >= CONSOLE_FLUSH_BYTES) this.flushConsole();
+  }
+
+  private console(bytes: Uint8Array): void {
+    this.flushConsole();
+    this.post({ kind: "console", bytes: bytes.slice() });
+  }
+
+  private shutdown(reason: ShutdownReason): void {
+    this.shutdownReason = reason;
+    this.stopRequested = true;
+  }
+
+  private logOnce(key: string, line: string): void {
+    if (this.loggedPorts.has(key)) return;
+    this.loggedPorts.add(key);
+    this.log(line);
+  }
+}
