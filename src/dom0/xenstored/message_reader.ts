@@ -50,6 +50,11 @@ export class MessageReader {
     return out;
   }
 
+  /** Bytes still needed to finish the current header or payload (so a caller can stop at a message boundary). */
+  get bytesNeeded(): number {
+    return this.payload === undefined ? XSD_SOCKMSG_SIZE - this.headerFill : this.payload.length - this.payloadFill;
+  }
+
   /** True when no partial message is buffered. */
   get idle(): boolean {
     return this.payload === undefined && this.headerFill === 0;
