@@ -87,7 +87,8 @@ export function decodeXz(input: Uint8Array, opts: XzOptions = {}): Uint8Array {
   if (!isXz(input)) throw corrupt("no xz stream header");
   const maxOut = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const expected = indexedSize(input) ?? opts.sizeHint ?? input.length * 4;
-  const out = new OutputBuffer(Math.min(expected, maxOut), maxOut);
+  // Trust the claimed size only up to a plausible ratio (XZ of a kernel is ~8:1); grow beyond that.
+  const out = new OutputBuffer(Math.min(expected, maxOut, input.length * 32 + (1 << 20)), maxOut);
   let pos = 0;
   while (pos < input.length) {
     pos = decodeStream(input, pos, out);
