@@ -92,6 +92,7 @@ test("the ELF64 tiny guest prints via port 0xe9 and console_io, sees Xen 4.17 an
     const text = g.console();
     assert.match(text, /hello from the PVH guest via port 0xe9/);
     assert.match(text, /hello via console_io/);
+    assert.match(text, /hello from 32-bit protected mode via console_io/);
     assert.match(text, /xen version 4\.17/);
     assert.match(text, /RESULT: PASS/);
     assert.doesNotMatch(text, /FAIL/);

@@ -7,6 +7,7 @@ import type { CpuidEntry } from "../../abi/kvm/cpuid.ts";
 import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_INTERNAL_ERROR_EMULATION, KVM_RUN_OFF as R, exitReasonName } from "../../abi/kvm/kvm_run.ts";
 import { HYPERCALL_PORT } from "../../hv/hypercall/hypercall_page.ts";
 import { PagingGuestMemory } from "../../hv/hypercall/guest_pagewalk.ts";
+import { hypercallRequest, hypercallResultRax } from "../../hv/hypercall/hypercall_abi.ts";
 import type { BootEntry } from "../../hv/ports.ts";
 import type { CpuEngine, EngineExit, EngineModule, VcpuIo } from "../../vcpu_thread/engine.ts";
 import type { VcpuInit } from "../../vcpu_thread/protocol.ts";
@@ -136,19 +137,17 @@ export class KvmEngine implements CpuEngine {
     kvm.getRegs(this.fd, regs);
     const s = kvm.getSregs(this.fd);
     const longMode = (s.efer & EFER_LMA) !== 0n && s.cs.l === 1;
-    const g = (n: Parameters<KvmRegs["get"]>[0]): bigint => (longMode ? regs.get(n) : regs.get(n) & 0xffffffffn);
-    const args = longMode
-      ? ([g("rdi"), g("rsi"), g("rdx"), g("r10"), g("r8")] as const)
-      : ([g("rbx"), g("rcx"), g("rdx"), g("rsi"), g("rdi")] as const);
     const mem = new PagingGuestMemory(this.ram, {
       cr0: Number(s.cr0 & 0xffffffffn),
       cr3: Number(s.cr3),
       cr4: Number(s.cr4 & 0xffffffffn),
       efer: Number(s.efer & 0xffffffffn),
     });
-    const nr = Number(regs.get("rax") & 0xffffffffn);
-    const result = this.io.hypercall({ vcpuId: this.init.vcpuId, nr, args: [...args], longMode }, mem);
-    regs.set("rax", longMode ? result : result & 0xffffffffn);
+    const req = hypercallRequest(this.init.vcpuId, longMode, {
+      rax: regs.get("rax"), rbx: regs.get("rbx"), rcx: regs.get("rcx"), rdx: regs.get("rdx"),
+      rsi: regs.get("rsi"), rdi: regs.get("rdi"), r8: regs.get("r8"), r10: regs.get("r10"),
+    });
+    regs.set("rax", hypercallResultRax(longMode, this.io.hypercall(req, mem)));
     kvm.setRegs(this.fd, regs); // RIP unchanged: KVM completes the OUT on the next KVM_RUN
   }
 

@@ -126,3 +126,12 @@ test("CPUID leaf 0x40000000 spells XenVMMXenVMM and leaf 4 carries the vCPU and 
   assert.equal(leaves[2]!.ebx, 0x40000000);
   assert.deepEqual([leaves[4]!.ebx, leaves[4]!.ecx], [2, 5]);
 });
+
+test("hypercallRequest() takes rdi rsi rdx r10 r8 in 64-bit mode and ebx ecx edx esi edi in 32-bit mode", async () => {
+  const { hypercallRequest, hypercallResultRax } = await import("./hypercall_abi.ts");
+  const regs = { rax: 0x1_0000_0012n, rbx: 0x1_0000_0001n, rcx: 2n, rdx: 3n, rsi: 4n, rdi: 5n, r8: 6n, r10: 7n };
+  assert.deepEqual(hypercallRequest(1, true, regs), { vcpuId: 1, nr: 18, args: [5n, 4n, 3n, 7n, 6n], longMode: true });
+  assert.deepEqual(hypercallRequest(1, false, regs).args, [1n, 2n, 3n, 4n, 5n]);
+  assert.equal(hypercallResultRax(false, BigInt.asUintN(64, -38n)), 0xffffffdan);
+  assert.equal(hypercallResultRax(true, -38n), 0xffffffffffffffdan);
+});

@@ -22,6 +22,18 @@ _start32:
     mov %ebx, %edi                  /* hvm_start_info: kept in edi, becomes kmain's first argument */
     mov $stack_top, %esp
 
+    /* A hypercall from 32-bit protected mode with paging off (pointers are physical; args in ebx ecx edx):
+     * install the hypercall page, then console_io(CONSOLEIO_write, len, msg). kmain checks the result. */
+    mov $0x40000000, %ecx
+    mov $hypercall_page, %eax
+    xor %edx, %edx
+    wrmsr
+    xor %ebx, %ebx
+    mov $(msg32_end - msg32), %ecx
+    mov $msg32, %edx
+    call hypercall_page + 18 * 32
+    mov %eax, console32_result
+
     movl $(pdpt + 3), pml4          /* PML4[0] -> PDPT (present, writable) */
     movl $(pd + 3), pdpt            /* PDPT[0] -> PD */
     xor %ecx, %ecx
@@ -84,6 +96,15 @@ gdt_ptr:
 null_idt_ptr:
     .word 0
     .quad 0
+msg32:
+    .ascii "tiny: hello from 32-bit protected mode via console_io\n"
+msg32_end:
+
+    .section .data
+    .p2align 2
+    .globl console32_result
+console32_result:
+    .long 1
 
     .section .bss
     .p2align 12

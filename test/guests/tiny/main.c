@@ -17,6 +17,7 @@ struct hvm_start_info {
 
 extern u8 hypercall_page[4096];
 extern void triple_fault(void) __attribute__((noreturn));
+extern int console32_result;
 
 static int failed;
 static int use_hypercall_console;
@@ -83,6 +84,7 @@ void kmain(struct hvm_start_info *si) {
     puts_e9("tiny: hello from the PVH guest via port 0xe9\n");
     if (si->magic != 0x336ec578) { puts_e9("RESULT: FAIL bad hvm_start_info magic\n"); for (;;) __asm__ volatile("hlt"); }
     const char *cmd = si->cmdline_paddr ? (const char *)si->cmdline_paddr : "";
+    check(console32_result == 0, "console_io from 32-bit protected mode returned 0");
 
     u32 a, b, c, d;
     cpuid(0x40000000, &a, &b, &c, &d);
