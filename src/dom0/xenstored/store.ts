@@ -72,6 +72,32 @@ export class Store implements NodeView {
     return this.nodes.keys();
   }
 
+  /**
+   * Invariants, for tests and debugging: every node's parent exists and lists it once, every listed child exists,
+   * and the per-owner counts match the nodes. Returns the problems found (empty when consistent).
+   */
+  verify(): string[] {
+    const problems: string[] = [];
+    const counts = new Map<number, number>();
+    for (const [path, node] of this.nodes) {
+      counts.set(node.perms[0]!.domid, (counts.get(node.perms[0]!.domid) ?? 0) + 1);
+      if (node.perms.length === 0) problems.push(`${path}: no permissions`);
+      if (new Set(node.children).size !== node.children.length) problems.push(`${path}: duplicate children`);
+      for (const c of node.children) {
+        if (!this.nodes.has(path === "/" ? `/${c}` : `${path}/${c}`)) problems.push(`${path}: missing child ${c}`);
+      }
+      if (path === "/" || !path.startsWith("/")) continue;
+      const slash = path.lastIndexOf("/");
+      const parentPath = slash > 0 ? path.slice(0, slash) : "/";
+      const parent = this.nodes.get(parentPath);
+      if (!parent) problems.push(`${path}: parent missing`);
+      else if (parent.children.filter((c) => c === path.slice(slash + 1)).length !== 1) problems.push(`${path}: not listed by parent`);
+    }
+    for (const [domid, n] of counts) if (this.ownedNodes(domid) !== n) problems.push(`domain ${domid}: count ${this.ownedNodes(domid)} != ${n}`);
+    for (const [domid, n] of this.owned) if ((counts.get(domid) ?? 0) !== n) problems.push(`domain ${domid}: stale count ${n}`);
+    return problems;
+  }
+
   /** Rewrites permissions in place without a generation bump (domain death housekeeping). */
   replacePerms(path: string, perms: readonly XsPerm[]): void {
     const old = this.nodes.get(path);
