@@ -11,7 +11,8 @@ import type { Pic8259ChipStateV1, Pic8259State } from "./state.ts";
 class Chip {
   irr = 0;
   isr = 0;
-  imr = 0;
+  /** Power-on IMR is undefined on the 8259A; all masked is what a BIOS leaves before handing over. */
+  imr = 0xff;
   lastLevels = 0;
   vectorBase = 0;
   priorityAdd = 0;
