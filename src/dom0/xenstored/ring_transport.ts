@@ -57,6 +57,8 @@ export class XenstoreRingTransport implements DomainLink {
   private closed = false;
   private failed = false;
   private droppedEvents = 0;
+  private serving = false;
+  private flushScheduled = false;
 
   /** The ring at guest frame `gfn` of `ram`. */
   static fromGuestRam(xenstored: Xenstored, domid: number, ram: GuestRam, gfn: number, notify: () => void): XenstoreRingTransport {
@@ -82,17 +84,22 @@ export class XenstoreRingTransport implements DomainLink {
 
   /** The guest signalled the event channel (or a timer polls): serve requests and flush replies. */
   onEvent(): void {
-    if (this.closed || this.failed) return;
-    let moved = false;
-    for (;;) {
-      const wrote = this.flush();
-      if (wrote < 0) return;
-      const read = this.readOne();
-      if (read < 0) return;
-      if (wrote === 0 && read === 0) break;
-      moved = true;
+    if (this.closed || this.failed || this.serving) return;
+    this.serving = true;
+    try {
+      let moved = false;
+      for (;;) {
+        const wrote = this.flush();
+        if (wrote < 0) return;
+        const read = this.readOne();
+        if (read < 0) return;
+        if (wrote === 0 && read === 0) break;
+        moved = true;
+      }
+      if (moved) this.notifyGuest();
+    } finally {
+      this.serving = false;
     }
-    if (moved) this.notifyGuest();
   }
 
   /** Stop serving: the domain was released. */
@@ -117,6 +124,14 @@ export class XenstoreRingTransport implements DomainLink {
     this.output.push({ bytes, written: 0, isReply });
     this.queuedBytes += bytes.length;
     if (isReply) this.outstanding++;
+    // Output caused by someone else (a watch event from a dom0 write) goes out once the current request is done.
+    if (!this.serving && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        this.onEvent();
+      });
+    }
   }
 
   /** Copies queued output into rsp[]; returns bytes written, or -1 if the ring indices are corrupt. */
