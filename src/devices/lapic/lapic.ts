@@ -249,8 +249,9 @@ export class Lapic implements MmioDevice {
         this.dfr = (value | 0x0fffffff) >>> 0;
         return;
       case R.REG_SVR:
-        // Focus checking is not modelled; EOI-broadcast suppression is not offered (version bit 24 = 0).
-        this.svr = value & 0x1ff;
+        // Focus checking (bit 9) is stored but not modelled; EOI-broadcast suppression (bit 12) is not
+        // offered (version bit 24 = 0), so that bit stays reserved.
+        this.svr = value & 0x3ff;
         if (!(this.svr & R.SVR_ENABLED)) {
           for (let i = 0; i < R.LVT_COUNT; i++) this.lvt[i]! |= R.LVT_MASKED;
         }
