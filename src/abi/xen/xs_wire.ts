@@ -1,5 +1,9 @@
 // Xenstore wire protocol: message types, error names, the xsd_sockmsg header. Follows xen/include/public/io/xs_wire.h
 // and docs/misc/xenstore.txt. Used unchanged on the unix socket and on the shared-memory ring.
+import { concatBytes } from "../../base/bytes.ts";
+import { defineStruct, u32 } from "../../base/struct.ts";
+
+export { concatBytes };
 
 /** enum xsd_sockmsg_type. 20 (XS_RESTRICT) was removed and is invalid. */
 export const XsType = {
@@ -61,13 +65,13 @@ export function isXsErrno(name: string): name is XsErrno {
 }
 
 /** struct xsd_sockmsg: 16 bytes, little-endian u32 fields, followed by `len` payload bytes. */
-export const XSD_SOCKMSG_SIZE = 16;
-export const XsdSockmsgOffsets = {
-  type: 0, // u32 XS_???
-  reqId: 4, // u32 request identifier, echoed in the daemon's response
-  txId: 8, // u32 transaction id (0 if not related to a transaction)
-  len: 12, // u32 length of the payload that follows
-} as const;
+export const XsdSockmsg = defineStruct("xsd_sockmsg", 16, {
+  type: u32(0), // XS_???
+  reqId: u32(4), // request identifier, echoed in the daemon's response
+  txId: u32(8), // transaction id (0 if not related to a transaction)
+  len: u32(12), // length of the payload that follows
+});
+export const XSD_SOCKMSG_SIZE = XsdSockmsg.size;
 
 /** XENSTORE_PAYLOAD_MAX: longer payloads kill the connection (socket) or flag a protocol error (ring). */
 export const XENSTORE_PAYLOAD_MAX = 4096;
@@ -101,23 +105,11 @@ export interface XsMessage {
 }
 
 export function decodeHeader(bytes: Uint8Array, offset = 0): XsdSockmsgHeader {
-  if (bytes.length - offset < XSD_SOCKMSG_SIZE) throw new RangeError(`xsd_sockmsg needs 16 bytes at offset ${offset}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, XSD_SOCKMSG_SIZE);
-  return {
-    type: view.getUint32(XsdSockmsgOffsets.type, true),
-    reqId: view.getUint32(XsdSockmsgOffsets.reqId, true),
-    txId: view.getUint32(XsdSockmsgOffsets.txId, true),
-    len: view.getUint32(XsdSockmsgOffsets.len, true),
-  };
+  return XsdSockmsg.decode(bytes, offset);
 }
 
 export function encodeHeader(header: XsdSockmsgHeader, out = new Uint8Array(XSD_SOCKMSG_SIZE), offset = 0): Uint8Array {
-  const view = new DataView(out.buffer, out.byteOffset + offset, XSD_SOCKMSG_SIZE);
-  view.setUint32(XsdSockmsgOffsets.type, header.type >>> 0, true);
-  view.setUint32(XsdSockmsgOffsets.reqId, header.reqId >>> 0, true);
-  view.setUint32(XsdSockmsgOffsets.txId, header.txId >>> 0, true);
-  view.setUint32(XsdSockmsgOffsets.len, header.len >>> 0, true);
-  return out;
+  return XsdSockmsg.encode(header, out, offset);
 }
 
 /** Header followed by payload, as one buffer. */
@@ -150,18 +142,6 @@ export function bytesText(bytes: Uint8Array): string {
     s += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 4096)));
   }
   return s;
-}
-
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**
