@@ -133,6 +133,7 @@ test("save/restore round-trips the whole platform", () => {
   const a = make(2);
   a.io[0]!.pioWrite(0x21, 1, 0xa5);
   a.io[0]!.pioWrite(0x3ff, 1, 0x42);
+  a.io[1]!.mmioWrite(0xfee000f0, 4, 0x1ff);
   a.m.lapics[1]!.acceptExternal(0x55);
   const b = make(2);
   b.m.restore(JSON.parse(JSON.stringify(a.m.save())));

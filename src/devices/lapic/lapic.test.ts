@@ -189,3 +189,14 @@ test("save and restore keep pending vectors and a running timer", () => {
   assert.equal(b.timers.nextDeadlineNs(), 100);
   assert.equal(b.lapics[0]!.acknowledge(), 0x50);
 });
+
+test("a software-disabled APIC holds fixed interrupts until SVR enables it", () => {
+  const { lapics } = make();
+  const l = lapics[0]!;
+  l.write(0xf0, 4, 0xff);
+  l.acceptExternal(0x40);
+  assert.equal(l.hasPendingInterrupt(), false);
+  assert.equal(l.acknowledge(), 0xff);
+  l.write(0xf0, 4, 0x1ff);
+  assert.equal(l.acknowledge(), 0x40);
+});

@@ -75,6 +75,8 @@ export class Lapic implements MmioDevice {
   hasPendingInterrupt(): boolean {
     if (this.extIntPending) return true;
     if (this.irrCount === 0) return false;
+    // A software-disabled APIC holds fixed interrupts in the IRR (SDM 11.4.7.2).
+    if (!(this.svr & R.SVR_ENABLED)) return false;
     const vector = highestBit(this.irr);
     return (vector & 0xf0) > (this.processorPriority() & 0xf0);
   }
@@ -82,7 +84,7 @@ export class Lapic implements MmioDevice {
   /** Interrupt-acknowledge: returns the vector to deliver (the spurious vector if nothing is deliverable). */
   acknowledge(): number {
     if (this.extIntPending) return this.opts.bus.extIntAcknowledge() & 0xff;
-    if (this.irrCount !== 0) {
+    if (this.irrCount !== 0 && this.svr & R.SVR_ENABLED) {
       const vector = highestBit(this.irr);
       if ((vector & 0xf0) > (this.processorPriority() & 0xf0)) {
         const word = vector >> 5;
