@@ -15,6 +15,8 @@ export interface GuestPhysmap {
   isRam(gfn: number): boolean;
   /** Number of gfns that RAM covers (RAM is gfn 0 .. ramPages - 1). */
   readonly ramPages: number;
+  /** Highest gfn with anything mapped (RAM or overlay); -1 when empty (XENMEM_maximum_gpfn). */
+  maxGfn(): number;
   /** A fresh zeroed hypervisor-owned page that can later be mapped with mapOverlay(). */
   allocOverlayPage(): Uint8Array;
   /** Makes page visible at gfn, hiding whatever was there. Replaces an earlier overlay at gfn. */
@@ -58,6 +60,12 @@ export class RamPhysmap implements GuestPhysmap {
 
   isRam(gfn: number): boolean {
     return Number.isInteger(gfn) && gfn >= 0 && gfn < this.ramPages && !this.released.has(gfn) && !this.overlays.has(gfn);
+  }
+
+  maxGfn(): number {
+    let max = this.ramPages - 1;
+    for (const gfn of this.overlays.keys()) if (gfn > max) max = gfn;
+    return max;
   }
 
   allocOverlayPage(): Uint8Array {
