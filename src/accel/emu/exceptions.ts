@@ -11,7 +11,7 @@
 // Not supported: task gates, hardware task switches, virtual-8086 mode (raise #GP / crash the domain).
 
 import { Fl, FAULT, Mode, Reg, Seg, SegAttr, type CpuState } from "./cpu_state.ts";
-import { raise, raiseGp, Vec } from "./fault.ts";
+import { opBytes, raise, raiseGp, Vec } from "./fault.ts";
 import { CR0_PE, EFER_LMA } from "./mmu.ts";
 import {
   checkReturnCs, loadStackSegmentFor, nullifyInaccessibleDataSegments, readDescriptor, setNullSeg,
@@ -201,7 +201,7 @@ function iretFlagMask(cpu: CpuState, cpl: number, slot: number): number {
 
 export function iret(sys: X86System, opSize: number): void {
   const cpu = sys.cpu;
-  const slot = opSize >> 3;
+  const slot = opBytes(opSize);
   const oldFlags = sys.flags.getEflags();
   sys.stackBegin();
   const ripLo = sys.stackPop(slot);

@@ -28,3 +28,8 @@ export function raiseGp(cpu: CpuState, errorCode = 0): never {
 export function raiseUd(cpu: CpuState): never {
   return raise(cpu, Vec.UD, false, 0);
 }
+
+/** Operand size in bytes from either convention: bytes (2, 4, 8: the core's `os`) or bits (16, 32, 64). */
+export function opBytes(opSize: number): number {
+  return opSize >= 16 ? opSize >> 3 : opSize;
+}

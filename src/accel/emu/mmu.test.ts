@@ -265,3 +265,27 @@ test("probe translates without faulting", () => {
   assert.equal(t.mmu.probe(0x00405000, USER_VA_HI, Access.Read, false), -1);
   assert.equal(t.mmu.probe(0, 0x8000, Access.Read, false), -1);
 });
+
+test("fetchPage and dataPage return RAM page offsets, check permissions and report code-page writes first", () => {
+  const t = setup();
+  longMode(t);
+  const seen: number[] = [];
+  t.mmu.codePageWritten = (ppn) => seen.push(ppn);
+  assert.equal(t.mmu.fetchPage(0x00400000, USER_VA_HI), 0x200000);
+  assert.equal(t.mmu.fetchPage(0x00400000, USER_VA_HI), 0x200000, "TLB hit");
+  assert.equal(fault(t.cpu, () => t.mmu.fetchPage(0x00402000, USER_VA_HI)).code, 1 | 16);
+  assert.equal(t.mmu.dataPage(0x00401000, USER_VA_HI, false), 0x201000);
+  t.mmu.markCodePage(0x200);
+  assert.equal(t.mmu.dataPage(0x00400000, USER_VA_HI, true), 0x200000);
+  assert.deepEqual(seen, [0x200]);
+  assert.equal(t.dv.getUint32(0x13000, true) & D, D, "dirty set");
+  assert.equal(t.mmu.ram, t.ram.bytes);
+});
+
+test("flushes and invlpg bump cpu.tlbGen", () => {
+  const t = setup();
+  const g = t.cpu.tlbGen;
+  t.mmu.flushTlb(true);
+  t.mmu.invalidatePage(0, 0);
+  assert.equal(t.cpu.tlbGen, g + 2);
+});

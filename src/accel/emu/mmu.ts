@@ -16,6 +16,8 @@
 //    to a full scan.
 //  - Code pages: the core marks physical pages holding decoded code (markCodePage); writes to those never
 //    hit the TLB, and the slow path calls codePageWritten(ppn) after storing.
+//  - cpu.tlbGen is bumped on every flush/invlpg (and by updateMode on a mode change): the core keys its
+//    instruction-fetch page cache on it.
 //  - Values: readLin8/16 return 0..0xff/0xffff, readLin32 an int32, readLin64 the low int32 and hiResult.
 
 import { type CpuState, Mode } from "./cpu_state.ts";
@@ -44,6 +46,8 @@ const TLB_GLOBAL = 1, TLB_LARGE = 2;
 
 export class Mmu {
   readonly bytes: Uint8Array;
+  /** Guest RAM (same array as bytes): EmuSystem.ram for the core's fetchPage/dataPage fast paths. */
+  readonly ram: Uint8Array;
   readonly view: DataView;
   readonly ramEnd: number;
   /** High half of the last readLin64 / sysRead64. */
@@ -80,6 +84,7 @@ export class Mmu {
 
   constructor(readonly cpu: CpuState, ram: GuestRam, readonly io: CpuIo) {
     this.bytes = ram.bytes;
+    this.ram = ram.bytes;
     this.view = new DataView(ram.bytes.buffer, ram.bytes.byteOffset, ram.bytes.byteLength);
     this.ramEnd = ram.bytes.byteLength;
     this.codePages = new Uint8Array(Math.ceil(this.ramEnd / 4096));
@@ -184,6 +189,31 @@ export class Mmu {
     if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i] + (lo & 0xfff);
     const p = this.translate(lo, hi, Access.Exec, this.user);
     return this.isRam(p) ? p : -1;
+  }
+
+  /** EmuSystem.fetchPage: RAM offset of the 4 KiB page holding (lo, hi) for instruction fetch at the current CPL,
+   * or -1 when it is not RAM. Throws FAULT (#PF, #GP) when not executable. */
+  fetchPage(lo: number, hi: number): number {
+    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.xBase;
+    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i];
+    const p = this.translate(lo, hi, Access.Exec, this.user);
+    return this.isRam(p) ? p - (lo & 0xfff) : -1;
+  }
+
+  /** EmuSystem.dataPage: RAM offset of the 4 KiB page holding (lo, hi) for a data access at the current CPL
+   * (A/D bits set), or -1 when it is not RAM. For writes to a page marked with markCodePage, codePageWritten is
+   * called here, before the caller stores into the page. */
+  dataPage(lo: number, hi: number, write: boolean): number {
+    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + (write ? this.wBase : this.rBase);
+    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i];
+    const p = this.translate(lo, hi, write ? Access.Write : Access.Read, this.user);
+    if (!this.isRam(p)) return -1;
+    const page = p - (lo & 0xfff);
+    if (write) {
+      const ppn = page / 4096;
+      if (this.codePages[ppn] !== 0) this.codePageWritten(ppn);
+    }
+    return page;
   }
 
   // ---------------------------------------------------------------- implicit supervisor accesses
@@ -475,6 +505,7 @@ export class Mmu {
 
   /** Drops every translation (CR0.PG/WP, CR4 paging bits, EFER changes); keepGlobal for CR3 writes. */
   flushTlb(keepGlobal: boolean): void {
+    this.cpu.tlbGen++;
     const tagLo = this.tlbTagLo, flags = this.tlbFlags;
     if (this.fillOverflow) {
       let kept = 0;
@@ -507,6 +538,7 @@ export class Mmu {
   /** invlpg: drops the translations of the page holding (lo, hi) in every set, global or not; a large page is
    * dropped whole (with any other large-page entries in the same 1 GiB region). */
   invalidatePage(lo: number, hi: number): void {
+    this.cpu.tlbGen++;
     const idx = ((lo >>> 12) ^ hi) & TLB_MASK;
     const tag = lo & -4096;
     for (let s = 0; s < TLB_SETS; s++) {

@@ -9,7 +9,7 @@
 // Not supported (raise #GP(selector)): call gates, task gates, TSS targets (task switches), virtual-8086.
 
 import { Mode, Reg, Seg, SegAttr, type CpuState } from "./cpu_state.ts";
-import { raise, raiseGp, raiseUd, Vec } from "./fault.ts";
+import { opBytes, raise, raiseGp, raiseUd, Vec } from "./fault.ts";
 import { CR0_PE, EFER_LMA } from "./mmu.ts";
 import type { X86System } from "./system.ts";
 
@@ -179,7 +179,7 @@ export function farJump(sys: X86System, sel: number, offLo: number, offHi: numbe
 
 export function farCall(sys: X86System, sel: number, offLo: number, offHi: number, opSize: number): void {
   const cpu = sys.cpu;
-  const bytes = opSize >> 3;
+  const bytes = opBytes(opSize);
   sys.stackBegin();
   if (!isProtected(cpu)) {
     sys.stackPush(bytes, cpu.segSel[Seg.CS], 0);
@@ -242,7 +242,7 @@ export function loadStackSegmentFor(sys: X86System, sel: number, cpl: number, to
 
 export function farReturn(sys: X86System, opSize: number, popBytes: number): void {
   const cpu = sys.cpu;
-  const bytes = opSize >> 3;
+  const bytes = opBytes(opSize);
   sys.stackBegin();
   const ripLo = sys.stackPop(bytes);
   const ripHi = bytes === 8 ? sys.linHi : 0;

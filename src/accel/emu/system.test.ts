@@ -316,3 +316,28 @@ test("EmuSystem methods that read guest memory through the TLB fault with #PF an
   assert.deepEqual(faultOf(m, () => m.sys.lgdt(0, 0x10, 64)), [Vec.PF, 0]);
   assert.equal(m.cpu.cr2Hi, 0x10);
 });
+
+test("operand sizes are accepted in bytes (the core's os) as well as bits", () => {
+  const m = makeMachine();
+  enterLongMode(m);
+  const { cpu, sys, dv } = m;
+  put64(dv, KSTACK - 16, 0x3000);
+  put64(dv, KSTACK - 8, SEL.KCODE);
+  cpu.rlo[Reg.RSP] = KSTACK - 16;
+  sys.farReturn(8, 0);
+  assert.equal(cpu.rlo[Reg.RSP], KSTACK);
+  sys.wrmsr(0xc0000081, 0, 0x00230010);
+  cpu.rlo[Reg.RCX] = 0x401000;
+  sys.sysret(8);
+  assert.equal(cpu.mode, Mode.Long64);
+  assert.equal(cpu.segSel[Seg.CS], 0x33);
+});
+
+test("a triple fault sets cpu.tripleFault so the core's run loop stops", () => {
+  const m = makeMachine();
+  enterLongMode(m);
+  m.cpu.idtrLimit = 0;
+  m.sys.deliverInterrupt(Vec.GP, "exception", true, 0);
+  assert.equal(m.cpu.tripleFault, true);
+  assert.equal(m.sys.serviceInterrupts(), false);
+});

@@ -6,13 +6,14 @@
 // Conventions for the core: every method may throw FAULT after filling cpu.fault*; instruction-level
 // methods (farCall, syscall, hypercall, int n through deliverInterrupt(kind "software")...) are called with
 // cpu.rip already pointing at the next instruction. Methods that return tuples (readCr, rdmsr, cpuid,
-// rdtsc) return the same array object each time: read it before the next call. Runs on the vCPU's thread.
+// rdtsc) return the same array object each time: read it before the next call. Operand sizes (opSize) may be
+// given in bytes (2/4/8, the core's convention) or bits (16/32/64). Runs on the vCPU's thread.
 
 import type { CpuIo, GuestRam, GuestVirtualMemory, HypercallRequest } from "../../hv/ports.ts";
 import { type CpuState, type EmuSystem, Fl, Mode, Reg, Seg, SegAttr } from "./cpu_state.ts";
 import { CpuidModel, type CpuidOptions } from "./cpuid.ts";
 import { deliverInterrupt, iret, type InterruptKind } from "./exceptions.ts";
-import { raise, raiseGp, raiseUd, Vec } from "./fault.ts";
+import { opBytes, raise, raiseGp, raiseUd, Vec } from "./fault.ts";
 import {
   Access, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, Mmu,
 } from "./mmu.ts";
@@ -157,6 +158,7 @@ export class X86System extends Mmu implements EmuSystem {
   /** Recomputes cpu.mode, default sizes and the TLB sets from CR0.PE, EFER.LMA, CS.L/D and cpl. */
   updateMode(): void {
     const cpu = this.cpu;
+    const oldMode = cpu.mode;
     const attr = cpu.segAttr[Seg.CS];
     if ((cpu.cr0 & CR0_PE) === 0) {
       cpu.mode = Mode.Real;
@@ -172,6 +174,7 @@ export class X86System extends Mmu implements EmuSystem {
       cpu.mode = compat ? (big ? Mode.Compat32 : Mode.Compat16) : (big ? Mode.Protected32 : Mode.Protected16);
       cpu.defaultAddrSize = cpu.defaultOpSize = big ? 32 : 16;
     }
+    if (cpu.mode !== oldMode) cpu.tlbGen++;
     this.setUserMode(cpu.cpl === 3);
   }
 
@@ -183,6 +186,7 @@ export class X86System extends Mmu implements EmuSystem {
   raiseTripleFault(why: string): void {
     const cpu = this.cpu;
     this.tripleFaulted = true;
+    cpu.tripleFault = true;
     cpu.halted = true;
     cpu.eflagsRest &= ~Fl.IF;
     this.log(`emu: vcpu${cpu.vcpuId} triple fault: ${why}`);
@@ -350,7 +354,7 @@ export class X86System extends Mmu implements EmuSystem {
     if (cpu.cpl !== 0) raiseGp(cpu, 0);
     const sel = (m.starHi >>> 16) & 0xffff;
     const long = (cpu.efer & EFER_LMA) !== 0;
-    if (opSize === 64) {
+    if (opBytes(opSize) === 8) {
       const hi = cpu.rhi[Reg.RCX];
       if (((hi << 16) >> 16) !== hi) raiseGp(cpu, 0);
       setFlatSeg(cpu, Seg.CS, ((sel + 16) & 0xffff) | 3, 0xb, 3, true);
@@ -387,7 +391,7 @@ export class X86System extends Mmu implements EmuSystem {
     const m = this.msrs;
     if ((cpu.cr0 & CR0_PE) === 0 || cpu.cpl !== 0 || (m.sysenterCs & 0xfffc) === 0) raiseGp(cpu, 0);
     const cs = m.sysenterCs & 0xfffc;
-    if (opSize === 64) {
+    if (opBytes(opSize) === 8) {
       setFlatSeg(cpu, Seg.CS, (cs + 32) | 3, 0xb, 3, true);
       setFlatSeg(cpu, Seg.SS, (cs + 40) | 3, 0x3, 3, false);
       cpu.ripLo = cpu.rlo[Reg.RDX]; cpu.ripHi = cpu.rhi[Reg.RDX];
@@ -586,7 +590,7 @@ export class X86System extends Mmu implements EmuSystem {
       baseHi = this.hiResult;
     } else {
       baseLo = this.readLin32(bLo, bHi);
-      if (opSize === 16) baseLo &= 0xffffff;
+      if (opBytes(opSize) === 2) baseLo &= 0xffffff;
     }
     this.pair[0] = baseLo;
     this.pair[1] = baseHi;
