@@ -1,0 +1,93 @@
+// The vCPU thread machinery without KVM: a scripted engine in a real worker thread.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { VcpuThread } from "./host.ts";
+import type { FromVcpu } from "./protocol.ts";
+import type { ScriptStep } from "./scripted_engine.ts";
+import { VcpuState } from "./shared_layout.ts";
+
+const ENGINE = new URL("./scripted_engine.ts", import.meta.url).href;
+
+function start(steps: ScriptStep[]) {
+  const messages: FromVcpu[] = [];
+  const waiters: (() => void)[] = [];
+  const errors: Error[] = [];
+  const t = new VcpuThread({
+    init: {
+      domid: 4, name: "scripted", vcpuId: 0, vcpuCount: 1, privileged: false, handle: new Uint8Array(16),
+      engineModule: ENGINE, engineData: { steps }, ram: { kind: "sab", buffer: new SharedArrayBuffer(0x10000) },
+      entry: { kind: "pvh32", entry: 0, ebx: 0 },
+    },
+    kick: () => {},
+    onMessage: (m) => {
+      messages.push(m);
+      waiters.forEach((w) => w());
+    },
+    onThreadError: (e) => errors.push(e),
+  });
+  const until = (pred: (m: FromVcpu) => boolean): Promise<FromVcpu> =>
+    new Promise((res) => {
+      const check = (): void => {
+        const m = messages.find(pred);
+        if (m) res(m);
+      };
+      waiters.push(check);
+      check();
+    });
+  const text = (): string =>
+    messages.filter((m) => m.kind === "console").map((m) => new TextDecoder().decode((m as { bytes: Uint8Array }).bytes)).join("");
+  return { t, messages, until, text, errors };
+}
+
+test("a guest's port output and shutdown hypercall arrive as messages and the thread halts", async () => {
+  const s = start([
+    { op: "out", port: 0xe9, bytes: "hello\n" },
+    { op: "poke", gpa: 0x100, bytes: [1, 0, 0, 0] },
+    { op: "hypercall", nr: 29, args: [2, 0x100] },
+    { op: "out", port: 0xe9, bytes: "never\n" },
+  ]);
+  await s.t.started();
+  const m = await s.until((x) => x.kind === "shutdown");
+  assert.deepEqual(m, { kind: "shutdown", reason: "reboot" });
+  assert.equal(s.text(), "hello\n");
+  assert.equal(await s.t.control.waitState((x) => x === VcpuState.halted), VcpuState.halted);
+  await s.t.stop();
+  assert.equal(s.t.state(), VcpuState.stopped);
+});
+
+test("pause and unpause reach a spinning engine through ATTENTION, and stop ends the thread", async () => {
+  const s = start([{ op: "out", port: 0xe9, bytes: "spin\n" }, { op: "spin" }]);
+  await s.t.started();
+  await s.until((x) => x.kind === "console");
+  await s.t.pause();
+  assert.equal(s.t.state(), VcpuState.paused);
+  await s.t.unpause();
+  assert.equal(s.t.state(), VcpuState.running);
+  await s.t.stop();
+  assert.equal(s.t.state(), VcpuState.stopped);
+});
+
+test("an engine crash and an exception inside the thread both end as crashed with a register dump", async () => {
+  const a = start([{ op: "crash", why: "triple fault" }]);
+  assert.deepEqual(await a.until((x) => x.kind === "crashed"), { kind: "crashed", why: "triple fault", registerDump: "pc=1" });
+  await a.t.stop();
+  const b = start([{ op: "throw", message: "bug in a device model" }]);
+  const m = await b.until((x) => x.kind === "crashed");
+  assert.match((m as { why: string }).why, /internal error: Error: bug in a device model/);
+  await b.t.stop();
+  assert.deepEqual([a.errors, b.errors], [[], []]);
+});
+
+test("a failing engine set-up rejects started()", async () => {
+  const t = new VcpuThread({
+    init: {
+      domid: 4, name: "bad", vcpuId: 0, vcpuCount: 1, privileged: false, handle: new Uint8Array(16),
+      engineModule: ENGINE, engineData: { steps: [] }, ram: { kind: "native", addr: 0n, sizeBytes: 0 }, entry: null,
+    },
+    kick: () => {},
+    onMessage: () => {},
+    onThreadError: () => {},
+  });
+  await assert.rejects(t.started(), /SharedArrayBuffer/);
+  await t.stop();
+});
