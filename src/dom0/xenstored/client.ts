@@ -162,6 +162,18 @@ export class XenstoreClient {
     return splitStrings(this.request(XsType.GET_DOMAIN_PATH, nulTerminated(String(domid)))).strings[0]!;
   }
 
+  /** GET_QUOTA: the global value, or domain `domid`'s. */
+  getQuota(name: string, domid?: number): number {
+    const args = domid === undefined ? [name] : [String(domid), name];
+    return Number(splitStrings(this.request(XsType.GET_QUOTA, nulTerminated(...args))).strings[0]);
+  }
+
+  /** SET_QUOTA: the global default, or domain `domid`'s own value. */
+  setQuota(name: string, value: number, domid?: number): void {
+    const args = domid === undefined ? [name, String(value)] : [String(domid), name, String(value)];
+    this.request(XsType.SET_QUOTA, nulTerminated(...args));
+  }
+
   control(...args: string[]): string {
     return bytesText(this.request(XsType.CONTROL, nulTerminated(...args))).replace(/\0$/, "");
   }
