@@ -222,3 +222,27 @@ test("decodeHeader() of the first reply agrees with the fake guest's parse", () 
   ring.onEvent();
   assert.deepEqual(decodeHeader(page, L.rsp), { type: XsType.GET_DOMAIN_PATH, reqId: 77, txId: 0, len: 16 });
 });
+
+test("re-INTRODUCE of a restored domain without a ring opens it; the same ring again only resets watches", () => {
+  const xs = new Xenstored({ strict: true });
+  const ram = { bytes: new Uint8Array(4 * 4096), sizeBytes: 4 * 4096 };
+  let opened = 0;
+  xs.setConnector(ringConnector(xs, {
+    ramOf: () => ram,
+    bindEvtchn: (): StoreEventChannel => {
+      opened++;
+      return { notify: () => {}, close: () => {} };
+    },
+  }));
+  xs.domains.set(2, { domid: 2, gfn: 1, evtchnPort: 1, shutdown: false, features: 6, link: undefined }); // as restored
+  xs.introduceDomain(2, 1, 1);
+  assert.equal(opened, 1);
+  const conn = [...xs.connections].find((c) => c.domid === 2)!;
+  conn.watches.push({ path: "/x", token: "t", depth: -1, prefixLength: 0 });
+  xs.introduceDomain(2, 1, 1);
+  assert.equal(opened, 1);
+  assert.equal(conn.watches.length, 0);
+  xs.introduceDomain(2, 3, 1); // moved ring page
+  assert.equal(opened, 2);
+  assert.equal(conn.closed, true);
+});

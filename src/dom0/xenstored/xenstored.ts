@@ -185,7 +185,15 @@ export class Xenstored {
     if (!Number.isInteger(evtchnPort) || evtchnPort <= 0) fail("EINVAL", `Invalid event channel ${evtchnPort}`);
     const existing = this.domains.get(domid);
     if (existing) {
-      existing.link?.connection?.reset();
+      // Re-INTRODUCE (resume, restore, restarted daemon): same ring → reset its state; otherwise reopen it.
+      if (existing.link && existing.gfn === gfn && existing.evtchnPort === evtchnPort) {
+        existing.link.connection?.reset();
+        return;
+      }
+      existing.link?.close();
+      existing.gfn = gfn;
+      existing.evtchnPort = evtchnPort;
+      existing.link = this.connector?.open(domid, gfn, evtchnPort);
       return;
     }
     const record: DomainRecord = { domid, gfn, evtchnPort, shutdown: false, features: XENSTORED_FEATURES, link: undefined };
