@@ -246,3 +246,14 @@ test("re-INTRODUCE of a restored domain without a ring opens it; the same ring a
   assert.equal(opened, 2);
   assert.equal(conn.closed, true);
 });
+
+test("a ring page whose guest waits with connection = RECONNECT is marked connected and notified", async () => {
+  const xs = new Xenstored({ strict: true });
+  const page = new Uint8Array(4096);
+  new DataView(page.buffer).setUint32(L.connection, 1, true);
+  let kicks = 0;
+  new XenstoreRingTransport({ xenstored: xs, domid: 3, page, notify: () => kicks++ });
+  assert.equal(new DataView(page.buffer).getUint32(L.connection, true), 0);
+  await Promise.resolve();
+  assert.equal(kicks, 1);
+});

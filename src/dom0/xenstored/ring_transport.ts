@@ -11,7 +11,8 @@
 // message set the page's error field and the ring is no longer served, as C xenstored does.
 import { XsType, encodeMessage, type XsMessage } from "../../abi/xen/xs_wire.ts";
 import {
-  XENSTORE_ERROR_PROTO, XENSTORE_ERROR_RINGIDX, XENSTORE_RING_SIZE, XenstoreDomainInterface as L, maskXenstoreIdx,
+  XENSTORE_CONNECTED, XENSTORE_ERROR_PROTO, XENSTORE_ERROR_RINGIDX, XENSTORE_RECONNECT, XENSTORE_RING_SIZE,
+  XenstoreDomainInterface as L, maskXenstoreIdx,
 } from "../../abi/xen/xs_ring.ts";
 import type { GuestRam } from "../../hv/ports.ts";
 import type { Connection } from "./connection.ts";
@@ -80,6 +81,11 @@ export class XenstoreRingTransport implements DomainLink {
     this.connection = options.xenstored.connect(options.domid, (m) => this.enqueue(m), `domain ${options.domid} ring`);
     this.store("serverFeatures", XENSTORED_FEATURES);
     this.store("error", 0);
+    // As C do_introduce(): a guest that asked for a reconnect (or waits for xenstored) learns it is connected.
+    if (this.load("connection") === XENSTORE_RECONNECT) {
+      this.store("connection", XENSTORE_CONNECTED);
+      queueMicrotask(() => this.notifyGuest());
+    }
   }
 
   /** The guest signalled the event channel (or a timer polls): serve requests and flush replies. */
