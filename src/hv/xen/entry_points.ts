@@ -3,6 +3,7 @@
 import { evtchnOp } from "../evtchn/evtchn_op.ts";
 import { gnttabOp } from "../gnttab/gnttab_op.ts";
 import { Hypercall } from "../../abi/xen/xen.ts";
+import type { HypercallContext, HypercallTable } from "../hypercall/context.ts";
 import type { GuestCall } from "./guest_call.ts";
 import { hvmOp } from "./hvm_params.ts";
 import { memoryOp } from "./memory_op.ts";
@@ -42,3 +43,26 @@ export const XEN_CORE_HYPERCALLS: Readonly<Record<number, XenHypercall>> = {
   [Hypercall.event_channel_op]: eventChannelOpHypercall,
   [Hypercall.hvm_op]: hvmOpHypercall,
 };
+
+/** The caller as these handlers see it, from the dispatcher's context. */
+export function guestCallOf(ctx: HypercallContext): GuestCall {
+  return { domid: ctx.domain.domid, vcpuId: ctx.vcpuId, privileged: ctx.domain.privileged, mem: ctx.mem };
+}
+
+/**
+ * Entries for hv/hypercall's table, bound to env. Must run on the thread that owns env (the main thread):
+ * `new HypercallDispatcher(domain, effects, { ...HYPERCALLS, ...xenCoreHypercallTable(env) })`.
+ */
+export function xenCoreHypercallTable(env: XenEnv): HypercallTable {
+  const entry = (name: string, fn: XenHypercall) => ({
+    name,
+    handler: (ctx: HypercallContext, args: readonly [bigint, bigint, bigint, bigint, bigint]) => fn(env, guestCallOf(ctx), args),
+  });
+  return {
+    [Hypercall.memory_op]: entry("memory_op", memoryOpHypercall),
+    [Hypercall.grant_table_op]: entry("grant_table_op", grantTableOpHypercall),
+    [Hypercall.vcpu_op]: entry("vcpu_op", vcpuOpHypercall),
+    [Hypercall.event_channel_op]: entry("event_channel_op", eventChannelOpHypercall),
+    [Hypercall.hvm_op]: entry("hvm_op", hvmOpHypercall),
+  };
+}

@@ -1,15 +1,9 @@
-// XenError: a guest-caused hypercall failure carrying the errno Xen would return (negated into rax by dispatch).
-import { TsxenError } from "../../base/errors.ts";
-import { Errno, errnoName, type ErrnoName } from "../../abi/xen/errno.ts";
+// XenError for the Xen guest-interface subsystems: the one class hv/hypercall/dispatch.ts turns into -errno
+// (re-exported so evtchn/gnttab/xen code and the dispatcher agree on instanceof), plus a short helper.
+import { Errno, type ErrnoName } from "../../abi/xen/errno.ts";
+import { XenError } from "../hypercall/xen_error.ts";
 
-export class XenError extends TsxenError {
-  /** Positive errno value (EINVAL = 22); the hypercall returns -errno. */
-  readonly errno: number;
-  constructor(errno: number, why: string) {
-    super(`${errnoName(errno)}: ${why}`);
-    this.errno = errno;
-  }
-}
+export { XenError };
 
 /** Throws XenError(Errno[name], why). Typed as never so callers can write `return fail(...)`. */
 export function fail(name: ErrnoName, why: string): never {
