@@ -21,14 +21,27 @@ test("read/write/mkdir/rm/directory round-trip through the client", () => {
   assert.throws(() => xs.read("/k/v"), (e: unknown) => e instanceof XenstoreError && e.errno === "ENOENT");
 });
 
-test("watch callbacks fire on register and on change, and stop after unwatch", () => {
+test("watch callbacks fire on register and on change, and stop after unwatch", async () => {
   const xs = new XenstoreClient(new Xenstored({ strict: true }));
   const seen: string[] = [];
   const unwatch = xs.watch("/backend", "be", (path, token) => seen.push(`${token}:${path}`));
   xs.write("/backend/vbd/1/51712/state", "4");
+  assert.deepEqual(seen, []); // delivered after the current operation
+  await Promise.resolve();
   unwatch();
   xs.write("/backend/vbd/1/51712/state", "5");
+  await Promise.resolve();
   assert.deepEqual(seen, ["be:/backend", "be:/backend/vbd/1/51712/state"]);
+});
+
+test("a watch callback may write to xenstore (a backend reacting to a frontend)", async () => {
+  const xs = new XenstoreClient(new Xenstored({ strict: true }));
+  xs.watch("/local/domain/1/device/vif/0/state", "fe", (path) => {
+    if (xs.tryRead(path) === "1") xs.write("/local/domain/0/backend/vif/1/0/state", "2");
+  });
+  xs.write("/local/domain/1/device/vif/0/state", "1");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(xs.read("/local/domain/0/backend/vif/1/0/state"), "2");
 });
 
 test("the client's getPerms/setPerms accept strings and objects", () => {

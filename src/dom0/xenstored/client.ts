@@ -34,10 +34,14 @@ export class XenstoreClient {
     this.xenstored.disconnect(this.conn);
   }
 
+  /**
+   * Watch callbacks run from a microtask, never inside the request that caused the event: a callback may then
+   * call back into xenstored without re-entering a half-finished operation.
+   */
   private receive(message: XsMessage): void {
     if (message.type === XsType.WATCH_EVENT) {
       const [path, token] = splitStrings(message.payload).strings;
-      this.watchCallbacks.get(token ?? "")?.(path ?? "", token ?? "");
+      queueMicrotask(() => this.watchCallbacks.get(token ?? "")?.(path ?? "", token ?? ""));
       return;
     }
     this.reply = message;
@@ -102,7 +106,7 @@ export class XenstoreClient {
     this.request(XsType.SET_PERMS, nulTerminated(path, ...strings), txId);
   }
 
-  /** Registers a watch; the callback also runs once right away (fire-on-register). Returns the unwatch function. */
+  /** Registers a watch; the callback also runs once soon after (fire-on-register). Returns the unwatch function. */
   watch(path: string, token: string, callback: WatchCallback): () => void {
     this.watchCallbacks.set(token, callback);
     try {
