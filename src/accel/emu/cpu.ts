@@ -1,0 +1,45 @@
+// EmuCpu: one emulated x86-64 vCPU = the shared CpuState + the core interpreter + an EmuSystem (paging,
+// descriptors, exceptions, MSRs, devices) supplied by the system side.
+//
+//   const state = new CpuState(vcpuId);
+//   const system: EmuSystem = ...;            // system.ts (or src/testing/emu_flat_system.ts in tests)
+//   const cpu = new EmuCpu(state, system, { features: { popcnt: false, rdtscp: false, cx16: false },
+//                                           onUnknownOpcode: (bytes, rip) => log(...) });
+//   const n = cpu.run(system.instructionBudget());   // instructions retired; stops on hlt/stopRequest
+//   cpu.getEflags() / cpu.setEflags(v)               // the only way to read/write EFLAGS
+
+import type { CpuState, EmuSystem } from "./cpu_state.ts";
+import { Interp, type UnknownOpcodeLog } from "./interp.ts";
+import type { Features } from "./exec/system.ts";
+
+export interface EmuCpuOptions {
+  /** CPUID-advertised optional instructions the core should execute (else #UD). Default: none. */
+  features?: Partial<Features>;
+  /** Called once per distinct unimplemented opcode (bytes as hex, RIP as 16 hex digits, cpu mode). */
+  onUnknownOpcode?: UnknownOpcodeLog;
+}
+
+export class EmuCpu {
+  readonly core: Interp;
+
+  constructor(readonly state: CpuState, readonly system: EmuSystem, opts: EmuCpuOptions = {}) {
+    this.core = new Interp(state, system);
+    this.core.features = { rdtscp: false, popcnt: false, cx16: false, ...opts.features };
+    this.core.onUnknownOpcode = opts.onUnknownOpcode ?? null;
+  }
+
+  /** Runs up to `budget` instructions (default: system.instructionBudget()); returns instructions retired. */
+  run(budget: number = this.system.instructionBudget()): number {
+    return this.core.run(budget);
+  }
+
+  /** Executes exactly one instruction (or delivers a fault); returns 1 if it retired. */
+  step(): number {
+    return this.core.run(1);
+  }
+
+  getEflags(): number { return this.core.getEflags(); }
+  setEflags(v: number): void { this.core.setEflags(v); }
+  /** Drops the core's cached code page (the system calls this if it changes mappings without tlbGen). */
+  flushCodeCache(): void { this.core.flushFetch(); }
+}

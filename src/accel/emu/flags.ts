@@ -1,0 +1,167 @@
+// Lazy arithmetic flags (CF PF AF ZF SF OF) for the emu interpreter.
+//
+// An ALU instruction records what it did (op kind, operand size, operands and result as int32 halves) and
+// the flags are materialised only when something reads them (jcc/setcc/cmovcc/adc/pushf...). Values of 8- and
+// 16-bit operations are stored masked (unsigned); 32-bit values as int32; 64-bit values as (lo, hi) halves.
+// The core's hot classes extend LazyFlags so that the fields live on the same object as the registers.
+
+import { type CpuState, ARITH_FLAGS } from "./cpu_state.ts";
+
+/** Lazy flag op kinds. */
+export const LF_NONE = 0; // all arithmetic flags are in lfFlags
+export const LF_ADD = 1;
+export const LF_ADC = 2; // lfAux = carry in
+export const LF_SUB = 3;
+export const LF_SBB = 4; // lfAux = carry in
+export const LF_LOGIC = 5; // CF=OF=AF=0
+export const LF_INC = 6; // lfAux = CF before
+export const LF_DEC = 7; // lfAux = CF before
+/** SZP from the result, CF/OF from lfAux (bits Fl.CF / Fl.OF), AF=0: shifts, mul, imul. */
+export const LF_RESAUX = 8;
+
+const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
+
+/** Parity-flag table: PF bit (4) set when the byte has an even number of one bits. */
+export const PARITY = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  let b = i, n = 0;
+  while (b) { n += b & 1; b >>= 1; }
+  PARITY[i] = (n & 1) === 0 ? PF : 0;
+}
+
+export class LazyFlags {
+  lfOp = LF_NONE;
+  /** Operand size in bytes: 1, 2, 4, 8. */
+  lfSize = 4;
+  lfResLo = 0;
+  lfResHi = 0;
+  lfS1Lo = 0;
+  lfS1Hi = 0;
+  lfS2Lo = 0;
+  lfS2Hi = 0;
+  lfAux = 0;
+  /** Materialised arithmetic flags when lfOp === LF_NONE. */
+  lfFlags = 0;
+
+  constructor(readonly cpu: CpuState) {}
+
+  /** Records an operation for lazy evaluation (64-bit form). */
+  setLazy64(op: number, resLo: number, resHi: number, s1Lo: number, s1Hi: number, s2Lo: number, s2Hi: number): void {
+    this.lfOp = op; this.lfSize = 8;
+    this.lfResLo = resLo; this.lfResHi = resHi;
+    this.lfS1Lo = s1Lo; this.lfS1Hi = s1Hi; this.lfS2Lo = s2Lo; this.lfS2Hi = s2Hi;
+  }
+
+  /** Top bit of a value of the current size (for size 8 pass the high half). */
+  private top(lo: number, hi: number): number {
+    const s = this.lfSize;
+    return s === 8 ? hi >>> 31 : s === 4 ? lo >>> 31 : s === 2 ? (lo >>> 15) & 1 : (lo >>> 7) & 1;
+  }
+
+  /** Unsigned a < b (or <= when orEq) at the current size. */
+  private ltu(aLo: number, aHi: number, bLo: number, bHi: number, orEq: number): number {
+    if (this.lfSize === 8) {
+      if (aHi !== bHi) return (aHi >>> 0) < (bHi >>> 0) ? 1 : 0;
+    }
+    const a = aLo >>> 0, b = bLo >>> 0;
+    return a < b || (orEq !== 0 && a === b) ? 1 : 0;
+  }
+
+  cf(): number {
+    switch (this.lfOp) {
+      case LF_NONE: return this.lfFlags & CF;
+      case LF_ADD: return this.ltu(this.lfResLo, this.lfResHi, this.lfS1Lo, this.lfS1Hi, 0);
+      case LF_ADC: return this.ltu(this.lfResLo, this.lfResHi, this.lfS1Lo, this.lfS1Hi, this.lfAux);
+      case LF_SUB: return this.ltu(this.lfS1Lo, this.lfS1Hi, this.lfS2Lo, this.lfS2Hi, 0);
+      case LF_SBB: return this.ltu(this.lfS1Lo, this.lfS1Hi, this.lfS2Lo, this.lfS2Hi, this.lfAux);
+      case LF_LOGIC: return 0;
+      default: return this.lfAux & CF; // INC, DEC, RESAUX
+    }
+  }
+
+  zf(): number {
+    if (this.lfOp === LF_NONE) return (this.lfFlags >> 6) & 1;
+    if (this.lfSize === 8) return (this.lfResLo | this.lfResHi) === 0 ? 1 : 0;
+    return this.lfResLo === 0 ? 1 : 0;
+  }
+
+  sf(): number {
+    if (this.lfOp === LF_NONE) return (this.lfFlags >> 7) & 1;
+    return this.top(this.lfResLo, this.lfResHi);
+  }
+
+  pf(): number {
+    if (this.lfOp === LF_NONE) return (this.lfFlags >> 2) & 1;
+    return PARITY[this.lfResLo & 0xff] >> 2;
+  }
+
+  of(): number {
+    switch (this.lfOp) {
+      case LF_NONE: return (this.lfFlags >> 11) & 1;
+      case LF_ADD: case LF_ADC: case LF_INC:
+        return this.top((this.lfS1Lo ^ this.lfResLo) & (this.lfS2Lo ^ this.lfResLo),
+          (this.lfS1Hi ^ this.lfResHi) & (this.lfS2Hi ^ this.lfResHi));
+      case LF_SUB: case LF_SBB: case LF_DEC:
+        return this.top((this.lfS1Lo ^ this.lfS2Lo) & (this.lfS1Lo ^ this.lfResLo),
+          (this.lfS1Hi ^ this.lfS2Hi) & (this.lfS1Hi ^ this.lfResHi));
+      case LF_LOGIC: return 0;
+      default: return (this.lfAux >> 11) & 1;
+    }
+  }
+
+  af(): number {
+    switch (this.lfOp) {
+      case LF_NONE: return (this.lfFlags >> 4) & 1;
+      case LF_LOGIC: case LF_RESAUX: return 0;
+      default: return ((this.lfS1Lo ^ this.lfS2Lo ^ this.lfResLo) >> 4) & 1;
+    }
+  }
+
+  /** All six arithmetic flags as EFLAGS bits. */
+  getArith(): number {
+    if (this.lfOp === LF_NONE) return this.lfFlags;
+    return this.cf() | (this.pf() << 2) | (this.af() << 4) | (this.zf() << 6) | (this.sf() << 7) | (this.of() << 11);
+  }
+
+  /** Replaces the arithmetic flags by explicit values (bits outside ARITH_FLAGS ignored). */
+  setArith(v: number): void {
+    this.lfOp = LF_NONE;
+    this.lfFlags = v & ARITH_FLAGS;
+  }
+
+  /** Materialises and then sets/clears CF only. */
+  setCF(c: number): void {
+    const f = this.getArith();
+    this.lfOp = LF_NONE;
+    this.lfFlags = (f & ~CF) | (c & 1);
+  }
+
+  getEflags(): number {
+    return (this.cpu.eflagsRest & ~ARITH_FLAGS) | 2 | this.getArith();
+  }
+
+  /** Sets the whole EFLAGS value (no privilege checks: callers apply IOPL/IF/VM rules). */
+  setEflags(v: number): void {
+    this.cpu.eflagsRest = (v & ~ARITH_FLAGS & 0x3f7fd7) | 2;
+    this.lfOp = LF_NONE;
+    this.lfFlags = v & ARITH_FLAGS;
+  }
+
+  /** Condition code cc (0..15, the low nibble of jcc/setcc/cmovcc) evaluated on the current flags. */
+  cond(cc: number): boolean {
+    let r: number;
+    switch (cc >> 1) {
+      case 0: r = this.of(); break;
+      case 1: r = this.cf(); break;
+      case 2: r = this.zf(); break;
+      case 3: r = this.cf() | this.zf(); break;
+      case 4: r = this.sf(); break;
+      case 5: r = this.pf(); break;
+      case 6: r = this.sf() ^ this.of(); break;
+      default: r = this.zf() | (this.sf() ^ this.of()); break;
+    }
+    return (r ^ (cc & 1)) !== 0;
+  }
+}
+
+export const FLAG_BITS = { CF, PF, AF, ZF, SF, OF } as const;
