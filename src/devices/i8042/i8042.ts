@@ -7,8 +7,11 @@
 // sent to it (0xd4) answer 0xfe with the timeout bit, so psmouse gives up at once; the AUX loopback
 // (0xd3) works because Linux's i8042_check_aux uses it to find the port.
 import type { IrqLine, PioDevice } from "../../hv/ports.ts";
-import * as R from "./registers.ts";
+import * as Registers from "./registers.ts";
 import type { I8042State } from "./state.ts";
+
+// Hot paths read constants from a plain object: module-namespace loads were measured far slower under tsx.
+const R = { ...Registers };
 
 interface QueuedByte {
   byte: number;

@@ -7,8 +7,11 @@
 // timer skips missed periods rather than replaying them. BCD counting is stored but counts are binary.
 import type { IrqLine, PioDevice } from "../../hv/ports.ts";
 import type { Clock, Timer, TimerScheduler } from "../../platform/timers.ts";
-import * as R from "./registers.ts";
+import * as Registers from "./registers.ts";
 import type { Pit8254State, PitChannelStateV1 } from "./state.ts";
+
+// Hot paths read constants from a plain object: module-namespace loads were measured far slower under tsx.
+const R = { ...Registers };
 
 const NS_PER_SECOND = 1e9;
 

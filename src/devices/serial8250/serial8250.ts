@@ -8,8 +8,11 @@
 // overruns the guest); the first 16 form the visible RX FIFO. The IRQ line is level-like: raised
 // while any enabled source is pending, lowered otherwise (the IOAPIC/PIC see the edge).
 import type { IrqLine, PioDevice } from "../../hv/ports.ts";
-import * as R from "./registers.ts";
+import * as Registers from "./registers.ts";
 import type { Serial8250State } from "./state.ts";
+
+// Hot paths read constants from a plain object: module-namespace loads were measured far slower under tsx.
+const R = { ...Registers };
 
 /** Where transmitted bytes go (the domain's console). */
 export interface ByteSink {
