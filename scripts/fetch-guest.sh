@@ -1,7 +1,8 @@
 #!/bin/sh
 # Fetches the stock Debian guest pieces into .cache/guest/ (idempotent): the kernel behind
 # linux-image-amd64 (vmlinuz + modules tree), busybox-static, and optional extra packages
-# (e.g. `scripts/fetch-guest.sh xenstore-utils libxenstore4 libxentoolcore1`).
+# (e.g. `scripts/fetch-guest.sh xenstore-utils libxenstore4 libxentoolcore1`); `--xenstore` is shorthand for
+# xenstore-utils with its shared libraries and libc6 (the guest needs the dynamic loader too).
 # Uses `apt-get download` (no root needed); runs `apt-get update` only as root and only when the
 # package lists are missing or stale. Layout:
 #   .cache/guest/vmlinuz          -> vmlinuz-<version> (bzImage)
@@ -23,6 +24,18 @@ command -v apt-get >/dev/null || die "apt-get not found (a Debian-based host is 
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found"
 
 updated=0
+# As root, apt would drop to the _apt user, which cannot write into the checkout: download as root.
+sandbox=""
+[ "$(id -u)" = 0 ] && sandbox="-o APT::Sandbox::User=root"
+
+extra=""
+for arg in "$@"; do
+  case "$arg" in
+    --xenstore) extra="$extra xenstore-utils libxenstore4 libxentoolcore1 libc6" ;;
+    -*) die "unknown option $arg" ;;
+    *) extra="$extra $arg" ;;
+  esac
+done
 apt_update() {
   [ "$updated" = 1 ] && return 1
   if [ "$(id -u)" = 0 ]; then
@@ -46,7 +59,7 @@ download() {
   if [ -n "$existing" ]; then echo "$existing"; return; fi
   say "downloading $pkg"
   while :; do
-    if (cd "$DEST/debs" && apt-get download -q "$pkg" >&2); then break; fi
+    if (cd "$DEST/debs" && apt-get download -q $sandbox "$pkg" >&2); then break; fi
     apt_update || die "apt-get download $pkg failed (run 'apt-get update' as root and retry)"
   done
   ls "$DEST/debs/${pkg}_"*.deb | head -n1
@@ -94,7 +107,7 @@ else
 fi
 
 # --- extra packages given on the command line ---
-for pkg in "$@"; do
+for pkg in $extra; do
   deb=$(download "$pkg")
   extract "$deb" "$DEST/pkgs/$pkg"
   say "$pkg ready: $DEST/pkgs/$pkg"

@@ -119,9 +119,11 @@ export function initScript(initBody: string): string {
   ].join("\n");
 }
 
+/** Directories every initramfs from buildInitramfs() has (extra entries need not list them). */
+export const INITRAMFS_BASE_DIRS = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "etc", "root", "mnt", "run", "lib", "lib/modules"];
+
 export function buildInitramfs(opts: InitramfsOptions): Uint8Array {
-  const dirs = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "etc", "root", "mnt", "run", "lib", "lib/modules"];
-  const entries: CpioEntry[] = dirs.map((path) => ({ type: "dir", path, mode: path === "tmp" ? 0o1777 : 0o755 }));
+  const entries: CpioEntry[] = INITRAMFS_BASE_DIRS.map((path) => ({ type: "dir", path, mode: path === "tmp" ? 0o1777 : 0o755 }));
   entries.push({ type: "chardev", path: "dev/console", major: 5, minor: 1 });
   entries.push({ type: "chardev", path: "dev/null", major: 1, minor: 3, mode: 0o666 });
   entries.push({ type: "file", path: "bin/busybox", data: opts.busybox, mode: 0o755 });
