@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeAcpiTables, DEFAULT_ACPI_CONFIG, dsdtAml, ACPI_REGION_GPA } from "./tables.ts";
+import { writeAcpiTables, DEFAULT_ACPI_CONFIG, dsdtAml, ACPI_REGION_GPA, acpiRegion } from "./tables.ts";
 import { pkgLength } from "./aml.ts";
 
 const BASE = ACPI_REGION_GPA;
@@ -96,4 +96,12 @@ test("iasl disassembles the FADT, MADT and DSDT without errors (skipped without 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("acpiRegion() gives the same bytes as writing in place, trimmed to the tables", () => {
+  const { region, layout } = build(2);
+  const r = acpiRegion(2);
+  assert.equal(r.gpa, 0xe0000);
+  assert.equal(r.rsdp, layout.rsdp);
+  assert.deepEqual(r.bytes, region.subarray(0, layout.sizeBytes));
 });

@@ -253,3 +253,13 @@ export function writeAcpiTables(region: Uint8Array, regionGpa: number, config: A
     sizeBytes: end,
   };
 }
+
+/**
+ * The ACPI tables as a standalone RAM region (for a BootImage's `regions`): bytes for
+ * [ACPI_REGION_GPA, ACPI_REGION_GPA + sizeBytes) and the RSDP address to hand to the kernel.
+ */
+export function acpiRegion(vcpus: number): { readonly gpa: number; readonly bytes: Uint8Array; readonly rsdp: number } {
+  const scratch = new Uint8Array(ACPI_REGION_SIZE);
+  const layout = writeAcpiTables(scratch, ACPI_REGION_GPA, { ...DEFAULT_ACPI_CONFIG, vcpus });
+  return { gpa: ACPI_REGION_GPA, bytes: scratch.slice(0, layout.sizeBytes), rsdp: layout.rsdp };
+}
