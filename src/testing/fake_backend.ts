@@ -79,6 +79,8 @@ export class FakeExecution implements DomainExecution {
       this.timer = undefined;
       this.step();
     }, delayMs);
+    // A spinning fake guest must not keep a test process alive.
+    this.timer.unref?.();
   }
 
   private step(): void {

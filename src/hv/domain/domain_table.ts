@@ -201,8 +201,8 @@ export class DomainTable {
     const exec = d.takeExecution();
     await safe(() => exec?.destroy(), (e) => this.deps.log.write(`d${domid}: backend destroy failed: ${errorText(e)}`));
     this.deps.pool.release(domid);
-    this.apply(d, { kind: "released" });
     this.domains.delete(domid);
+    this.apply(d, { kind: "released" });
     this.deps.log.write(`d${domid}: destroyed`);
   }
 

@@ -1,0 +1,387 @@
+// The toolstack (libxl's role): typed createDomain/destroy/shutdown/reboot/pause/unpause/list over the core's domain table.
+//
+// Design: the toolstack owns what the core does not know: each domain's DomainConfig (to rebuild
+// it on restart), the boot loader call, the backend choice, and consoles. Every request checks
+// what it can before changing anything, so a refused request leaves no trace. It runs on the
+// daemon's main thread; nothing here touches files except through the injected loader and sinks.
+
+import type { AccelKind, BootImage, ShutdownReason } from "../../hv/ports.ts";
+import type { DomainInfo } from "../../hv/domain/domain.ts";
+import { DomainError } from "../../hv/domain/domain_errors.ts";
+import { describeState, xlStateString } from "../../hv/domain/domain_state.ts";
+import { DomainTable } from "../../hv/domain/domain_table.ts";
+import { formatHvLogLine, type HvLog } from "../../hv/domain/hv_log.ts";
+import type { HostMemoryPool } from "../../hv/domain/memory_pool.ts";
+import { actionFor, type ShutdownAction } from "../../hv/domain/shutdown_policy.ts";
+import { BackendChooser, type BackendSlot, type BackendStatus } from "./accel_select.ts";
+import { ConsoleHub, type ConsoleListener, type ConsoleSink } from "./console_hub.ts";
+import type { DomainConfig } from "./domain_config.ts";
+import { ToolstackError } from "./toolstack_error.ts";
+
+const MiB = 1024 * 1024;
+
+/** The boot loader's signature (src/boot/load.ts). */
+export type LoadKernel = (opts: {
+  kernelPath: string;
+  ramdiskPath?: string;
+  cmdline: string;
+  memoryBytes: number;
+  vcpus: number;
+  type: "pvh" | "hvm";
+}) => BootImage;
+
+/** Facts about the host and dom0 that the daemon measures. */
+export interface HostFacts {
+  readonly hostname: string;
+  readonly release: string;
+  readonly machine: string;
+  readonly cpus: number;
+  readonly totalMemoryBytes: number;
+  readonly dom0MemoryBytes: number;
+  readonly version: string;
+  readonly startedAtMs: number;
+  dom0CpuTimeNs(): number;
+}
+
+export interface ToolstackDeps {
+  readonly pool: HostMemoryPool;
+  readonly log: HvLog;
+  readonly now: () => number;
+  readonly backends: readonly BackendSlot[];
+  readonly loadKernel: LoadKernel;
+  readonly host: HostFacts;
+  readonly consoleSink?: ConsoleSink;
+}
+
+export interface CreateResult {
+  readonly domid: number;
+  readonly name: string;
+  readonly accel: AccelKind;
+  /** Which backend and why, for xl to print. */
+  readonly accelWhy: string;
+  readonly warnings: readonly string[];
+  readonly bootDescription: string;
+}
+
+export interface DomainListEntry {
+  readonly domid: number;
+  readonly name: string;
+  readonly memoryMiB: number;
+  readonly maxmemMiB: number;
+  readonly vcpus: number;
+  /** xl's six-column state ("r-----"). */
+  readonly state: string;
+  /** running | paused | shutdown | ... */
+  readonly stateKind: string;
+  readonly shutdownReason?: ShutdownReason;
+  readonly cpuTimeS: number;
+  readonly uptimeS: number;
+  readonly type?: "pvh" | "hvm";
+  readonly accel?: AccelKind;
+  readonly config?: DomainConfig;
+}
+
+export interface HostInfo {
+  readonly host: string;
+  readonly release: string;
+  readonly machine: string;
+  readonly nrCpus: number;
+  readonly totalMemoryMiB: number;
+  readonly freeMemoryMiB: number;
+  readonly dom0MemoryMiB: number;
+  readonly version: string;
+  readonly domains: number;
+  readonly backends: readonly BackendStatus[];
+  readonly autoChoice: { readonly kind: AccelKind | undefined; readonly why: string };
+}
+
+/** Restarts of one name within this window count against the limit below. */
+const RESTART_WINDOW_MS = 30_000;
+const RESTART_LIMIT = 5;
+
+export class Toolstack {
+  readonly table: DomainTable;
+  readonly consoles: ConsoleHub;
+  private readonly chooser: BackendChooser;
+  private readonly configs = new Map<number, DomainConfig>();
+  private readonly pendingRestart = new Set<number>();
+  private readonly restartTimes = new Map<string, number[]>();
+  private readonly stateWaiters = new Set<(info: DomainInfo) => void>();
+
+  constructor(private readonly deps: ToolstackDeps) {
+    this.consoles = new ConsoleHub(deps.consoleSink);
+    this.chooser = new BackendChooser(deps.backends);
+    this.table = new DomainTable({
+      pool: deps.pool,
+      log: deps.log,
+      now: deps.now,
+      observer: {
+        console: (domid, bytes) => this.consoles.write(domid, bytes),
+        stateChanged: (info) => this.onStateChanged(info),
+        restartRequested: (old, reason) => this.onRestart(old, reason),
+      },
+    });
+  }
+
+  // ---- create ----
+
+  async createDomain(config: DomainConfig): Promise<CreateResult> {
+    if (this.table.findByName(config.name)) {
+      throw new DomainError("exists", `Cannot create domain "${config.name}": a domain with that name already exists`);
+    }
+    const memoryBytes = config.memoryMiB * MiB;
+    if (memoryBytes > this.deps.pool.freeBytes) {
+      throw new DomainError("no_memory",
+        `Cannot create domain "${config.name}": it needs ${config.memoryMiB} MiB but the host pool has ${Math.floor(this.deps.pool.freeBytes / MiB)} MiB free of ${Math.floor(this.deps.pool.totalBytes / MiB)} MiB`);
+    }
+    const decision = this.chooser.choose(config.accel);
+    let image: BootImage;
+    try {
+      image = this.deps.loadKernel({
+        kernelPath: config.kernel,
+        ...(config.ramdisk !== undefined ? { ramdiskPath: config.ramdisk } : {}),
+        cmdline: config.cmdline,
+        memoryBytes,
+        vcpus: config.vcpus,
+        type: config.type,
+      });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new ToolstackError("boot", msg.startsWith("Cannot") ? msg : `Cannot load kernel "${config.kernel}": ${msg}`);
+    }
+    const d = this.table.create({
+      name: config.name,
+      type: config.type,
+      memoryBytes,
+      maxmemBytes: config.maxmemMiB * MiB,
+      vcpus: config.vcpus,
+      accel: decision.backend.kind,
+      policies: {
+        onPoweroff: config.onPoweroff,
+        onReboot: config.onReboot,
+        onCrash: config.onCrash,
+        onWatchdog: config.onWatchdog,
+        onSoftReset: config.onSoftReset,
+      },
+    });
+    this.configs.set(d.domid, config);
+    this.consoles.open(d.domid, config.name);
+    this.deps.log.write(`d${d.domid}: ${decision.why}`);
+    for (const w of decision.warnings) this.deps.log.write(`d${d.domid}: warning: ${w}`);
+    try {
+      await this.table.launch(d.domid, decision.backend, image);
+    } catch (e) {
+      this.configs.delete(d.domid);
+      this.consoles.close(d.domid, "the domain failed to start");
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new ToolstackError("backend", `Cannot start domain "${config.name}" on ${decision.backend.kind}: ${msg}`);
+    }
+    return {
+      domid: d.domid,
+      name: config.name,
+      accel: decision.backend.kind,
+      accelWhy: decision.why,
+      warnings: decision.warnings,
+      bootDescription: image.description,
+    };
+  }
+
+  // ---- control; dom is a name or domid as xl takes it ----
+
+  lookup(dom: string): DomainInfo {
+    if (dom === "0" || dom === "Domain-0") throw new DomainError("invalid", "Domain-0 cannot be controlled this way");
+    return this.table.lookup(dom).info();
+  }
+
+  async destroy(dom: string): Promise<void> {
+    const d = this.lookup(dom);
+    await this.table.destroy(d.domid);
+  }
+
+  async pause(dom: string): Promise<void> {
+    await this.table.pause(this.lookup(dom).domid);
+  }
+
+  async unpause(dom: string): Promise<void> {
+    await this.table.unpause(this.lookup(dom).domid);
+  }
+
+  /**
+   * xl shutdown / xl reboot. There is no PV control channel (xenstore control/shutdown) to the guest
+   * yet, so the toolstack stops the domain itself and applies on_poweroff / on_reboot.
+   */
+  async shutdown(dom: string, reason: "poweroff" | "reboot"): Promise<{ domid: number; action: ShutdownAction }> {
+    const d = this.lookup(dom);
+    if (d.state.kind !== "running" && d.state.kind !== "paused") {
+      throw new DomainError("bad_state", `Cannot ${reason === "reboot" ? "reboot" : "shut down"} domain "${d.name}": it is ${describeState(d.state)}`);
+    }
+    const action = await this.table.shutdown(d.domid, reason, `the toolstack (xl ${reason === "reboot" ? "reboot" : "shutdown"}; no PV control channel yet)`);
+    return { domid: d.domid, action };
+  }
+
+  /**
+   * Resolves once domid has finished shutting down: gone, or kept shut down by its on_* policy
+   * (preserve, rename-restart). Rejects after timeoutMs.
+   */
+  waitForShutdown(domid: number, timeoutMs: number): Promise<void> {
+    const done = (): boolean => {
+      let d;
+      try {
+        d = this.table.get(domid);
+      } catch {
+        return true;
+      }
+      if (d.state.kind !== "shutdown") return false;
+      const a = actionFor(d.state.reason, d.spec.policies);
+      return a === "preserve" || a === "rename-restart";
+    };
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = (): void => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.stateWaiters.delete(w);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.stateWaiters.delete(w);
+        reject(new DomainError("bad_state", `Domain ${domid} did not shut down within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.stateWaiters.add(w);
+    });
+  }
+
+  attachConsole(dom: string, l: ConsoleListener): { domid: number; detach: () => void } {
+    const d = this.lookup(dom);
+    if (!this.consoles.has(d.domid)) throw new DomainError("bad_state", `Domain "${d.name}" has no console`);
+    return { domid: d.domid, detach: this.consoles.attach(d.domid, l) };
+  }
+
+  consoleInput(domid: number, bytes: Uint8Array): void {
+    try {
+      this.table.consoleInput(domid, bytes);
+    } catch {
+      // The domain went away under the client; its console stream ends separately.
+    }
+  }
+
+  // ---- queries ----
+
+  list(long = false): DomainListEntry[] {
+    const now = this.deps.now();
+    const h = this.deps.host;
+    const dom0: DomainListEntry = {
+      domid: 0,
+      name: "Domain-0",
+      memoryMiB: Math.floor(h.dom0MemoryBytes / MiB),
+      maxmemMiB: Math.floor(h.dom0MemoryBytes / MiB),
+      vcpus: h.cpus,
+      state: "r-----",
+      stateKind: "running",
+      cpuTimeS: h.dom0CpuTimeNs() / 1e9,
+      uptimeS: (now - h.startedAtMs) / 1000,
+    };
+    return [dom0, ...this.table.list().map((d) => this.entry(d, now, long))];
+  }
+
+  private entry(d: DomainInfo, now: number, long: boolean): DomainListEntry {
+    const config = this.configs.get(d.domid);
+    return {
+      domid: d.domid,
+      name: d.name,
+      memoryMiB: Math.floor(d.memoryBytes / MiB),
+      maxmemMiB: Math.floor(d.maxmemBytes / MiB),
+      vcpus: d.vcpus,
+      state: xlStateString(d.state),
+      stateKind: d.state.kind,
+      ...(d.state.kind === "shutdown" ? { shutdownReason: d.state.reason } : {}),
+      cpuTimeS: d.cpuTimeNs / 1e9,
+      uptimeS: (now - d.createdAtMs) / 1000,
+      type: d.type,
+      accel: d.accel,
+      ...(long && config ? { config } : {}),
+    };
+  }
+
+  info(): HostInfo {
+    const h = this.deps.host;
+    return {
+      host: h.hostname,
+      release: h.release,
+      machine: h.machine,
+      nrCpus: h.cpus,
+      totalMemoryMiB: Math.floor(h.totalMemoryBytes / MiB),
+      freeMemoryMiB: Math.floor(this.deps.pool.freeBytes / MiB),
+      dom0MemoryMiB: Math.floor(h.dom0MemoryBytes / MiB),
+      version: h.version,
+      domains: this.table.size,
+      backends: this.chooser.statuses(),
+      autoChoice: this.chooser.autoChoice(),
+    };
+  }
+
+  dmesg(clear: boolean): string[] {
+    const lines = this.deps.log.read().map(formatHvLogLine);
+    if (clear) this.deps.log.clear();
+    return lines;
+  }
+
+  async shutdownAll(): Promise<void> {
+    await this.table.destroyAll();
+  }
+
+  // ---- events from the core ----
+
+  private onStateChanged(info: DomainInfo): void {
+    this.consoles.rename(info.domid, info.name);
+    if (info.state.kind === "shutdown") {
+      const a = actionFor(info.state.reason, info.policies);
+      if (a === "restart") this.pendingRestart.add(info.domid);
+    }
+    if (info.state.kind === "gone") {
+      if (!this.pendingRestart.has(info.domid)) {
+        this.configs.delete(info.domid);
+        this.consoles.close(info.domid, `domain ${info.domid} was destroyed`);
+      }
+    }
+    for (const w of [...this.stateWaiters]) w(info);
+  }
+
+  private onRestart(old: DomainInfo, reason: ShutdownReason): void {
+    this.pendingRestart.delete(old.domid);
+    const config = this.configs.get(old.domid);
+    // rename-restart keeps the old domain (renamed); restart has already destroyed it.
+    let preserved = true;
+    try {
+      this.table.get(old.domid);
+    } catch {
+      preserved = false;
+    }
+    const finish = (why: string): void => {
+      this.deps.log.write(`d${old.domid}: ${why}`);
+      if (!preserved) {
+        this.configs.delete(old.domid);
+        this.consoles.close(old.domid, why);
+      }
+    };
+    if (!config) return finish(`cannot restart "${old.name}": its config is unknown`);
+    const now = this.deps.now();
+    const times = (this.restartTimes.get(config.name) ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
+    if (times.length >= RESTART_LIMIT) {
+      this.restartTimes.delete(config.name);
+      return finish(`"${config.name}" restarted ${RESTART_LIMIT} times in ${RESTART_WINDOW_MS / 1000} s; not restarting it again`);
+    }
+    times.push(now);
+    this.restartTimes.set(config.name, times);
+    this.deps.log.write(`d${old.domid}: restarting "${config.name}" after ${reason}`);
+    this.createDomain(config).then(
+      (r) => {
+        if (!preserved) {
+          this.configs.delete(old.domid);
+          this.consoles.move(old.domid, r.domid);
+        }
+      },
+      (e) => finish(`restart of "${config.name}" failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+}
