@@ -141,3 +141,21 @@ test("save/restore round-trips the whole platform", () => {
   assert.equal(b.io[0]!.pioRead(0x3ff, 1), 0x42);
   assert.equal(b.m.lapics[1]!.acknowledge(), 0x55);
 });
+
+test("CMOS memory-size bytes follow the RAM size as a BIOS expects", () => {
+  const clock = new ManualClock();
+  const m = new PcMachine({
+    vcpus: 2, clock, tscKhz: 1e6, startUnixSeconds: 0, memoryBytes: 256 * 1024 * 1024,
+    console: () => {}, shutdown: () => {},
+    apicEvents: { init: () => {}, startup: () => {}, nmi: () => {}, kick: () => {} },
+  });
+  const io = m.cpuIo(0, () => 0n);
+  const cmos = (i: number) => {
+    io.pioWrite(0x70, 1, i);
+    return io.pioRead(0x71, 1);
+  };
+  assert.equal(cmos(0x15) | (cmos(0x16) << 8), 640);
+  assert.equal(cmos(0x17) | (cmos(0x18) << 8), 0xffff);
+  assert.equal(cmos(0x34) | (cmos(0x35) << 8), (256 - 16) * 16);
+  assert.equal(cmos(0x5f), 1);
+});

@@ -50,6 +50,33 @@ export interface PcMachineOptions {
   readonly apicEvents: ApicEvents;
   /** Answer port 0xe9 (Bochs/Xen debug console). Default true. */
   readonly debugConsolePort?: boolean;
+  /** Guest RAM size: recorded in the CMOS memory-size bytes as a PC BIOS expects (Linux uses the e820). */
+  readonly memoryBytes?: number;
+}
+
+/**
+ * CMOS bytes a PC BIOS (SeaBIOS, qboot) reads for the memory size, laid out as QEMU does: base memory in
+ * KiB (0x15/0x16), extended memory above 1 MiB in KiB (0x17/0x18 and 0x30/0x31, capped at 0xffff),
+ * memory above 16 MiB in 64 KiB units (0x34/0x35), above 4 GiB in 64 KiB units (0x5b-0x5d), vCPUs - 1 (0x5f).
+ */
+export function writeCmosMemorySize(rtc: Rtc, memoryBytes: number, vcpus: number): void {
+  const kib = 1024;
+  const below4g = Math.min(memoryBytes, 0xe000_0000);
+  const extendedKib = Math.min(Math.max(0, below4g - 0x100000) / kib, 0xffff);
+  const above16m = Math.min(Math.max(0, below4g - 0x100_0000) / 0x10000, 0xffff);
+  const above4g = Math.max(0, memoryBytes - below4g) / 0x10000;
+  const set16 = (index: number, value: number) => {
+    rtc.setCmos(index, value & 0xff);
+    rtc.setCmos(index + 1, (value >> 8) & 0xff);
+  };
+  set16(0x15, 640);
+  set16(0x17, Math.floor(extendedKib));
+  set16(0x30, Math.floor(extendedKib));
+  set16(0x34, Math.floor(above16m));
+  rtc.setCmos(0x5b, above4g & 0xff);
+  rtc.setCmos(0x5c, (above4g >> 8) & 0xff);
+  rtc.setCmos(0x5d, (above4g >> 16) & 0xff);
+  rtc.setCmos(0x5f, vcpus - 1);
 }
 
 /** The hot part of console output: a fixed buffer, no allocation per byte. */
@@ -117,6 +144,7 @@ export class PcMachine {
     this.portA = new PortA(reboot);
     this.resetControl = new ResetControl(reboot);
     this.pm = new Pm1({ clock, sci: this.isaLines[SCI_IRQ]!, poweroff: () => opts.shutdown("poweroff") });
+    if (opts.memoryBytes !== undefined) writeCmosMemorySize(this.rtc, opts.memoryBytes, opts.vcpus);
 
     // Port bus.
     const pio = this.pio;
