@@ -158,7 +158,7 @@ export class Interp extends CoreBase {
     const cpu = this.cpu, sys = this.sys;
     if (this.onUnknownOpcode !== null) {
       let bytes = "";
-      const n = Math.max(this.ilen, 1);
+      const n = Math.max(this.ilen, 4);
       for (let i = 0; i < n && i < 15; i++) {
         let v: number;
         try {
@@ -770,7 +770,9 @@ export class Interp extends CoreBase {
       case 0x08: case 0x09: needCpl0(this); break; // invd / wbinvd
       case 0x0b: case 0xb9: case 0xff: return this.ud(); // ud2 / ud1 / ud0
       case 0x0d: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
-        this.decodeModrm(0); // prefetch hints, multi-byte nops, endbr64
+        this.noSeg = true; // prefetch hints, multi-byte nops, endbr64: no access, no fault
+        this.decodeModrm(0);
+        this.noSeg = false;
         break;
       case 0x20: case 0x21: case 0x22: case 0x23: execMovCrDr(this, b); break;
       case 0x30: { needCpl0(this); sys.wrmsr(rlo[1], rlo[0], rlo[2]); break; }
