@@ -1,0 +1,126 @@
+// xl destroy / pause / unpause / reboot / shutdown [-w]: one request each against a running daemon.
+
+import { UsageError } from "../exit_codes.ts";
+import type { XlCommand, XlContext } from "../xl_command.ts";
+import type { ShutdownAction } from "../../../hv/domain/shutdown_policy.ts";
+
+async function withDaemon<T>(ctx: XlContext, fn: (c: Awaited<ReturnType<XlContext["runningDaemon"]>>) => Promise<T>): Promise<T> {
+  const c = await ctx.runningDaemon();
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+function afterAction(action: ShutdownAction): string {
+  switch (action) {
+    case "destroy": return "destroyed";
+    case "restart": return "restarting";
+    case "rename-restart": return "kept under a new name and restarting";
+    case "preserve": return "preserved";
+  }
+}
+
+export const destroy: XlCommand = {
+  name: "destroy",
+  usage: "<Domain>",
+  summary: "Terminate a domain immediately",
+  flags: "",
+  minArgs: 1,
+  maxArgs: 1,
+  run: (args, ctx) => withDaemon(ctx, async (c) => {
+    await c.request("destroy", { dom: args.positional[0]! });
+    return 0;
+  }),
+};
+
+export const pause: XlCommand = {
+  name: "pause",
+  usage: "<Domain>",
+  summary: "Pause execution of a domain",
+  flags: "",
+  minArgs: 1,
+  maxArgs: 1,
+  run: (args, ctx) => withDaemon(ctx, async (c) => {
+    await c.request("pause", { dom: args.positional[0]! });
+    return 0;
+  }),
+};
+
+export const unpause: XlCommand = {
+  name: "unpause",
+  usage: "<Domain>",
+  summary: "Unpause a paused domain",
+  flags: "",
+  minArgs: 1,
+  maxArgs: 1,
+  run: (args, ctx) => withDaemon(ctx, async (c) => {
+    await c.request("unpause", { dom: args.positional[0]! });
+    return 0;
+  }),
+};
+
+export const shutdown: XlCommand = {
+  name: "shutdown",
+  usage: "[-w] <Domain>",
+  summary: "Shut down a domain (on_poweroff decides what follows)",
+  flags: "w",
+  minArgs: 1,
+  maxArgs: 1,
+  details: [
+    "-w  wait until the domain has finished shutting down",
+    "There is no PV control channel to the guest yet: the toolstack stops the domain itself.",
+  ],
+  run: (args, ctx) => withDaemon(ctx, async (c) => {
+    const dom = args.positional[0]!;
+    const r = (await c.request("shutdown", { dom, wait: args.flags.has("w") })) as { domid: number; action: ShutdownAction };
+    ctx.err(`Shutting down domain ${r.domid}: ${afterAction(r.action)} (on_poweroff)`);
+    return 0;
+  }),
+};
+
+export const reboot: XlCommand = {
+  name: "reboot",
+  usage: "<Domain>",
+  summary: "Reboot a domain (on_reboot decides what follows)",
+  flags: "",
+  minArgs: 1,
+  maxArgs: 1,
+  details: ["There is no PV control channel to the guest yet: the toolstack stops the domain itself."],
+  run: (args, ctx) => withDaemon(ctx, async (c) => {
+    const r = (await c.request("reboot", { dom: args.positional[0]! })) as { domid: number; action: ShutdownAction };
+    ctx.err(`Rebooting domain ${r.domid}: ${afterAction(r.action)} (on_reboot)`);
+    return 0;
+  }),
+};
+
+export const domid: XlCommand = {
+  name: "domid",
+  usage: "<DomainName>",
+  summary: "Print a domain's id",
+  flags: "",
+  minArgs: 1,
+  maxArgs: 1,
+  run: (args, ctx) => withDaemon(ctx, async (c) => {
+    ctx.out(String(await c.request("domid", { name: args.positional[0]! })));
+    return 0;
+  }),
+};
+
+export const domname: XlCommand = {
+  name: "domname",
+  usage: "<DomainId>",
+  summary: "Print a domain's name",
+  flags: "",
+  minArgs: 1,
+  maxArgs: 1,
+  run: async (args, ctx) => {
+    const id = args.positional[0]!;
+    if (!/^\d+$/.test(id)) throw new UsageError(`"${id}" is not a domain id`);
+    return withDaemon(ctx, async (c) => {
+      ctx.out(String(await c.request("domname", { domid: Number(id) })));
+      return 0;
+    });
+  },
+};

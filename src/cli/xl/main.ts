@@ -1,0 +1,88 @@
+// xl: the tsxen command line. runXl() is the whole program (tests call it in-process); bin/xl calls main().
+
+import { ConfigError } from "../../dom0/toolstack/config_error.ts";
+import { tsxenPaths } from "../../daemon/home.ts";
+import { parseArgs } from "./args.ts";
+import { COMMANDS, findCommand } from "./commands.ts";
+import { DaemonClient } from "./daemon_client.ts";
+import { connectOrStart } from "./daemon_start.ts";
+import { EXIT, UsageError, exitCodeFor } from "./exit_codes.ts";
+import { padRight } from "./format.ts";
+import type { XlCommand, XlContext } from "./xl_command.ts";
+import type { XlIo } from "./xl_io.ts";
+
+function helpText(): string[] {
+  const lines = ["Usage: xl <subcommand> [args]", "", "tsxen's xl: control domains of the tsxen hypervisor.", "", "Commands:"];
+  for (const c of COMMANDS) lines.push(`  ${padRight(c.name, 10)} ${c.summary}`);
+  lines.push("  help       Show this text, or `xl help <command>` for one command", "", "DOM is a domain name or id.");
+  return lines;
+}
+
+function commandHelp(c: XlCommand): string[] {
+  return [`Usage: xl ${c.name}${c.usage ? ` ${c.usage}` : ""}`, "", c.summary + ".", ...(c.details ?? []).map((d) => `  ${d}`)];
+}
+
+export async function runXl(argv: readonly string[], io: XlIo): Promise<number> {
+  const out = (l: string): void => void io.stdout.write(l + "\n");
+  const err = (l: string): void => void io.stderr.write(l + "\n");
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "-h" || name === "--help") {
+    const topic = name === "help" ? rest[0] : undefined;
+    if (topic !== undefined) {
+      const c = findCommand(topic);
+      if (!c) {
+        err(`xl: unknown command "${topic}"; see "xl help"`);
+        return EXIT.usage;
+      }
+      commandHelp(c).forEach(out);
+      return EXIT.ok;
+    }
+    helpText().forEach(name === undefined ? err : out);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const cmd = findCommand(name);
+  if (!cmd) {
+    err(`xl: unknown command "${name}"; see "xl help"`);
+    return EXIT.usage;
+  }
+  const paths = tsxenPaths(io.env);
+  const ctx: XlContext = {
+    io,
+    paths,
+    out,
+    err,
+    daemon: async () => (await connectOrStart(paths, io.env)).client,
+    runningDaemon: () => DaemonClient.connect(paths.socket),
+  };
+  try {
+    const args = parseArgs(rest, cmd.flags, cmd.minArgs, cmd.maxArgs);
+    if (args.flags.has("h")) {
+      commandHelp(cmd).forEach(out);
+      return EXIT.ok;
+    }
+    return await cmd.run(args, ctx);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`xl ${cmd.name}: ${e.message}`);
+      err(`Usage: xl ${cmd.name}${cmd.usage ? ` ${cmd.usage}` : ""}`);
+    } else if (e instanceof ConfigError) {
+      err(e.message);
+    } else if (e instanceof Error) {
+      err(e.name === "RemoteError" || e.name === "DaemonError" ? e.message : `xl ${cmd.name}: ${e.message}`);
+    } else {
+      err(`xl ${cmd.name}: ${String(e)}`);
+    }
+    return exitCodeFor(e);
+  }
+}
+
+export async function main(): Promise<void> {
+  const code = await runXl(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,138 @@
+// The tsxen daemon: holds the hypervisor core and dom0 (toolstack, consoles) and serves xl on a unix socket.
+//
+// Design: startDaemon() composes everything at one wiring point — host pool, hypervisor log, the
+// backend slots, the boot loader, console log files, the toolstack — and listens on the socket.
+// Tests call it in-process with a fake backend; src/daemon/main.ts calls it with the real ones.
+
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import os from "node:os";
+import type { BackendSlot } from "../dom0/toolstack/accel_select.ts";
+import { Toolstack, type LoadKernel } from "../dom0/toolstack/toolstack.ts";
+import { HvLog, formatHvLogLine } from "../hv/domain/hv_log.ts";
+import { HostMemoryPool } from "../hv/domain/memory_pool.ts";
+import { ConsoleLogFiles } from "./console_logs.ts";
+import type { TsxenPaths } from "./home.ts";
+import { serveConnection } from "./server.ts";
+
+const MiB = 1024 * 1024;
+
+export interface DaemonOptions {
+  readonly paths: TsxenPaths;
+  readonly backends: readonly BackendSlot[];
+  readonly loadKernel: LoadKernel;
+  readonly version: string;
+  /** Memory the host gives domUs (default: total RAM minus dom0's share). */
+  readonly poolBytes?: number;
+  /** dom0's share of host memory (default 512 MiB). */
+  readonly dom0MemoryBytes?: number;
+  /** Daemon log (default: stdout, which xl points at daemon.log). */
+  readonly log?: (line: string) => void;
+  /** Called when a client asks the daemon to stop ("xl daemon stop"), after domains are destroyed. */
+  readonly onStopped?: () => void;
+}
+
+export interface RunningDaemon {
+  readonly toolstack: Toolstack;
+  readonly paths: TsxenPaths;
+  /** Destroys every domain, closes the socket. */
+  close(): Promise<void>;
+}
+
+export class DaemonAlreadyRunning extends Error {
+  constructor(readonly socket: string) {
+    super(`tsxen daemon is already running (socket "${socket}")`);
+  }
+}
+
+/** True when something answers on the socket. */
+export function socketAlive(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (!existsSync(path)) return resolve(false);
+    const s: Socket = createConnection(path);
+    const done = (v: boolean): void => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(v);
+    };
+    const t = setTimeout(() => done(false), timeoutMs);
+    s.on("connect", () => done(true));
+    s.on("error", () => done(false));
+  });
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const { paths } = opts;
+  const dlog = opts.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+  if (await socketAlive(paths.socket)) throw new DaemonAlreadyRunning(paths.socket);
+  if (existsSync(paths.socket)) unlinkSync(paths.socket);
+
+  const startedAtMs = Date.now();
+  const dom0MemoryBytes = opts.dom0MemoryBytes ?? 512 * MiB;
+  const total = os.totalmem();
+  const poolBytes = opts.poolBytes ?? Math.max(0, Math.floor((total - dom0MemoryBytes) / MiB) * MiB);
+  const log = new HvLog(() => Date.now(), startedAtMs, 4000, (l) => dlog(formatHvLogLine(l)));
+  const consoleFiles = new ConsoleLogFiles(paths.consoleDir);
+  const toolstack = new Toolstack({
+    pool: new HostMemoryPool(poolBytes),
+    log,
+    now: () => Date.now(),
+    backends: opts.backends,
+    loadKernel: opts.loadKernel,
+    consoleSink: consoleFiles,
+    host: {
+      hostname: os.hostname(),
+      release: os.release(),
+      machine: os.machine(),
+      cpus: os.availableParallelism(),
+      totalMemoryBytes: total,
+      dom0MemoryBytes,
+      version: opts.version,
+      startedAtMs,
+      dom0CpuTimeNs: () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) * 1000;
+      },
+    },
+  });
+  log.write(`tsxen ${opts.version} starting: pid ${process.pid}, host pool ${Math.floor(poolBytes / MiB)} MiB, dom0 ${Math.floor(dom0MemoryBytes / MiB)} MiB`);
+  for (const b of opts.backends) log.write(b.backend ? `backend ${b.kind}: loaded` : `backend ${b.kind}: unavailable: ${b.unavailable}`);
+
+  let closing: Promise<void> | undefined;
+  const server: Server = createServer((sock) =>
+    serveConnection(sock, toolstack, { stop: () => void close().then(() => opts.onStopped?.()), log: dlog }, opts.version),
+  );
+  const sockets = new Set<Socket>();
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(paths.socket, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  chmodSync(paths.socket, 0o600);
+  log.write(`listening on ${paths.socket}`);
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      log.write("stopping: destroying all domains");
+      await toolstack.shutdownAll();
+      server.close();
+      for (const s of sockets) s.end();
+      consoleFiles.closeAll();
+      try {
+        unlinkSync(paths.socket);
+      } catch {
+        // already gone
+      }
+    })();
+    return closing;
+  }
+
+  return { toolstack, paths, close };
+}
