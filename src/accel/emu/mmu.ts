@@ -323,6 +323,8 @@ export class Mmu {
 
   /** Translates a linear address for an access, filling the TLB; throws FAULT (#PF, #GP/#SS) on failure. */
   translate(lo: number, hi: number, access: Access, user: boolean): number {
+    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + (access * 2 + (user ? 1 : 0)) * TLB_SIZE;
+    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i] + (lo & 0xfff);
     const p = this.walk(lo, hi, access, user);
     if (p < 0) this.pageFault(lo, hi, access, user, -p - 1);
     return p;

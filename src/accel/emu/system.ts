@@ -115,7 +115,9 @@ function u64(lo: number, hi: number): bigint {
 }
 
 export class X86System extends Mmu implements EmuSystem {
-  readonly flags: FlagsAccess;
+  /** The core's flags (its Interp: getEflags/setEflags). The machine sets it after creating the EmuCpu when it
+   * did not pass opts.flags (the system must exist before the core). */
+  flags: FlagsAccess;
   readonly msrs = new MsrFile();
   readonly tsc: Tsc;
   readonly cpuidModel: CpuidModel;
