@@ -13,11 +13,15 @@ export const DETACH_BYTE = 0x1d;
 export async function runConsole(io: XlIo, open: (h: ConsoleHandlers) => Promise<ConsoleStream>, onOpen?: (s: ConsoleStream) => void): Promise<number> {
   let finish!: (code: number) => void;
   const done = new Promise<number>((r) => (finish = r));
+  // Output that arrives with the reply waits until onOpen has printed its lines.
+  let held: Uint8Array[] | undefined = [];
   const session = await open({
-    data: (b) => io.stdout.write(b),
+    data: (b) => (held ? held.push(b) : io.stdout.write(b)),
     end: () => finish(0),
   });
   onOpen?.(session);
+  for (const b of held) io.stdout.write(b);
+  held = undefined;
   const raw = io.stdin.isTTY === true && typeof io.stdin.setRawMode === "function";
   if (raw) io.stdin.setRawMode!(true);
   const onData = (chunk: Buffer): void => {

@@ -82,7 +82,7 @@ export class BackendChooser {
     const st = this.status(accel);
     if (!st.present) throw new ToolstackError("backend", `Cannot use accel "${accel}": ${st.reason}`);
     if (!st.usable) throw new ToolstackError("backend", `Cannot use accel "${accel}": ${st.reason}`);
-    const warnings = st.fullGuests ? [] : [`${accel} on this host cannot run full guest kernels (${st.reason}); only tiny guests will work`];
-    return { backend: this.backend(accel), why: `accel ${accel}: requested in the config (${st.reason})`, warnings };
+    const warnings = st.fullGuests ? [] : [`${accel} on this host cannot run full guest kernels (${st.reason.replace(/^tiny guests only: /, "")}); only tiny guests will work`];
+    return { backend: this.backend(accel), why: `accel ${accel}: requested in the config`, warnings };
   }
 }

@@ -125,7 +125,8 @@ export class Toolstack {
 
   // ---- create ----
 
-  async createDomain(config: DomainConfig): Promise<CreateResult> {
+  /** Creates and starts a domain. `beforeLaunch` runs once it has a domid and a console (xl create -c attaches there). */
+  async createDomain(config: DomainConfig, beforeLaunch?: (domid: number) => void): Promise<CreateResult> {
     if (this.table.findByName(config.name)) {
       throw new DomainError("exists", `Cannot create domain "${config.name}": a domain with that name already exists`);
     }
@@ -169,6 +170,7 @@ export class Toolstack {
     this.deps.log.write(`d${d.domid}: ${decision.why}`);
     for (const w of decision.warnings) this.deps.log.write(`d${d.domid}: warning: ${w}`);
     try {
+      beforeLaunch?.(d.domid);
       await this.table.launch(d.domid, decision.backend, image);
     } catch (e) {
       this.configs.delete(d.domid);

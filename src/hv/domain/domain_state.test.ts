@@ -33,7 +33,7 @@ test("a domain still building can be destroyed but not paused", () => {
 test("refused transitions throw DomainError bad_state with a sentence naming both sides", () => {
   assert.throws(
     () => transition({ kind: "running" }, { kind: "unpause" }),
-    (e: unknown) => e instanceof DomainError && e.code === "bad_state" && e.message === "Cannot unpause a domain that is running",
+    (e: unknown) => e instanceof DomainError && e.code === "bad_state" && e.message === "Cannot unpause the domain: it is running",
   );
   assert.throws(() => transition({ kind: "shutdown", reason: "crash" }, { kind: "pause" }), /shut down \(crash\)/);
   assert.throws(() => transition({ kind: "gone" }, { kind: "destroy" }), DomainError);
@@ -46,4 +46,8 @@ test("xlStateString() gives xl list's six columns", () => {
   assert.equal(xlStateString({ kind: "shutdown", reason: "poweroff" }), "---s--");
   assert.equal(xlStateString({ kind: "shutdown", reason: "crash" }), "----c-");
   assert.equal(xlStateString({ kind: "dying" }), "-----d");
+});
+
+test("the refusal names the domain when told which", () => {
+  assert.throws(() => transition({ kind: "paused" }, { kind: "pause" }, 'domain "web" (id 3)'), { message: 'Cannot pause domain "web" (id 3): it is paused' });
 });

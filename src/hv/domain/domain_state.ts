@@ -28,8 +28,8 @@ export type LifecycleEvent =
 
 export const BUILDING: DomainState = { kind: "building" };
 
-/** Returns the state after ev, or throws DomainError("bad_state") naming both. */
-export function transition(from: DomainState, ev: LifecycleEvent): DomainState {
+/** Returns the state after ev, or throws DomainError("bad_state") naming both; `what` names the domain. */
+export function transition(from: DomainState, ev: LifecycleEvent, what = "the domain"): DomainState {
   switch (ev.kind) {
     case "built":
       if (from.kind === "building") return { kind: "running" };
@@ -50,7 +50,7 @@ export function transition(from: DomainState, ev: LifecycleEvent): DomainState {
       if (from.kind === "dying") return { kind: "gone" };
       break;
   }
-  throw new DomainError("bad_state", `Cannot ${describeEvent(ev)} a domain that is ${describeState(from)}`);
+  throw new DomainError("bad_state", `Cannot ${describeEvent(ev)} ${what}: it is ${describeState(from)}`);
 }
 
 export function canTransition(from: DomainState, ev: LifecycleEvent): boolean {

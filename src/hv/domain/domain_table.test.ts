@@ -76,7 +76,7 @@ test("pause and unpause reach the execution and refuse wrong states", async () =
   await table.launch(1, backend, IMAGE);
   await table.pause(1);
   assert.equal(backend.last.paused, true);
-  await assert.rejects(table.pause(1), /Cannot pause a domain that is paused/);
+  await assert.rejects(table.pause(1), /Cannot pause domain "a" \(id 1\): it is paused/);
   await table.unpause(1);
   assert.equal(backend.last.paused, false);
   assert.equal(table.get(1).state.kind, "running");

@@ -237,7 +237,7 @@ export class DomainTable {
   }
 
   private apply(d: Domain, ev: LifecycleEvent): void {
-    d.state = transition(d.state, ev);
+    d.state = transition(d.state, ev, `domain "${d.name}" (id ${d.domid})`);
     this.notify(d);
   }
 
@@ -274,7 +274,7 @@ export class DomainTable {
     };
     return {
       console: (bytes) => guard("console output", () => this.deps.observer.console(d.domid, bytes)),
-      log: (line) => guard("log", () => this.deps.log.write(`d${d.domid}: ${line}`)),
+      log: (line) => guard("log", () => this.deps.log.write(`d${d.domid}: ${line.replace(new RegExp(`^d${d.domid}: `), "")}`)),
       shutdown: (reason) =>
         guard("shutdown", () => {
           if (d.state.kind !== "running" && d.state.kind !== "paused") {
