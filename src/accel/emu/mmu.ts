@@ -29,7 +29,7 @@ export const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const TLB_SETS = 6;
 const INVALID_TAG = 1; // never page aligned, so never equal to a tag
-const FILL_LOG_SIZE = 4096;
+const FILL_LOG_SIZE = 8192;
 const TWO32 = 4294967296;
 
 /** Access kinds (also the TLB set pair). */
@@ -82,12 +82,13 @@ export class Mmu {
   /** TLB statistics, for benchmarks. */
   tlbMisses = 0;
 
-  constructor(readonly cpu: CpuState, ram: GuestRam, readonly io: CpuIo) {
+  /** codePages: pass one array to every vCPU of a domain to share the marks (see markCodePage for SMP). */
+  constructor(readonly cpu: CpuState, ram: GuestRam, readonly io: CpuIo, codePages?: Uint8Array) {
     this.bytes = ram.bytes;
     this.ram = ram.bytes;
     this.view = new DataView(ram.bytes.buffer, ram.bytes.byteOffset, ram.bytes.byteLength);
     this.ramEnd = ram.bytes.byteLength;
-    this.codePages = new Uint8Array(Math.ceil(this.ramEnd / 4096));
+    this.codePages = codePages ?? new Uint8Array(Math.ceil(this.ramEnd / 4096));
   }
 
   /** Re-selects the TLB sets after a CPL change. */
@@ -556,10 +557,17 @@ export class Mmu {
     }
   }
 
-  /** Core: the page holds decoded code; later writes to it call codePageWritten. */
+  /** Core: the page holds decoded code; later writes to it call codePageWritten. With a codePages array shared
+   * between vCPUs, the other vCPUs' systems must also run dropWriteTranslations(ppn) (their write TLBs may
+   * still map the page). */
   markCodePage(ppn: number): void {
     if (ppn >= this.codePages.length || this.codePages[ppn] !== 0) return;
     this.codePages[ppn] = 1;
+    this.dropWriteTranslations(ppn);
+  }
+
+  /** Removes write-TLB entries that map physical page ppn, so the next write takes the slow path. */
+  dropWriteTranslations(ppn: number): void {
     const phys = ppn * 4096;
     for (let i = 2 * TLB_SIZE; i < 4 * TLB_SIZE; i++) {
       if (this.tlbPhys[i] === phys) this.tlbTagLo[i] = INVALID_TAG;

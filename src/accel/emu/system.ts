@@ -60,6 +60,8 @@ export interface X86SystemOptions {
   readonly hypercallPage?: (msrValue: bigint) => boolean;
   /** CPUID model options except the vCPU id (taken from the CpuState). Default: Xen leaves on. */
   readonly cpuid?: Omit<CpuidOptions, "vcpuId">;
+  /** Code-page marks shared by all vCPUs of the domain (Mmu.markCodePage). Default: private to this vCPU. */
+  readonly codePages?: Uint8Array;
   /** instructionBudget(): instructions between calls back to the machine (default 20000). */
   readonly budget?: () => number;
 }
@@ -143,7 +145,7 @@ export class X86System extends Mmu implements EmuSystem {
   private stackUser = false;
 
   constructor(cpu: CpuState, opts: X86SystemOptions) {
-    super(cpu, opts.ram, opts.io);
+    super(cpu, opts.ram, opts.io, opts.codePages);
     this.opts = opts;
     this.flags = opts.flags ?? new DefaultFlags(cpu);
     this.interrupts = opts.interrupts;
@@ -274,15 +276,21 @@ export class X86System extends Mmu implements EmuSystem {
   stackPush(bytes: number, vlo: number, vhi: number): void {
     this.stackAdd(-bytes);
     const lo = this.stackLinear();
-    this.cpu.accessSeg = Seg.SS;
+    const cpu = this.cpu;
+    const prevSeg = cpu.accessSeg;
+    cpu.accessSeg = Seg.SS;
     this.writeSlow(lo, this.linHi, bytes, bytes === 2 ? vlo & 0xffff : vlo, bytes === 8 ? vhi : 0, this.stackUser);
+    cpu.accessSeg = prevSeg;
   }
 
   /** Pops `bytes`; returns the low half (zero-extended for 2), high half in linHi. */
   stackPop(bytes: number): number {
     const lo = this.stackLinear();
-    this.cpu.accessSeg = Seg.SS;
+    const cpu = this.cpu;
+    const prevSeg = cpu.accessSeg;
+    cpu.accessSeg = Seg.SS;
     const v = this.readSlow(lo, this.linHi, bytes, this.stackUser);
+    cpu.accessSeg = prevSeg;
     const vhi = bytes === 8 ? this.hiResult : 0;
     this.stackAdd(bytes);
     this.linHi = vhi;
