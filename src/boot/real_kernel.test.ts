@@ -9,6 +9,7 @@ import { readU32 } from "../base/bytes.ts";
 import { extractVmlinux, parseBzImage } from "./bzimage.ts";
 import { parseElf, xenNotes } from "./elf.ts";
 import { loadKernel } from "./load.ts";
+import { patchXenHypercalls } from "./xen_hypercall_patch.ts";
 
 const guestDir = process.env.TSXEN_GUEST_DIR ?? join(dirname(fileURLToPath(import.meta.url)), "../../.cache/guest");
 const vmlinuz = join(guestDir, "vmlinuz");
@@ -52,4 +53,10 @@ test("loadKernel() places the Debian kernel for PVH and for the 64-bit boot prot
   const hvm = loadKernel({ ...opts, type: "hvm" });
   assert.deepEqual(hvm.entry, { kind: "linux64", entry: 0x1000000n, rsi: 0x7000, cr3: 0x9000, gdtBase: 0x500 });
   assert.throws(() => loadKernel({ ...opts, memoryBytes: 64 * 1048576, type: "pvh" }), /the kernel needs 74 MiB of guest memory/);
+});
+
+test("the Debian kernel's Xen hypercall functions are found exactly once for the port-I/O rewrite", { skip }, () => {
+  const pvh = loadKernel({ kernelPath: vmlinuz, cmdline: "", memoryBytes: 256 * 1048576, vcpus: 1, type: "pvh" });
+  const { gpa } = patchXenHypercalls(pvh, 0x5a);
+  assert.ok(gpa > 0x1000000 && gpa < 0x2a00000, `in the kernel text (${gpa.toString(16)})`);
 });
