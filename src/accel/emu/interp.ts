@@ -884,6 +884,9 @@ export class Interp extends CoreBase {
         break;
       }
       case 0xc7: this.group9(); break;
+      case 0x77: // emms (no ModRM)
+        if (this.ssePfx !== 0 || !execSse(this, 0x77)) this.unknown();
+        break;
       case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf:
         execBswap(this, (b & 7) | this.rexB, this.os);
         break;
