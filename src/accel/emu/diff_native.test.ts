@@ -259,3 +259,105 @@ int main(void) {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const SSE_OPS = [
+  "pxor", "por", "pand", "pandn", "pcmpeqb", "pcmpeqw", "pcmpeqd", "pcmpgtb", "pcmpgtw", "pcmpgtd", "paddb", "paddw",
+  "paddd", "paddq", "psubb", "psubw", "psubd", "psubq", "pminub", "pmaxub", "pminsw", "pmaxsw", "paddusb", "paddusw",
+  "psubusb", "psubusw", "pavgb", "pavgw", "pmullw", "pmulhw", "pmuludq", "psadbw", "punpcklbw", "punpcklwd",
+  "punpckldq", "punpcklqdq", "punpckhbw", "punpckhwd", "punpckhdq", "punpckhqdq", "packsswb", "packuswb", "packssdw",
+  "andps", "orps", "xorps", "andnps", "andpd", "xorpd", "unpcklps", "unpckhps", "unpcklpd", "unpckhpd",
+];
+
+function genSse(): string {
+  const k = rnd() % 10;
+  const src = rnd() % 3 === 0 ? "xmmword ptr [rsi+16]" : "xmm1";
+  switch (k) {
+    case 0: return `pshufd xmm0, ${src}, ${rnd() & 255}`;
+    case 1: return `${pick(["pshuflw", "pshufhw"])} xmm0, ${src}, ${rnd() & 255}`;
+    case 2: return `${pick(["psrlw", "psraw", "psllw", "psrld", "psrad", "pslld", "psrlq", "psllq"])} xmm0, ${rnd() % 70}`;
+    case 3: return `${pick(["psrldq", "pslldq"])} xmm0, ${rnd() % 18}`;
+    case 4: return `${pick(["pmovmskb eax, xmm0", "movd eax, xmm0", "movq rax, xmm0", "movmskps eax, xmm0", "movmskpd eax, xmm0",
+      `pextrw eax, xmm0, ${rnd() & 7}`, `pinsrw xmm0, ebx, ${rnd() & 7}`, "movd xmm0, ebx", "movq xmm0, rbx",
+      "movhlps xmm0, xmm1", "movlhps xmm0, xmm1", "movq xmm0, xmm1", "movss xmm0, xmm1", "movsd xmm0, xmm1",
+      "movlps xmm0, qword ptr [rsi+16]", "movhps xmm0, qword ptr [rsi+16]", "movss xmm0, dword ptr [rsi+16]",
+      "movsd xmm0, qword ptr [rsi+16]", "movq xmm0, qword ptr [rsi+16]"])}`;
+    case 5: return `${pick(["shufps", "shufpd"])} xmm0, ${src}, ${rnd() & 255}`;
+    case 6: {
+      // shift by an xmm count: keep the count small and the upper qword zero
+      const op = pick(["psrlw", "psraw", "psllw", "psrld", "psrad", "pslld", "psrlq", "psllq"]);
+      return `movq xmm1, xmm1\npsrlq xmm1, 58\n${op} xmm0, xmm1`;
+    }
+    default: return `${pick(SSE_OPS)} xmm0, ${src}`;
+  }
+}
+
+test("random SSE2 integer/bitwise instructions match the host CPU", { skip: !hasGcc() }, () => {
+  const n = Number(process.env.EMU_DIFF_SSE_CASES ?? 1500);
+  seed = (Number(process.env.EMU_DIFF_SEED ?? 12345) * 7) | 1;
+  const cases: string[] = [];
+  let body = "";
+  for (let i = 0; i < n; i++) {
+    const insn = genSse();
+    cases.push(insn);
+    const o = i * 32;
+    body += `
+  movabs rax, ${hex(rnd64())}
+  mov [rsi], rax
+  movabs rax, ${hex(rnd64())}
+  mov [rsi+8], rax
+  movabs rax, ${hex(rnd64())}
+  mov [rsi+16], rax
+  movabs rax, ${hex(rnd64())}
+  mov [rsi+24], rax
+  movabs rbx, ${hex(rnd64())}
+  movdqu xmm0, [rsi]
+  movdqu xmm1, [rsi+16]
+  xor eax, eax
+  ${insn}
+  movdqu [rdi+${o}], xmm0
+  mov [rdi+${o + 16}], rax
+  movq [rdi+${o + 24}], xmm1`;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "emu-diff-sse-"));
+  try {
+    writeFileSync(join(dir, "cases.S"), `.intel_syntax noprefix\n.text\n.globl run_cases\nrun_cases:\n${body}\n  ret\n`);
+    writeFileSync(join(dir, "main.c"), `#include <stdio.h>
+#include <stdlib.h>
+void run_cases(unsigned long long *out, unsigned long long *scratch);
+int main(void) {
+  unsigned long long *out = calloc(${n * 4}, 8), scratch[4] = {0, 0, 0, 0};
+  run_cases(out, scratch);
+  fwrite(out, 8, ${n * 4}, stdout);
+  return 0;
+}
+`);
+    execFileSync("gcc", ["-O0", "-o", join(dir, "native"), join(dir, "main.c"), join(dir, "cases.S")], { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("gcc", ["-c", "-o", join(dir, "cases.o"), join(dir, "cases.S")]);
+    execFileSync("objcopy", ["-O", "binary", "-j", ".text", join(dir, "cases.o"), join(dir, "cases.bin")]);
+    const native = new BigUint64Array(new Uint8Array(execFileSync(join(dir, "native"), { maxBuffer: 1 << 28 })).buffer);
+    const code = new Uint8Array(readFileSync(join(dir, "cases.bin")));
+    const st = new CpuState(0);
+    setFlat64(st);
+    const SCRATCH = 0xf000, CODE = 0x10000;
+    const OUT = (CODE + code.length + 0x1fff) & ~0xfff;
+    const sys = new FlatEmuSystem(st, OUT + n * 32 + 0x1000);
+    sys.ram.set(code, CODE);
+    sys.ram[0x800] = 0xf4;
+    st.ripLo = CODE; st.rlo[4] = 0x8000; st.rlo[7] = OUT; st.rlo[6] = SCRATCH;
+    new DataView(sys.ram.buffer).setBigUint64(0x8000, 0x800n, true);
+    const unknown: string[] = [];
+    const cpu = new EmuCpu(st, sys, { onUnknownOpcode: (b) => unknown.push(b) });
+    cpu.run(n * 40);
+    assert.deepEqual(unknown, []);
+    assert.deepEqual(sys.events, []);
+    assert.equal(st.halted, true);
+    const emu = new BigUint64Array(sys.ram.buffer.slice(OUT, OUT + n * 32));
+    const bad: string[] = [];
+    for (let i = 0; i < n * 4; i++) {
+      if (native[i] !== emu[i]) bad.push(`case ${i >> 2} '${cases[i >> 2]!.replace(/\n/g, "; ")}' word ${i & 3}: native ${hex(native[i]!)} emu ${hex(emu[i]!)}`);
+    }
+    assert.deepEqual(bad.slice(0, 20), [], `${bad.length} mismatches in ${n} cases`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

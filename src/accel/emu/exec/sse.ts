@@ -330,7 +330,7 @@ function intOp(c: CoreBase, op: number): boolean {
   switch (op) {
     case 0x60: case 0x61: case 0x62: case 0x6c: case 0x68: case 0x69: case 0x6a: case 0x6d: {
       src128(c, true);
-      const high = op >= 0x68;
+      const high = op >= 0x68 && op !== 0x6c;
       const w = op === 0x60 || op === 0x68 ? 1 : op === 0x61 || op === 0x69 ? 2 : op === 0x62 || op === 0x6a ? 4 : 8;
       const half = high ? 8 : 0;
       for (let i = 0; i < 16; i++) R8[i] = 0;
