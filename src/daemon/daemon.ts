@@ -5,14 +5,14 @@
 // Tests call it in-process with a fake backend; src/daemon/main.ts calls it with the real ones.
 
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import os from "node:os";
 import type { BackendSlot } from "../dom0/toolstack/accel_select.ts";
 import { Toolstack, type LoadKernel } from "../dom0/toolstack/toolstack.ts";
 import { HvLog, formatHvLogLine } from "../hv/domain/hv_log.ts";
 import { HostMemoryPool } from "../hv/domain/memory_pool.ts";
 import { ConsoleLogFiles } from "./console_logs.ts";
-import type { TsxenPaths } from "./home.ts";
+import { socketAlive, type TsxenPaths } from "./home.ts";
 import { serveConnection } from "./server.ts";
 
 const MiB = 1024 * 1024;
@@ -43,22 +43,6 @@ export class DaemonAlreadyRunning extends Error {
   constructor(readonly socket: string) {
     super(`tsxen daemon is already running (socket "${socket}")`);
   }
-}
-
-/** True when something answers on the socket. */
-export function socketAlive(path: string, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (!existsSync(path)) return resolve(false);
-    const s: Socket = createConnection(path);
-    const done = (v: boolean): void => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(v);
-    };
-    const t = setTimeout(() => done(false), timeoutMs);
-    s.on("connect", () => done(true));
-    s.on("error", () => done(false));
-  });
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {

@@ -1,6 +1,6 @@
 // xl daemon start|stop|status: the daemon (tsxend) is normally started on demand; these control it by hand.
 
-import { socketAlive } from "../../../daemon/daemon.ts";
+import { socketAlive } from "../../../daemon/home.ts";
 import { connectOrStart } from "../daemon_start.ts";
 import { DaemonError, UsageError } from "../exit_codes.ts";
 import type { XlCommand } from "../xl_command.ts";
