@@ -7,7 +7,7 @@ import { buildBootSample } from "../../test/guests/boot_sample.ts";
 import { BootError } from "../base/errors.ts";
 import { extractVmlinux, isBzImage, parseBzImage } from "./bzimage.ts";
 import { makeBzImage } from "./bzimage_sample.ts";
-import { loadKernel } from "./load.ts";
+import { loadKernel, loadKernelAsync } from "./load.ts";
 
 const elf64 = new Uint8Array(readFileSync(buildBootSample().elf64));
 const dir = mkdtempSync(join(tmpdir(), "tsxen-bz-"));
@@ -45,4 +45,15 @@ test("extractVmlinux() names unsupported payload formats", () => {
   const file = makeBzImage(elf64, "gzip");
   file.set([0x28, 0xb5, 0x2f, 0xfd], 5 * 512 + 0x100);
   assert.throws(() => extractVmlinux(parseBzImage(file)), /payload format "zstd" is not supported/);
+});
+
+test("loadKernelAsync() decompresses on a worker thread and gives the same image as loadKernel()", async () => {
+  const p = join(dir, "vmlinuz-async");
+  writeFileSync(p, makeBzImage(elf64, "xz"));
+  const opts = { kernelPath: p, cmdline: "console=hvc0", memoryBytes: 64 << 20, vcpus: 1, type: "pvh" as const };
+  const a = await loadKernelAsync(opts);
+  const b = loadKernel(opts);
+  assert.deepEqual(a.entry, b.entry);
+  assert.deepEqual(a.regions.map((r) => [r.gpa, Buffer.from(r.bytes).toString("hex")]), b.regions.map((r) => [r.gpa, Buffer.from(r.bytes).toString("hex")]));
+  await assert.rejects(loadKernelAsync({ ...opts, kernelPath: join(dir, "missing") }), /Cannot load kernel ".*missing": file does not exist/);
 });

@@ -4,6 +4,7 @@
 // kernel file or of a cached decompressed payload: backends copy them into guest RAM and never modify them.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { hex } from "../base/bytes.ts";
 import { BootError } from "../base/errors.ts";
 import type { BootImage } from "../hv/ports.ts";
@@ -49,9 +50,49 @@ function cachedVmlinux(file: Uint8Array, bz: BzImage): Uint8Array {
   const hit = vmlinuxCache.get(key);
   if (hit !== undefined) return hit;
   const vmlinux = extractVmlinux(bz);
+  rememberVmlinux(key, vmlinux);
+  return vmlinux;
+}
+
+/**
+ * Decompresses a bzImage's payload on a worker thread (about 2 s for Debian's XZ kernel) and caches it, so
+ * the daemon's main thread keeps serving other domains. Resolves when the cache is warm; never rejects
+ * (loadKernel() reports any problem).
+ */
+export function prefetchKernel(kernelPath: string): Promise<void> {
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      // The worker registers tsx itself, so this works however the daemon loaded TypeScript.
+      const tsxApi = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+      const entry = JSON.stringify(new URL("./decompress_worker.ts", import.meta.url).href);
+      worker = new Worker(`import(${tsxApi}).then((m) => { m.register(); return import(${entry}); })`, {
+        eval: true,
+        workerData: { path: kernelPath },
+      });
+    } catch {
+      resolve();
+      return;
+    }
+    worker.once("message", (m: { key?: string; vmlinux?: Uint8Array }) => {
+      if (m.key !== undefined && m.vmlinux !== undefined) rememberVmlinux(m.key, m.vmlinux);
+      void worker.terminate();
+      resolve();
+    });
+    worker.once("error", () => resolve());
+    worker.once("exit", () => resolve());
+  });
+}
+
+/** loadKernel() with the bzImage decompression done on a worker thread. */
+export async function loadKernelAsync(opts: LoadKernelOptions): Promise<BootImage> {
+  await prefetchKernel(opts.kernelPath);
+  return loadKernel(opts);
+}
+
+function rememberVmlinux(key: string, vmlinux: Uint8Array): void {
   vmlinuxCache.set(key, vmlinux);
   while (vmlinuxCache.size > VMLINUX_CACHE_ENTRIES) vmlinuxCache.delete(vmlinuxCache.keys().next().value!);
-  return vmlinux;
 }
 
 const mib = (bytes: number) => `${Math.ceil(bytes / 1048576)} MiB`;
