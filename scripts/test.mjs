@@ -17,6 +17,10 @@ function walk(dir, out) {
 }
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: "inherit" });
+  if (r.error) {
+    console.error(`npm test: cannot run ${cmd}: ${r.error.message}`);
+    process.exit(1);
+  }
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 if (filters.length === 0) {
@@ -26,4 +30,5 @@ if (filters.length === 0) {
 const files = [...walk("src", []), ...walk("test", [])].filter(
   (f) => filters.length === 0 || filters.some((s) => f.includes(s)),
 ).sort();
-run("node", ["--import", "tsx", "--test", "--test-concurrency=2", ...files]);
+// A test that hangs fails after 5 minutes instead of stalling CI.
+run("node", ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files]);
