@@ -74,8 +74,8 @@ export class LzmaDecoder {
     if (!this.hasProps) throw corrupt();
     if (inEnd - inStart < 5 || input[inStart] !== 0) throw corrupt();
     this.input = input;
-    this.code = ((input[inStart + 1]! << 24) | (input[inStart + 2]! << 16) | (input[inStart + 3]! << 8) | input[inStart + 4]!) >>> 0;
-    this.range = 0xffffffff;
+    this.code = (input[inStart + 1]! << 24) | (input[inStart + 2]! << 16) | (input[inStart + 3]! << 8) | input[inStart + 4]!;
+    this.range = -1; // 0xffffffff in int32 form
     this.inPos = inStart + 5;
     const probs = this.probs;
     const lc = this.lc;
@@ -171,27 +171,32 @@ export class LzmaDecoder {
     this.rep2 = rep2;
     this.rep3 = rep3;
     // Like LzmaDec, normalise once after the last symbol; then the chunk must be fully consumed.
-    if (this.range < 0x1000000) {
-      this.range = (this.range << 8) >>> 0;
-      this.code = ((this.code << 8) | this.input[this.inPos++]!) >>> 0;
+    if (this.range >>> 24 === 0) {
+      this.range <<= 8;
+      this.code = (this.code << 8) | this.input[this.inPos++]!;
     }
     if (this.inPos !== inEnd || this.code !== 0) throw corrupt();
   }
 
   private bit(i: number): number {
-    if (this.range < 0x1000000) {
-      this.range = (this.range << 8) >>> 0;
-      this.code = ((this.code << 8) | this.input[this.inPos++]!) >>> 0;
+    // range and code hold uint32 values in int32 form (V8 keeps them as small integers); unsigned
+    // comparison flips the sign bit of both sides.
+    let range = this.range;
+    let code = this.code;
+    if (range >>> 24 === 0) {
+      range <<= 8;
+      code = (code << 8) | this.input[this.inPos++]!;
     }
     const prob = this.probs[i]!;
-    const bound = (this.range >>> 11) * prob;
-    if (this.code < bound) {
+    const bound = Math.imul(range >>> 11, prob);
+    if ((code ^ 0x80000000) < (bound ^ 0x80000000)) {
       this.range = bound;
+      this.code = code;
       this.probs[i] = prob + ((2048 - prob) >>> 5);
       return 0;
     }
-    this.range -= bound;
-    this.code -= bound;
+    this.range = (range - bound) | 0;
+    this.code = (code - bound) | 0;
     this.probs[i] = prob - (prob >>> 5);
     return 1;
   }
@@ -215,19 +220,23 @@ export class LzmaDecoder {
 
   private directBits(numBits: number): number {
     let result = 0;
+    let range = this.range;
+    let code = this.code;
     for (let i = 0; i < numBits; i++) {
-      if (this.range < 0x1000000) {
-        this.range = (this.range << 8) >>> 0;
-        this.code = ((this.code << 8) | this.input[this.inPos++]!) >>> 0;
+      if (range >>> 24 === 0) {
+        range <<= 8;
+        code = (code << 8) | this.input[this.inPos++]!;
       }
-      this.range >>>= 1;
-      if (this.code >= this.range) {
-        this.code -= this.range;
+      range >>>= 1;
+      if ((code ^ 0x80000000) >= (range ^ 0x80000000)) {
+        code = (code - range) | 0;
         result = (result << 1) | 1;
       } else {
         result <<= 1;
       }
     }
+    this.range = range | 0;
+    this.code = code;
     return result >>> 0;
   }
 
