@@ -1,0 +1,135 @@
+// emuBackend: the ExecutionBackend (hv/ports.ts) on the software x86-64 CPU. Guest RAM is a
+// SharedArrayBuffer; one thread (vcpu_thread/ worker running emu_engine.ts) runs every vCPU of the domain
+// interleaved, with the PC platform. Works on any host Node runs on.
+import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, LaunchSpec } from "../../hv/ports.ts";
+import type { FromVcpu } from "../../vcpu_thread/protocol.ts";
+import { VcpuThread } from "../../vcpu_thread/host.ts";
+import type { EmuEngineData } from "./emu_engine.ts";
+import { InputRing } from "./input_ring.ts";
+
+const ENGINE_MODULE = new URL("./emu_engine.ts", import.meta.url).href;
+
+class EmuDomainExecution implements DomainExecution {
+  private thread: VcpuThread | null = null;
+  private readonly input = InputRing.create();
+  private ended = false;
+  private destroyed: Promise<void> | null = null;
+  private readonly startedAt = performance.now();
+  private pausedMs = 0;
+  private pausedAt = -1;
+  private stoppedCpuNs = -1;
+
+  constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents) {}
+
+  start(): Promise<void> {
+    const engineData: EmuEngineData = {
+      type: this.spec.type,
+      input: this.input.buffer,
+      writeAcpi: this.spec.type === "hvm" || this.spec.vcpus > 1,
+    };
+    this.thread = new VcpuThread({
+      init: {
+        domid: this.spec.domid,
+        name: this.spec.name,
+        vcpuId: 0,
+        vcpuCount: this.spec.vcpus,
+        privileged: this.spec.domid === 0,
+        handle: new Uint8Array(16),
+        engineModule: ENGINE_MODULE,
+        engineData,
+        ram: { kind: "sab", buffer: this.ram },
+        entry: this.spec.image.entry,
+      },
+      kick: () => {}, // the engine checks ATTENTION between slices
+      onMessage: (m) => this.onMessage(m),
+      onThreadError: (e) => this.end(() => this.events.crashed(`emu thread failed: ${e.message}`, e.stack ?? "")),
+    });
+    return this.thread.started();
+  }
+
+  private onMessage(m: FromVcpu): void {
+    switch (m.kind) {
+      case "console":
+        this.events.console(m.bytes);
+        return;
+      case "log":
+        this.events.log(m.line);
+        return;
+      case "shutdown":
+        this.end(() => this.events.shutdown(m.reason));
+        return;
+      case "crashed":
+        this.events.log(`d${this.spec.domid}: crashed: ${m.why}\n${m.registerDump}`);
+        this.end(() => this.events.crashed(m.why, m.registerDump));
+        return;
+      case "ready":
+      case "initFailed":
+        return;
+    }
+  }
+
+  private end(report: () => void): void {
+    if (this.ended || this.destroyed !== null) return;
+    this.ended = true;
+    this.stoppedCpuNs = this.cpuTimeNs();
+    report();
+  }
+
+  async pause(): Promise<void> {
+    await this.thread?.pause();
+    if (this.pausedAt < 0) this.pausedAt = performance.now();
+  }
+
+  async unpause(): Promise<void> {
+    await this.thread?.unpause();
+    if (this.pausedAt >= 0) {
+      this.pausedMs += performance.now() - this.pausedAt;
+      this.pausedAt = -1;
+    }
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed ??= (async () => {
+      if (this.stoppedCpuNs < 0) this.stoppedCpuNs = this.cpuTimeNs();
+      await this.thread?.stop();
+    })();
+    return this.destroyed;
+  }
+
+  consoleInput(bytes: Uint8Array): void {
+    this.input.push(bytes);
+  }
+
+  /** The emu thread is busy whenever the domain runs and is not idle; wall time while running is a fair bound. */
+  cpuTimeNs(): number {
+    if (this.stoppedCpuNs >= 0) return this.stoppedCpuNs;
+    const now = this.pausedAt >= 0 ? this.pausedAt : performance.now();
+    return Math.max(0, (now - this.startedAt - this.pausedMs) * 1e6);
+  }
+}
+
+export const emuBackend: ExecutionBackend = {
+  kind: "emu",
+  probe(): AccelProbe {
+    return { kind: "emu", usable: true, fullGuests: true, reason: "software x86-64 CPU (runs anywhere)" };
+  },
+  async launch(spec: LaunchSpec, events: ExecutionEvents): Promise<DomainExecution> {
+    if (spec.vcpus < 1) throw new RangeError(`A domain needs at least 1 vCPU, got ${spec.vcpus}`);
+    const ram = new SharedArrayBuffer(spec.memoryBytes);
+    const bytes = new Uint8Array(ram);
+    for (const r of spec.image.regions) {
+      if (r.gpa < 0 || r.gpa + r.bytes.length > spec.memoryBytes) {
+        throw new RangeError(`Boot image region at 0x${r.gpa.toString(16)} (${r.bytes.length} bytes) does not fit in ${spec.memoryBytes} bytes of RAM`);
+      }
+      bytes.set(r.bytes, r.gpa);
+    }
+    const exec = new EmuDomainExecution(spec, ram, events);
+    try {
+      await exec.start();
+    } catch (e) {
+      await exec.destroy();
+      throw e;
+    }
+    return exec;
+  },
+};

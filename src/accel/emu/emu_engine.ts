@@ -1,0 +1,114 @@
+// The emu engine module for the vCPU thread loop (vcpu_thread/engine.ts): one thread runs a whole domain —
+// every vCPU interleaved plus the PC platform — through EmuMachine. Runs on that thread only.
+//
+// Design: the loop's run() returns to the worker whenever the owner raised ATTENTION (pause/stop), the
+// platform asked to stop (hypercall shutdown), or the machine stopped (ACPI poweroff, reset, crash).
+// When every vCPU is halted the engine sleeps in short timed waits (≤ 10 ms) so that console input and
+// commands are noticed quickly without a busy loop.
+import type { BootEntry, ShutdownReason } from "../../hv/ports.ts";
+import type { CpuEngine, EngineExit, EngineModule, VcpuIo } from "../../vcpu_thread/engine.ts";
+import type { VcpuInit } from "../../vcpu_thread/protocol.ts";
+import type { VcpuControlBlock } from "../../vcpu_thread/shared_layout.ts";
+import { EmuMachine } from "./machine.ts";
+import { InputRing } from "./input_ring.ts";
+
+/** Structured-cloneable set-up the owner passes in VcpuInit.engineData. */
+export interface EmuEngineData {
+  readonly type: "pvh" | "hvm";
+  /** Console input from the owner (InputRing over this buffer). */
+  readonly input: SharedArrayBuffer;
+  /** Where the owner wants ACPI tables (HVM); the loader already pointed the kernel at it. */
+  readonly writeAcpi: boolean;
+}
+
+/** Optional extras a platform may offer the emu engine beyond VcpuIo. */
+interface EmuHostIo extends VcpuIo {
+  consoleOutput?(bytes: Uint8Array): void;
+  requestShutdown?(reason: ShutdownReason): void;
+}
+
+const IDLE_WAIT_MS = 10;
+
+class EmuEngine implements CpuEngine {
+  private machine: EmuMachine | null = null;
+  private readonly input: InputRing;
+  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
+  private stoppedReason: ShutdownReason | null = null;
+
+  constructor(
+    private readonly init: VcpuInit,
+    private readonly ram: Uint8Array,
+    private readonly io: EmuHostIo,
+    private readonly control: VcpuControlBlock,
+    private readonly data: EmuEngineData,
+  ) {
+    this.input = new InputRing(data.input);
+  }
+
+  reset(entry: BootEntry | null): void {
+    if (entry === null) throw new Error("the emu engine runs a whole domain and needs the boot vCPU's entry");
+    const io = this.io;
+    const machine = new EmuMachine({
+      ram: { bytes: this.ram, sizeBytes: this.ram.length },
+      vcpus: this.init.vcpuCount,
+      type: this.data.type,
+      entry,
+      domid: this.init.domid,
+      console: (bytes) => {
+        if (io.consoleOutput !== undefined) io.consoleOutput(bytes);
+        else for (const b of bytes) io.pioWrite(0xe9, 1, b);
+      },
+      log: (line) => io.log(line),
+      shutdown: (reason) => {
+        this.stoppedReason = reason;
+        io.requestShutdown?.(reason);
+      },
+      hypercall: (req, mem) => io.hypercall(req, mem),
+    });
+    if (this.data.writeAcpi) machine.pc.writeAcpiTables(this.ram);
+    this.machine = machine;
+  }
+
+  run(): EngineExit {
+    const m = this.machine!;
+    m.resume();
+    try {
+      for (;;) {
+        if (this.control.attentionRequested()) return { kind: "attention" };
+        if (this.io.stopRequested) return { kind: "stopRequested" };
+        if (this.input.available()) m.consoleInput(this.input.drain());
+        const r = m.runSlice();
+        if (r.kind === "stopped") {
+          if (m.crash !== null) return { kind: "crashed", why: m.crash.why };
+          if (this.stoppedReason !== null) return { kind: "stopRequested" };
+          return { kind: "crashed", why: "the machine stopped without a reason" };
+        }
+        if (r.kind === "idle") {
+          Atomics.wait(this.sleeper, 0, 0, Math.max(0.05, Math.min(r.sleepNs / 1e6, IDLE_WAIT_MS)));
+        }
+      }
+    } finally {
+      m.pause();
+    }
+  }
+
+  registerDump(): string {
+    try {
+      return this.machine?.registerDump() ?? "(emu machine not built)";
+    } catch (e) {
+      return `(register dump failed: ${String(e)})`;
+    }
+  }
+
+  close(): void {
+    this.machine = null;
+  }
+}
+
+export const mapRam: EngineModule["mapRam"] = (init) => {
+  if (init.ram.kind !== "sab") throw new Error("the emu engine needs guest RAM in a SharedArrayBuffer");
+  return new Uint8Array(init.ram.buffer);
+};
+
+export const createEngine: EngineModule["createEngine"] = (init, ram, io, control) =>
+  new EmuEngine(init, ram, io, control, init.engineData as EmuEngineData);
