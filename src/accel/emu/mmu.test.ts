@@ -289,3 +289,30 @@ test("flushes and invlpg bump cpu.tlbGen", () => {
   t.mmu.invalidatePage(0, 0);
   assert.equal(t.cpu.tlbGen, g + 2);
 });
+
+test("invlpg drops every cached slice of a 1 GiB page and of a 32-bit 4 MiB page", () => {
+  const t = setup();
+  longMode(t);
+  // 1 GiB page 0xffff888000000000 -> 0: cache slices in two different 2 MiB regions
+  t.dv.setUint8(0x100, 1);
+  t.dv.setUint8(0x600100, 2);
+  assert.equal(t.mmu.readLin8(0x00000100, 0xffff8880 | 0), 1);
+  assert.equal(t.mmu.readLin8(0x00600100, 0xffff8880 | 0), 2);
+  put64(t.dv, 0x16000, 0x40000000 | P | W | PS); // remap to 1 GiB (outside RAM: reads go to MMIO)
+  t.mmu.invalidatePage(0x00000000, 0xffff8880 | 0);
+  t.io.mmio.length = 0;
+  t.mmu.readLin8(0x00600100, 0xffff8880 | 0);
+  assert.deepEqual(t.io.mmio, ["r1@40600100"], "slice in another 2 MiB region dropped");
+
+  const u = setup();
+  u.cpu.cr0 = CR0_PE | CR0_PG | 0x10;
+  u.cpu.cr4 = CR4_PSE;
+  u.cpu.cr3Lo = 0x20000;
+  u.dv.setUint32(0x20000 + (0x300 << 2), 0x400000 | P | W | PS, true);
+  u.dv.setUint8(0x400000 + 0x300000, 7);
+  assert.equal(u.mmu.readLin8(0xc0300000 | 0, 0), 7); // upper 2 MiB half of the 4 MiB page
+  u.dv.setUint32(0x20000 + (0x300 << 2), 0x800000 | P | W | PS, true);
+  u.dv.setUint8(0x800000 + 0x300000, 8);
+  u.mmu.invalidatePage(0xc0000000 | 0, 0); // lower half
+  assert.equal(u.mmu.readLin8(0xc0300000 | 0, 0), 8);
+});

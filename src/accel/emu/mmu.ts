@@ -42,7 +42,14 @@ export const EFER_SCE = 1 << 0, EFER_LME = 1 << 8, EFER_LMA = 1 << 10, EFER_NXE 
 
 /** Start of the MMIO window below 4 GiB (IOAPIC 0xfec00000 .. LAPIC 0xfee00000 .. 4 GiB). */
 const MMIO_HOLE_START = 0xfec00000;
-const TLB_GLOBAL = 1, TLB_LARGE = 2;
+const TLB_GLOBAL = 1, TLB_LARGE = 2, TLB_HUGE = 4;
+/** Buckets of 2 MiB regions holding cached slices of large pages (hash of the region number). */
+const REGION_BUCKETS = 1 << 16;
+
+/** Bucket of the large-page region holding (lo, hi): shift 21 (2 MiB), 22 (4 MiB, 32-bit paging) or 30 (1 GiB). */
+function regionBucket(lo: number, hi: number, shift: number): number {
+  return ((lo >>> shift) ^ (hi << 11) ^ (hi >>> 5)) & (REGION_BUCKETS - 1);
+}
 
 export class Mmu {
   readonly bytes: Uint8Array;
@@ -66,6 +73,10 @@ export class Mmu {
   private readonly fillLog = new Int32Array(FILL_LOG_SIZE);
   private fillCount = 0;
   private fillOverflow = false;
+  /** Buckets of 2/4 MiB regions (largeRegions) and 1 GiB regions (hugeRegions) with cached slices of a large page
+   * (false positives only; cleared on full flushes): invlpg of a 4 KiB-mapped address skips the large-page search. */
+  private readonly largeRegions = new Uint8Array(REGION_BUCKETS);
+  private readonly hugeRegions = new Uint8Array(REGION_BUCKETS);
   private largeFills = 0;
   /** Set bases for the current CPL. */
   rBase = 0;
@@ -479,7 +490,8 @@ export class Mmu {
     }
     const pageOffset = (lo & pageMask) >>> 0;
     const p = base + pageOffset;
-    this.walkFlags = ((global !== 0 && (cpu.cr4 & CR4_PGE) !== 0) ? TLB_GLOBAL : 0) | (pageMask !== 0xfff ? TLB_LARGE : 0);
+    this.walkFlags = ((global !== 0 && (cpu.cr4 & CR4_PGE) !== 0) ? TLB_GLOBAL : 0) |
+      (pageMask === 0xfff ? 0 : pageMask === 0x3fffffff ? TLB_LARGE | TLB_HUGE : TLB_LARGE);
     this.fill(lo, hi, access, user, p - (pageOffset & 0xfff));
     return p;
   }
@@ -499,7 +511,11 @@ export class Mmu {
     this.tlbTagHi[i] = hi;
     this.tlbPhys[i] = physPage;
     this.tlbFlags[i] = this.walkFlags;
-    if ((this.walkFlags & TLB_LARGE) !== 0) this.largeFills++;
+    if ((this.walkFlags & TLB_LARGE) !== 0) {
+      this.largeFills++;
+      if ((this.walkFlags & TLB_HUGE) !== 0) this.hugeRegions[regionBucket(lo, hi, 30)] = 1;
+      else this.largeRegions[regionBucket(lo, hi, (this.cpu.cr4 & CR4_PAE) !== 0 ? 21 : 22)] = 1;
+    }
     if (this.fillCount < FILL_LOG_SIZE) this.fillLog[this.fillCount++] = i;
     else this.fillOverflow = true;
   }
@@ -535,7 +551,11 @@ export class Mmu {
       }
       this.fillCount = kept;
     }
-    if (!keepGlobal) this.largeFills = 0;
+    if (!keepGlobal && this.largeFills > 0) {
+      this.largeFills = 0;
+      this.largeRegions.fill(0);
+      this.hugeRegions.fill(0);
+    }
   }
 
   /** invlpg: drops the translations of the page holding (lo, hi) in every set, global or not; a large page is
@@ -548,10 +568,27 @@ export class Mmu {
       const i = s * TLB_SIZE + idx;
       if (this.tlbTagLo[i] === tag && this.tlbTagHi[i] === hi) this.tlbTagLo[i] = INVALID_TAG;
     }
-    if (this.largeFills > 0) {
+    if (this.largeFills === 0) return;
+    const pae = (this.cpu.cr4 & CR4_PAE) !== 0;
+    if (this.hugeRegions[regionBucket(lo, hi, 30)] !== 0) {
+      // Possibly a slice of a 1 GiB page: drop every large-page slice in the same 1 GiB region.
       for (let i = 0; i < TLB_SETS * TLB_SIZE; i++) {
         if ((this.tlbFlags[i] & TLB_LARGE) !== 0 && this.tlbTagHi[i] === hi && ((this.tlbTagLo[i] ^ lo) & 0xc0000000) === 0) {
           this.tlbTagLo[i] = INVALID_TAG;
+        }
+      }
+    } else if (this.largeRegions[regionBucket(lo, hi, pae ? 21 : 22)] !== 0) {
+      // Slices of a 2 MiB (or 4 MiB) page: look up each 4 KiB slice of the region.
+      const span = pae ? 512 : 1024;
+      const base = pae ? lo & 0xffe00000 : lo & 0xffc00000;
+      for (let k = 0; k < span; k++) {
+        const tagLo = (base + k * 4096) | 0;
+        const idx = ((tagLo >>> 12) ^ hi) & TLB_MASK;
+        for (let s = 0; s < TLB_SETS; s++) {
+          const i = s * TLB_SIZE + idx;
+          if (this.tlbTagLo[i] === tagLo && this.tlbTagHi[i] === hi && (this.tlbFlags[i] & TLB_LARGE) !== 0) {
+            this.tlbTagLo[i] = INVALID_TAG;
+          }
         }
       }
     }
