@@ -2,6 +2,7 @@
 // console_io, shutdown reasons, triple fault, two domains at once, pause/unpause, destroy of a spinning guest.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { kvmBackend } from "../../src/accel/kvm/backend.ts";
 import { loadKernel } from "../../src/boot/load.ts";
@@ -82,6 +83,21 @@ test("probe() finds KVM usable and says whether it can run full guests", { skip 
     assert.equal(probe!.fullGuests, false);
     assert.match(probe!.reason, /pvm/i);
   }
+});
+
+test("without permission on /dev/kvm, probe() gives a one-line reason that says what to do", {
+  skip: skip || (process.getuid?.() !== 0 ? "needs root to drop to an unprivileged user" : !existsSync("/usr/bin/setpriv") ? "setpriv is missing" : false),
+}, () => {
+  const backend = new URL("../../src/accel/kvm/backend.ts", import.meta.url).pathname;
+  const out = execFileSync(
+    "setpriv",
+    ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "--input-type=module", "-e",
+      `const { probeKvm } = await import(${JSON.stringify(backend)}); console.log(JSON.stringify(probeKvm()))`],
+    { encoding: "utf8", timeout: 20000 },
+  );
+  const p = JSON.parse(out) as { usable: boolean; reason: string };
+  assert.equal(p.usable, false);
+  assert.equal(p.reason, 'KVM open "/dev/kvm" failed: EACCES: no permission; run as root or join the "kvm" group');
 });
 
 test("the ELF64 tiny guest prints via port 0xe9 and console_io, sees Xen 4.17 and powers off", { skip }, async () => {

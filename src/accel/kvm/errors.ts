@@ -6,7 +6,9 @@ export class KvmError extends TsxenError {
     readonly operation: string,
     readonly errno: number,
     readonly errnoName: string,
+    /** What the user can do about it. */
+    readonly hint?: string,
   ) {
-    super(`KVM ${operation} failed: ${errnoName} (errno ${errno})`);
+    super(`KVM ${operation} failed: ${errnoName}${hint === undefined ? "" : `: ${hint}`}`);
   }
 }

@@ -31,16 +31,16 @@ export class KvmSystem {
       fd = ffi.openFile(KVM_DEVICE, ffi.O_RDWR);
     } catch (e) {
       if (e instanceof KvmError && (e.errno === 13 || e.errno === 1)) {
-        throw new KvmError(`open "${KVM_DEVICE}" (no permission: run as root or join the "kvm" group)`, e.errno, e.errnoName);
+        throw new KvmError(`open "${KVM_DEVICE}"`, e.errno, e.errnoName, `no permission; run as root or join the "kvm" group`);
       }
       if (e instanceof KvmError && e.errno === 2) {
-        throw new KvmError(`open "${KVM_DEVICE}" (no such device: KVM is not available on this host)`, e.errno, e.errnoName);
+        throw new KvmError(`open "${KVM_DEVICE}"`, e.errno, e.errnoName, "KVM is not available on this host");
       }
       throw e;
     }
     try {
       const version = ffi.ioctlValue(fd, KVM.GET_API_VERSION, 0, "KVM_GET_API_VERSION");
-      if (version !== KVM_API_VERSION) throw new KvmError(`KVM_GET_API_VERSION returned ${version}, need ${KVM_API_VERSION}`, 0, "EINVAL");
+      if (version !== KVM_API_VERSION) throw new KvmError("KVM_GET_API_VERSION", 0, "EINVAL", `API version ${version}, tsxen needs ${KVM_API_VERSION}`);
       const mmapSize = ffi.ioctlValue(fd, KVM.GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
       return new KvmSystem(fd, mmapSize);
     } catch (e) {
