@@ -3,12 +3,13 @@
 # linux-image-amd64 (vmlinuz + modules tree), busybox-static, and optional extra packages
 # (e.g. `scripts/fetch-guest.sh xenstore-utils libxenstore4 libxentoolcore1`); `--xenstore` is shorthand for
 # xenstore-utils with its shared libraries and libc6 (the guest needs the dynamic loader too).
+# `--update` re-resolves linux-image-amd64 (after `apt-get update` when root) and switches to a newer kernel.
 # Uses `apt-get download` (no root needed); runs `apt-get update` only as root and only when the
-# package lists are missing or stale. Layout:
+# package lists are missing or stale, or for --update. Layout:
 #   .cache/guest/vmlinuz          -> vmlinuz-<version> (bzImage)
 #   .cache/guest/config           -> config-<version>
 #   .cache/guest/busybox          static busybox binary
-#   .cache/guest/kernel/          extracted linux-image package (lib/modules/<version>/...)
+#   .cache/guest/kernel/          -> kernel-<version>/, the extracted linux-image package (lib/modules/<version>/...)
 #   .cache/guest/pkgs/<name>/     extracted extra packages
 #   .cache/guest/debs/            downloaded .deb files
 set -eu
@@ -29,8 +30,10 @@ sandbox=""
 [ "$(id -u)" = 0 ] && sandbox="-o APT::Sandbox::User=root"
 
 extra=""
+update=0
 for arg in "$@"; do
   case "$arg" in
+    --update) update=1 ;;
     --xenstore) extra="$extra xenstore-utils libxenstore4 libxentoolcore1 libc6" ;;
     -*) die "unknown option $arg" ;;
     *) extra="$extra $arg" ;;
@@ -74,25 +77,36 @@ extract() { # extract DEB DIR
 }
 
 # --- kernel ---
-if [ ! -e "$DEST/vmlinuz" ]; then
+# Older layout: kernel/ was a directory; move it to kernel-<version>/.
+if [ -d "$DEST/kernel" ] && [ ! -L "$DEST/kernel" ]; then
+  old=$(ls "$DEST/kernel/boot/" 2>/dev/null | sed -n 's/^vmlinuz-//p' | head -n1)
+  if [ -n "$old" ] && [ ! -e "$DEST/kernel-$old" ]; then mv "$DEST/kernel" "$DEST/kernel-$old" && ln -s "kernel-$old" "$DEST/kernel"; fi
+fi
+# With --update, re-resolve linux-image-amd64 and switch the links when Debian moved to a newer kernel.
+if [ ! -e "$DEST/vmlinuz" ] || [ "$update" = 1 ]; then
+  [ "$update" = 1 ] && apt_update || true
   kpkg=$(kernel_package)
   if [ -z "$kpkg" ]; then
     apt_update || die "apt-cache does not know linux-image-amd64 (run 'apt-get update' as root)"
     kpkg=$(kernel_package)
     [ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 to a kernel package"
   fi
-  say "kernel package: $kpkg"
-  deb=$(download "$kpkg")
-  extract "$deb" "$DEST/kernel"
-  vmlinuz=$(ls "$DEST/kernel/boot/"vmlinuz-* | head -n1)
-  version=${vmlinuz##*/vmlinuz-}
-  cp "$vmlinuz" "$DEST/vmlinuz-$version"
-  cp "$DEST/kernel/boot/config-$version" "$DEST/config-$version" 2>/dev/null || true
-  ln -sf "config-$version" "$DEST/config"
-  ln -sf "vmlinuz-$version" "$DEST/vmlinuz"
-  say "kernel $version ready: $DEST/vmlinuz"
+  version=${kpkg#linux-image-}
+  if [ -e "$DEST/vmlinuz-$version" ] && [ "$(readlink "$DEST/vmlinuz" 2>/dev/null)" = "vmlinuz-$version" ]; then
+    say "kernel $version is current"
+  else
+    say "kernel package: $kpkg"
+    deb=$(download "$kpkg")
+    extract "$deb" "$DEST/kernel-$version"
+    cp "$DEST/kernel-$version/boot/vmlinuz-$version" "$DEST/vmlinuz-$version"
+    cp "$DEST/kernel-$version/boot/config-$version" "$DEST/config-$version" 2>/dev/null || true
+    ln -sfn "kernel-$version" "$DEST/kernel"
+    ln -sf "config-$version" "$DEST/config"
+    ln -sf "vmlinuz-$version" "$DEST/vmlinuz"
+    say "kernel $version ready: $DEST/vmlinuz"
+  fi
 else
-  say "kernel already present: $DEST/vmlinuz -> $(readlink "$DEST/vmlinuz" || echo vmlinuz)"
+  say "kernel already present: $DEST/vmlinuz -> $(readlink "$DEST/vmlinuz" || echo vmlinuz) (--update checks for a newer one)"
 fi
 
 # --- busybox-static ---
