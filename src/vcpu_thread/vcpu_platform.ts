@@ -77,6 +77,16 @@ export class VcpuPlatform implements VcpuIo {
     this.post({ kind: "log", line });
   }
 
+  /** Console output from an engine-side device model (emu's platform UART, say). */
+  consoleOutput(bytes: Uint8Array): void {
+    this.console(bytes);
+  }
+
+  /** A shutdown the platform decided (ACPI S5, reset) rather than a hypercall: same path as SCHEDOP_shutdown. */
+  requestShutdown(reason: ShutdownReason): void {
+    this.shutdown(reason);
+  }
+
   /** Sends buffered console bytes to the owner. Called by the loop whenever the engine returns. */
   flushConsole(): void {
     if (this.pending.length === 0) return;

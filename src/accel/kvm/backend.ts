@@ -122,7 +122,6 @@ class KvmDomainExecution implements DomainExecution {
         this.end(() => this.events.shutdown(m.reason));
         return;
       case "crashed":
-        this.events.log(`d${this.spec.domid}: vCPU ${vcpuId} crashed: ${m.why}\n${m.registerDump}`);
         this.end(() => this.events.crashed(`vCPU ${vcpuId}: ${m.why}`, m.registerDump));
         return;
       case "ready":
