@@ -341,3 +341,18 @@ test("a triple fault sets cpu.tripleFault so the core's run loop stops", () => {
   assert.equal(m.cpu.tripleFault, true);
   assert.equal(m.sys.serviceInterrupts(), false);
 });
+
+test("saveState/restoreState carry the MSRs and the TSC offset to another system", () => {
+  const a = makeMachine();
+  enterLongMode(a);
+  a.sys.wrmsr(0xc0000082, 0x81c00080 | 0, -1);
+  a.sys.wrmsr(0xc0010007, 0xffff, 0);
+  a.sys.wrmsr(0x10, 5000, 0);
+  const saved = JSON.parse(JSON.stringify(a.sys.saveState()));
+  const b = makeMachine();
+  enterLongMode(b);
+  b.sys.restoreState(saved);
+  assert.deepEqual([...b.sys.rdmsr(0xc0000082)], [0x81c00080 | 0, -1]);
+  assert.deepEqual([...b.sys.rdmsr(0xc0010007)], [0xffff, 0]);
+  assert.equal(b.sys.rdtsc()[0], 5000);
+});

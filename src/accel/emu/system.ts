@@ -112,6 +112,14 @@ class VcpuVirtualMemory implements GuestVirtualMemory {
   }
 }
 
+/** What X86System holds beyond CpuState (MSRs without a CpuState field, TSC offset), as a versioned record. */
+export interface X86SystemState {
+  readonly version: 1;
+  readonly msrs: Readonly<Record<string, number | readonly number[]>>;
+  readonly tsc: { readonly offset: number; readonly last: number };
+  readonly tripleFaulted: boolean;
+}
+
 function u64(lo: number, hi: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
@@ -154,6 +162,29 @@ export class X86System extends Mmu implements EmuSystem {
     this.cpuidModel = new CpuidModel({ xen: true, ...opts.cpuid, vcpuId: cpu.vcpuId });
     this.tsc = new Tsc(opts.clock, this.cpuidModel.tscKhz);
     this.guestMemory = new VcpuVirtualMemory(this);
+    this.updateMode();
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** The system side's own state (CpuState is saved separately); the TLB is not state: restore flushes it. */
+  saveState(): X86SystemState {
+    const msrs: Record<string, number | number[]> = {};
+    for (const [k, v] of Object.entries(this.msrs)) msrs[k] = v instanceof Int32Array ? [...v] : (v as number);
+    return { version: 1, msrs, tsc: this.tsc.save(), tripleFaulted: this.tripleFaulted };
+  }
+
+  restoreState(s: X86SystemState): void {
+    if (s.version !== 1) throw new Error(`Cannot restore emu system state version "${String(s.version)}"`);
+    const target = this.msrs as unknown as Record<string, number | Int32Array>;
+    for (const [k, v] of Object.entries(s.msrs)) {
+      const cur = target[k];
+      if (cur instanceof Int32Array && Array.isArray(v)) cur.set(v);
+      else if (typeof cur === "number" && typeof v === "number") target[k] = v;
+    }
+    this.tsc.restore(s.tsc);
+    this.tripleFaulted = s.tripleFaulted;
+    this.flushTlb(false);
     this.updateMode();
   }
 

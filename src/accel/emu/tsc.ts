@@ -40,6 +40,16 @@ export class Tsc {
     this.lo = (v - hi * TWO32) | 0;
   }
 
+  /** Saved state: the offset to the clock-derived value and the last value returned. */
+  save(): { offset: number; last: number } {
+    return { offset: this.offset, last: this.last };
+  }
+
+  restore(s: { offset: number; last: number }): void {
+    this.offset = s.offset;
+    this.last = s.last;
+  }
+
   /** wrmsr IA32_TSC. */
   write(lo: number, hi: number): void {
     const want = (hi >>> 0) * TWO32 + (lo >>> 0);
