@@ -145,8 +145,9 @@ export function writeMsr(sys: X86System, index: number, lo: number, hi: number):
     default:
       if (index >= Msr.AMD_PERF_CTL0 && index <= Msr.AMD_PERF_CTR3) {
         const k = (index - Msr.AMD_PERF_CTL0) * 2;
-        m.perf[k] = lo;
-        m.perf[k + 1] = index >= 0xc0010004 ? hi & 0xffff : hi; // counters are 48 bits
+        // No vPMU: the counters (0xc0010004..7) hold nothing, so Linux's check_hw_exists() sees a broken PMU,
+        // uses software events only, and never executes rdpmc.
+        if (index < 0xc0010004) { m.perf[k] = lo; m.perf[k + 1] = hi; }
         return true;
       }
       return false;
