@@ -762,7 +762,13 @@ export class Interp extends CoreBase {
     const rlo = this.rlo, rhi = this.rhi, cpu = this.cpu, sys = this.sys;
     switch (b) {
       case 0x00: this.decodeModrm(0); execGroup6(this); break;
-      case 0x01: this.decodeModrm(0); if (execGroup7(this, this.features)) return; break;
+      case 0x01: {
+        this.decodeModrm(0);
+        const r = execGroup7(this, this.features);
+        if (r === 1) return;
+        if (r === 2) this.unknown();
+        break;
+      }
       case 0x02: case 0x03: this.decodeModrm(0); execLarLsl(this, b === 0x03); break;
       case 0x05: this.advance(); sys.syscall(); return;
       case 0x06: needCpl0(this); sys.writeCr(0, cpu.cr0 & ~8, 0); break; // clts
@@ -787,6 +793,10 @@ export class Interp extends CoreBase {
         rlo[0] = lo; rhi[0] = 0; rlo[2] = hi; rhi[2] = 0;
         break;
       }
+      case 0x33: // rdpmc: no performance counters are modelled; reads as 0 (CPL 0 or CR4.PCE)
+        if (cpu.cpl !== 0 && (cpu.cr4 & 0x100) === 0) this.gp0();
+        rlo[0] = 0; rhi[0] = 0; rlo[2] = 0; rhi[2] = 0;
+        break;
       case 0x34: this.advance(); sys.sysenter(); return;
       case 0x35: this.advance(); sys.sysexit(this.os); return;
       case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:

@@ -121,8 +121,9 @@ export function execGroup6(c: CoreBase): void {
 
 export interface Features { rdtscp: boolean; popcnt: boolean; cx16: boolean }
 
-/** 0f 01 (modrm decoded). Returns true when RIP has already been set (hypercall, swapgs paths advance). */
-export function execGroup7(c: CoreBase, feat: Features): boolean {
+/** 0f 01 (modrm decoded). Returns 1 when RIP has already been set (hypercall), 2 for an unimplemented
+ * encoding (the caller logs it and raises #UD), 0 otherwise. */
+export function execGroup7(c: CoreBase, feat: Features): number {
   const op = (c.modrm >> 3) & 7;
   const sys = c.sys, cpu = c.cpu;
   if (c.mod === 3) {
@@ -131,36 +132,36 @@ export function execGroup7(c: CoreBase, feat: Features): boolean {
       case 0xc1: case 0xd9: // vmcall / vmmcall: a Xen hypercall, returns to the next instruction
         c.advance();
         sys.hypercall();
-        return true;
+        return 1;
       case 0xf8: // swapgs
         if (!c.is64) c.ud();
         needCpl0(c);
         sys.swapgs();
-        return false;
+        return 0;
       case 0xf9: { // rdtscp
-        if (!feat.rdtscp) c.ud();
+        if (!feat.rdtscp) return 2;
         const [lo, hi] = sys.rdtsc();
         const [aux] = sys.rdmsr(0xc0000103);
         c.rlo[0] = lo; c.rhi[0] = 0; c.rlo[2] = hi; c.rhi[2] = 0; c.rlo[1] = aux; c.rhi[1] = 0;
-        return false;
+        return 0;
       }
     }
     if (op === 4) { // smsw reg
       c.setReg(c.os, c.rm, c.os === 2 ? cpu.cr0 & 0xffff : cpu.cr0, 0);
-      return false;
+      return 0;
     }
-    if (op === 6) { lmsw(c, c.getReg(2, c.rm)); return false; }
-    c.ud();
+    if (op === 6) { lmsw(c, c.getReg(2, c.rm)); return 0; }
+    return 2;
   }
   switch (op) {
-    case 0: sys.sgdt(c.eaLo, c.eaHi); return false;
-    case 1: sys.sidt(c.eaLo, c.eaHi); return false;
-    case 2: needCpl0(c); sys.lgdt(c.eaLo, c.eaHi, c.os); return false;
-    case 3: needCpl0(c); sys.lidt(c.eaLo, c.eaHi, c.os); return false;
-    case 4: c.wrMem(2, c.eaLo, c.eaHi, cpu.cr0 & 0xffff, 0); return false;
-    case 6: lmsw(c, c.rdMem(2, c.eaLo, c.eaHi)); return false;
-    case 7: needCpl0(c); sys.invlpg(c.eaLo, c.eaHi); c.flushFetch(); return false;
-    default: return c.ud();
+    case 0: sys.sgdt(c.eaLo, c.eaHi); return 0;
+    case 1: sys.sidt(c.eaLo, c.eaHi); return 0;
+    case 2: needCpl0(c); sys.lgdt(c.eaLo, c.eaHi, c.os); return 0;
+    case 3: needCpl0(c); sys.lidt(c.eaLo, c.eaHi, c.os); return 0;
+    case 4: c.wrMem(2, c.eaLo, c.eaHi, cpu.cr0 & 0xffff, 0); return 0;
+    case 6: lmsw(c, c.rdMem(2, c.eaLo, c.eaHi)); return 0;
+    case 7: needCpl0(c); sys.invlpg(c.eaLo, c.eaHi); c.flushFetch(); return 0;
+    default: return 2;
   }
 }
 
