@@ -76,6 +76,7 @@ test("loadKernel() names the file in one-line errors: missing kernel, not a kern
   expectBootError(() => loadKernel({ ...base, kernelPath: join(dir, "nope") }), `Cannot load kernel "${join(dir, "nope")}": file does not exist`);
   expectBootError(() => loadKernel({ ...base, kernelPath: ramdiskPath }), `Cannot load kernel "${ramdiskPath}": not an ELF file or a bzImage`);
   expectBootError(() => loadKernel({ ...base, kernelPath: dir }), `Cannot load kernel "${dir}": it is a directory`);
+  expectBootError(() => loadKernel({ ...base, kernelPath: "/dev/zero" }), `Cannot load kernel "/dev/zero": it is not a regular file`);
   expectBootError(() => loadKernel({ ...base, kernelPath: sample.elf64, memoryBytes: 16 * MiB }), /^Cannot load kernel ".*sample64.elf": the kernel needs 17 MiB of guest memory \(it ends at 0x1003008\) but the domain has 16 MiB$/);
   expectBootError(() => loadKernel({ ...base, kernelPath: sample.elf64, ramdiskPath: join(dir, "none.img") }), `Cannot load ramdisk "${join(dir, "none.img")}": file does not exist`);
   expectBootError(() => loadKernel({ ...base, kernelPath: sample.elf64, memoryBytes: 1 * MiB }), /^Cannot load kernel ".*": memory of 1048576 bytes is below the minimum of 16 MiB$/);
@@ -88,6 +89,10 @@ test("loadKernel() reports a ramdisk too large for memory", () => {
   expectBootError(
     () => loadKernel({ kernelPath: sample.elf64, ramdiskPath: big, cmdline: "", memoryBytes: 32 * MiB, vcpus: 1, type: "pvh" }),
     /^Cannot load kernel ".*": ramdisk ".*big.img" of 20 MiB does not fit in 32 MiB of guest memory next to the kernel$/,
+  );
+  expectBootError(
+    () => loadKernel({ kernelPath: sample.elf64, ramdiskPath: big, cmdline: "", memoryBytes: 16 * MiB, vcpus: 1, type: "pvh" }),
+    /^Cannot load ramdisk ".*big.img": the file is 20 MiB, more than the 16 MiB that can be loaded$/,
   );
 });
 

@@ -3,7 +3,7 @@
 // Every failure is a BootError whose one-line message names the file. Region bytes may be views of the
 // kernel file or of a cached decompressed payload: backends copy them into guest RAM and never modify them.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { hex } from "../base/bytes.ts";
 import { BootError } from "../base/errors.ts";
@@ -25,12 +25,16 @@ export interface LoadKernelOptions {
   rsdpPaddr?: number;
 }
 
-function readInput(path: string, what: "kernel" | "ramdisk"): Uint8Array {
+function readInput(path: string, what: "kernel" | "ramdisk", maxBytes: number): Uint8Array {
   const context = `Cannot load ${what} "${path}"`;
   try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new BootError(st.isDirectory() ? "it is a directory" : "it is not a regular file", context);
+    if (st.size > maxBytes) throw new BootError(`the file is ${mib(st.size)}, more than the ${mib(maxBytes)} that can be loaded`, context);
     const buf = readFileSync(path);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {
+    if (e instanceof BootError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT" ? "file does not exist"
@@ -95,12 +99,15 @@ function rememberVmlinux(key: string, vmlinux: Uint8Array): void {
   while (vmlinuxCache.size > VMLINUX_CACHE_ENTRIES) vmlinuxCache.delete(vmlinuxCache.keys().next().value!);
 }
 
+/** A bzImage is ~10 MiB and a vmlinux ~70 MiB; anything far larger is not a kernel. */
+const MAX_KERNEL_FILE_BYTES = 512 * 1024 * 1024;
+
 const mib = (bytes: number) => `${Math.ceil(bytes / 1048576)} MiB`;
 
 export function loadKernel(opts: LoadKernelOptions): BootImage {
   const context = `Cannot load kernel "${opts.kernelPath}"`;
-  const file = readInput(opts.kernelPath, "kernel");
-  const ramdisk = opts.ramdiskPath === undefined ? undefined : readInput(opts.ramdiskPath, "ramdisk");
+  const file = readInput(opts.kernelPath, "kernel", MAX_KERNEL_FILE_BYTES);
+  const ramdisk = opts.ramdiskPath === undefined ? undefined : readInput(opts.ramdiskPath, "ramdisk", Math.max(opts.memoryBytes, 0));
   try {
     if (!Number.isInteger(opts.vcpus) || opts.vcpus < 1) throw new BootError(`vcpus must be at least 1, got ${opts.vcpus}`);
     checkMemorySize(opts.memoryBytes);
