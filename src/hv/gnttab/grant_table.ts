@@ -18,7 +18,7 @@ import {
   GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, GRANT_ENTRIES_V1_PER_FRAME, GRANT_ENTRY_V1_SIZE, Gntst, Gtf,
 } from "../../abi/xen/grant_table.ts";
 import { DOMID_SELF, XEN_PAGE_SIZE } from "../../abi/xen/xen.ts";
-import type { GuestPhysmap } from "../xen/guest_physmap.ts";
+import { RamPhysmap, type GuestPhysmap } from "../xen/guest_physmap.ts";
 import { TsxenError } from "../../base/errors.ts";
 import { XenError } from "../xen/xen_error.ts";
 
@@ -130,6 +130,14 @@ export class GrantTables {
     const t = new DomainGrantTable(domid, config.physmap, config.maxFrames ?? DEFAULT_MAX_GRANT_FRAMES, config.privileged ?? false);
     t.grow(1); // Xen starts every table with one frame (the toolstack writes the reserved entries there).
     this.tables.set(domid, t);
+  }
+
+  /**
+   * The control domain (dom0's in-process backends): a privileged table with no guest memory, so it can
+   * hold maptrack handles of the grants it maps.
+   */
+  addControlDomain(domid = 0): void {
+    this.addDomain(domid, { physmap: new RamPhysmap({ bytes: new Uint8Array(0), sizeBytes: 0 }), privileged: true });
   }
 
   /** Drops domid's table and every mapping it holds of others' grants (their pins are released). */

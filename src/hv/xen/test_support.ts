@@ -103,7 +103,7 @@ export function makeXenWorld(pages = 64): XenWorld {
   const grants = new GrantTables();
   const xen = new XenGuests(events, grants);
   const dom0 = new Dom0EventChannels(events);
-  grants.addDomain(0, { physmap: new RamPhysmap(makeRam(0)), privileged: true });
+  grants.addControlDomain(0);
   const clock = new ManualClock();
   const injected: [number, number, number][] = [];
   const timerChanges: [number, number, bigint | undefined][] = [];
