@@ -25,7 +25,7 @@ test("the boot profile's MSRs read and write back", () => {
     [0x174, 0x10, 0], [0x175, 0x3000, 0xfffffe00 | 0], [0x176, 0x81c01000 | 0, -1], [0xc0000081, 0, 0x00230010],
     [0xc0000082, 0x81c00080 | 0, -1], [0xc0000083, 0x81c00100 | 0, -1], [0xc0000084, 0x257fd5, 0],
     [0xc0000100, 0x4c0000, 0], [0xc0000101, 0x0f800000, 0xffff8880 | 0], [0xc0000102, 0, 0],
-    [0x277, 0x00070406, 0x00070106], [0xc0010007, 0xffff, 0], [0xc0010015, 0x40, 0], [0xc0011029, 2, 0],
+    [0x277, 0x00070406, 0x00070106], [0xc0010000, 0x430076, 0], [0xc0010015, 0x40, 0], [0xc0011029, 2, 0],
     [0xc0000103, 1, 0], [0x2ff, 0xc06, 0],
   ];
   for (const [msr, lo, hi] of rw) {
@@ -34,6 +34,8 @@ test("the boot profile's MSRs read and write back", () => {
   }
   assert.equal(m.cpu.segBaseHi[Seg.GS], 0xffff8880 | 0, "GS_BASE is the GS base");
   for (const msr of [0x8b, 0x179, 0xfe, 0xc0010055]) assert.deepEqual([...sys.rdmsr(msr)], [0, 0]);
+  sys.wrmsr(0xc0010007, 0xffff, 0); // Linux's check_hw_exists(): no vPMU, the counter reads back 0
+  assert.deepEqual([...sys.rdmsr(0xc0010007)], [0, 0]);
   assert.equal(sys.rdmsr(0x1b)[0] >>> 0, 0xfee00900, "APIC at 0xfee00000, enabled, BSP");
 });
 

@@ -346,13 +346,13 @@ test("saveState/restoreState carry the MSRs and the TSC offset to another system
   const a = makeMachine();
   enterLongMode(a);
   a.sys.wrmsr(0xc0000082, 0x81c00080 | 0, -1);
-  a.sys.wrmsr(0xc0010007, 0xffff, 0);
+  a.sys.wrmsr(0xc0010001, 0x430076, 0);
   a.sys.wrmsr(0x10, 5000, 0);
   const saved = JSON.parse(JSON.stringify(a.sys.saveState()));
   const b = makeMachine();
   enterLongMode(b);
   b.sys.restoreState(saved);
   assert.deepEqual([...b.sys.rdmsr(0xc0000082)], [0x81c00080 | 0, -1]);
-  assert.deepEqual([...b.sys.rdmsr(0xc0010007)], [0xffff, 0]);
+  assert.deepEqual([...b.sys.rdmsr(0xc0010001)], [0x430076, 0]);
   assert.equal(b.sys.rdtsc()[0], 5000);
 });

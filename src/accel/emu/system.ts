@@ -508,8 +508,9 @@ export class X86System extends Mmu implements EmuSystem {
   private writeCr0(lo: number, hi: number): void {
     const cpu = this.cpu;
     const CR0_NW = 1 << 29, CR0_CD = 1 << 30;
-    // Defined bits: PE MP EM TS ET NE WP AM NW CD PG.
-    if (hi !== 0 || (lo & ~(0xe005003f | 0)) !== 0) raiseGp(cpu, 0);
+    // Defined bits: PE MP EM TS ET NE WP AM NW CD PG. Bits 63:32 must be 0; reserved low bits are ignored.
+    if (hi !== 0) raiseGp(cpu, 0);
+    lo &= 0xe005003f | 0;
     if ((lo & CR0_PG) !== 0 && (lo & CR0_PE) === 0) raiseGp(cpu, 0);
     if ((lo & CR0_NW) !== 0 && (lo & CR0_CD) === 0) raiseGp(cpu, 0);
     const old = cpu.cr0;
