@@ -18,8 +18,8 @@ function make() {
 
 const TICK_NS = 1e9 / 1193182;
 
-test("mode 2 on channel 0 pulses IRQ0 once per period (HZ=250 as Linux programs it)", () => {
-  const { pit, irq, run } = make();
+test("mode 2 on channel 0 pulses IRQ0 once per period (HZ=250 as Linux programs it), catching up late ticks", () => {
+  const { pit, irq, run, timers } = make();
   pit.write(3, 1, 0x34); // ch0, LSB/MSB, mode 2
   pit.write(0, 1, 4773 & 0xff);
   pit.write(0, 1, 4773 >> 8);
@@ -27,10 +27,19 @@ test("mode 2 on channel 0 pulses IRQ0 once per period (HZ=250 as Linux programs 
   assert.equal(irq.edges, 0);
   run(4_001_000);
   assert.equal(irq.edges, 1);
-  run(12_002_000);
-  assert.equal(irq.edges, 2); // a late timer coalesces missed periods
-  run(16_001_000);
+  run(12_002_000); // late: the ticks at 8 ms and 12 ms are both still owed
+  assert.equal(irq.edges, 2);
+  run(12_002_001); // caught up one per timer check
   assert.equal(irq.edges, 3);
+  run(12_002_002);
+  assert.equal(irq.edges, 3);
+  run(16_001_000);
+  assert.equal(irq.edges, 4);
+  run(3_000_000_000); // a backlog of seconds is dropped, not replayed
+  assert.equal(irq.edges, 5);
+  run(3_000_000_001);
+  assert.equal(irq.edges, 5);
+  assert.ok(timers.nextDeadlineNs() > 3_000_000_001);
 });
 
 test("mode 0 fires IRQ0 once at terminal count", () => {

@@ -14,6 +14,8 @@ import type { Pit8254State, PitChannelStateV1 } from "./state.ts";
 const R = { ...Registers };
 
 const NS_PER_SECOND = 1e9;
+/** Periodic IRQ0 ticks later than this are dropped rather than caught up. */
+const MAX_TICK_BACKLOG_NS = 1e9;
 
 function ticksBetween(fromNs: number, toNs: number): number {
   return Math.floor(((toNs - fromNs) * R.PIT_HZ) / NS_PER_SECOND);
@@ -111,6 +113,8 @@ export class Pit8254 implements PioDevice {
   readonly name = "pit8254";
   private readonly channels = [new Channel(true), new Channel(true), new Channel(false)] as const;
   private portBBits = 0;
+  /** PIT tick (since loadNs) of the OUT0 edge the channel-0 timer stands for. */
+  private channel0EdgeTick = 0;
   private readonly timer: Timer;
   /** Port 0x61 (system control port B: gate 2, speaker, refresh toggle, OUT2). */
   readonly portB: PioDevice;
@@ -275,6 +279,7 @@ export class Pit8254 implements PioDevice {
       default:
         edgeTick = n + 1;
     }
+    this.channel0EdgeTick = edgeTick;
     const deadline = ch.loadNs + ticksToNs(edgeTick);
     if (deadline <= now && ch.mode !== 2 && ch.mode !== 3) {
       this.timers.cancel(this.timer); // one-shot already past
@@ -286,7 +291,21 @@ export class Pit8254 implements PioDevice {
   private channel0Fired(now: number): void {
     this.irq0.pulse();
     const ch = this.channels[0];
-    if (ch.mode === 2 || ch.mode === 3) this.armChannel0(now);
+    if (ch.mode !== 2 && ch.mode !== 3) return;
+    // Periodic: the next edge after the one that just fired, not after `now`, so ticks the CPU loop
+    // was too late for are delivered one per timer check (Linux counts jiffies from them) instead of
+    // being lost. A backlog beyond MAX_TICK_BACKLOG_NS (a paused domain, a stalled host) is dropped.
+    const nextTick = this.channel0EdgeTick + ch.reload;
+    const nominalNs = ch.loadNs + ticksToNs(nextTick);
+    if (nominalNs > now) {
+      this.channel0EdgeTick = nextTick;
+      this.timers.arm(this.timer, nominalNs);
+    } else if (now - nominalNs > MAX_TICK_BACKLOG_NS) {
+      this.armChannel0(now);
+    } else {
+      this.channel0EdgeTick = nextTick;
+      this.timers.arm(this.timer, now + 1);
+    }
   }
 
   private readPortB(): number {
