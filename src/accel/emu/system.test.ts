@@ -356,3 +356,21 @@ test("saveState/restoreState carry the MSRs and the TSC offset to another system
   assert.deepEqual([...b.sys.rdmsr(0xc0010001)], [0x430076, 0]);
   assert.equal(b.sys.rdtsc()[0], 5000);
 });
+
+test("an NMI is delivered through vector 2 and blocks further NMIs until iret", () => {
+  const m = makeMachine();
+  enterLongMode(m);
+  const { cpu, sys, dv } = m;
+  writeGate64(dv, Vec.NMI, 0x8100a000 | 0, -1);
+  cpu.eflagsRest = 0x202;
+  cpu.ripLo = 0x1000;
+  sys.nmi();
+  assert.equal(sys.serviceInterrupts(), true);
+  assert.equal(cpu.ripLo, 0x8100a000 | 0);
+  cpu.eflagsRest |= Fl.IF;
+  sys.nmi();
+  assert.equal(sys.serviceInterrupts(), false, "blocked while the handler runs");
+  sys.iret(8);
+  assert.equal(cpu.ripLo, 0x1000);
+  assert.equal(sys.serviceInterrupts(), true, "the pending NMI follows the iret");
+});

@@ -138,6 +138,8 @@ export class X86System extends Mmu implements EmuSystem {
   private readonly guestMemory: VcpuVirtualMemory;
   /** Set once a triple fault happened (the machine resets or destroys the vCPU). */
   tripleFaulted = false;
+  private nmiPending = false;
+  private nmiBlocked = false;
 
   // Scratch results (no allocation on the paths the core uses often).
   private readonly pair: [number, number] = [0, 0];
@@ -358,7 +360,10 @@ export class X86System extends Mmu implements EmuSystem {
     farCall(this, selector, offsetLo, offsetHi, opSize);
   }
   farReturn(opSize: number, popBytes: number): void { farReturn(this, opSize, popBytes); }
-  iret(opSize: number): void { iret(this, opSize); }
+  iret(opSize: number): void {
+    iret(this, opSize);
+    this.nmiBlocked = false;
+  }
 
   syscall(): void {
     const cpu = this.cpu;
@@ -774,8 +779,22 @@ export class X86System extends Mmu implements EmuSystem {
     cpu.halted = true;
   }
 
+  /** Raises NMI (LAPIC delivery mode NMI): delivered through vector 2 at the next serviceInterrupts(), then
+   * blocked until the next iret. (The core polls only while IF is set, so an NMI waits for IF=1 here.) */
+  nmi(): void {
+    this.nmiPending = true;
+    this.cpu.halted = false;
+  }
+
   serviceInterrupts(): boolean {
     const cpu = this.cpu;
+    if (this.nmiPending && !this.nmiBlocked && !cpu.interruptShadow && !this.tripleFaulted) {
+      this.nmiPending = false;
+      this.nmiBlocked = true;
+      cpu.halted = false;
+      this.deliverInterrupt(Vec.NMI, "external", false, 0);
+      return true;
+    }
     if ((cpu.eflagsRest & Fl.IF) === 0 || cpu.interruptShadow || this.tripleFaulted) return false;
     if (!this.interrupts.hasPendingInterrupt()) return false;
     const vector = this.interrupts.acknowledge();
