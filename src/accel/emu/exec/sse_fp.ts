@@ -47,6 +47,28 @@ function prodErr(a: number, b: number, p: number): number {
   return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
+/** Below this magnitude the double error-free transformations may underflow: use the exact slow path. */
+const TINY = 2 ** -960;
+
+/** Slow path (tiny/denormal values only): is x * y exactly equal to z? Exact integer arithmetic. */
+function exactMul(x: number, y: number, z: number): boolean {
+  if (x === 0 || y === 0) return z === 0;
+  if (z === 0) return false;
+  const [mx, ex] = decomp(x), [my, ey] = decomp(y), [mz, ez] = decomp(z);
+  let a = mx * my, b = mz;
+  const e1 = ex + ey;
+  if (e1 > ez) a <<= BigInt(e1 - ez); else b <<= BigInt(ez - e1);
+  return a === b;
+}
+/** |d| = m * 2^e with integer m (BigInt). */
+function decomp(d: number): [bigint, number] {
+  SF64[0] = Math.abs(d);
+  const hi = SI32[1]!, lo = SI32[0]!;
+  const e = (hi >>> 20) & 0x7ff;
+  const m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo >>> 0);
+  return e === 0 ? [m, -1074] : [m | (1n << 52n), e - 1075];
+}
+
 const MIN_NORM_S = 1.1754943508222875e-38; // 2^-126
 const MIN_NORM_D = 2.2250738585072014e-308; // 2^-1022
 
@@ -83,11 +105,11 @@ function finD(r: number, inexact: boolean, finiteIn: boolean): number {
 export function opS(op: number, a: number, b: number): number {
   if (op === 0x51) { // sqrt b
     if (nanS(b)) { if (snanS(b)) fx |= IE; return b | 0x400000; }
-    if (denS(b)) fx |= DE;
     const x = ffrom(b);
     if (x < 0) { fx |= IE; return 0xffc00000 | 0; }
+    if (denS(b)) fx |= DE;
     const r = Math.fround(Math.sqrt(x));
-    return finS(r, r * r !== x && x !== Infinity, true);
+    return finS(r, r * r !== x && x !== Infinity, x !== Infinity);
   }
   if (op === 0x5d || op === 0x5f) { // min / max: source on NaN or equal zeros
     if (nanS(a) || nanS(b)) { fx |= IE; return b; }
@@ -124,12 +146,12 @@ export function opS(op: number, a: number, b: number): number {
 export function opD(op: number, al: number, ah: number, bl: number, bh: number): number {
   if (op === 0x51) {
     if (nanD(bl, bh)) { if (snanD(bl, bh)) fx |= IE; rHi = bh | 0x80000; return bl; }
-    if (denD(bl, bh)) fx |= DE;
     const x = dfrom(bl, bh);
     if (x < 0) { fx |= IE; rHi = 0xfff80000 | 0; return 0; }
+    if (denD(bl, bh)) fx |= DE;
     const r = Math.sqrt(x);
-    const inexact = x !== Infinity && x !== 0 && (r * r !== x || prodErr(r, r, r * r) !== 0);
-    return finD(r, inexact, true);
+    const inexact = x !== Infinity && x !== 0 && (x < TINY ? !exactMul(r, r, x) : r * r !== x || prodErr(r, r, r * r) !== 0);
+    return finD(r, inexact, x !== Infinity);
   }
   if (op === 0x5d || op === 0x5f) {
     if (nanD(al, ah) || nanD(bl, bh)) { fx |= IE; rHi = bh; return bl; }
@@ -154,7 +176,12 @@ export function opD(op: number, al: number, ah: number, bl: number, bh: number):
     }
     case 0x59: {
       const d = x * y;
-      return finD(d, fin && d - d === 0 && d !== 0 && prodErr(x, y, d) !== 0, fin);
+      let inexact = false;
+      if (fin && d - d === 0 && x !== 0 && y !== 0) {
+        const ad = Math.abs(d);
+        inexact = ad < TINY ? !exactMul(x, y, d) : prodErr(x, y, d) !== 0;
+      }
+      return finD(d, inexact, fin);
     }
     default: {
       if (y === 0 && x === x && x !== 0 && x - x === 0) {
@@ -162,7 +189,11 @@ export function opD(op: number, al: number, ah: number, bl: number, bh: number):
         rHi = ((ah ^ bh) < 0 ? 0xfff00000 : 0x7ff00000) | 0; return 0;
       }
       const d = x / y;
-      const inexact = fin && y !== 0 && d - d === 0 && d !== 0 && (d * y !== x || prodErr(d, y, d * y) !== 0);
+      let inexact = false;
+      if (fin && y !== 0 && d - d === 0 && x !== 0) {
+        inexact = Math.abs(d) < TINY || Math.abs(x) < TINY || Math.abs(y) < TINY ? !exactMul(d, y, x)
+          : d * y !== x || prodErr(d, y, d * y) !== 0;
+      }
       return finD(d, inexact, fin && y !== 0);
     }
   }
@@ -245,7 +276,7 @@ function i64ToS(lo: number, hi: number): number {
   if (mh < 0x200000) d = mh * TWO32 + ml;
   else {
     const p = 63 - Math.clz32(mh); // top bit index within mh (+32)
-    const shift = p + 32 - 52;
+    const shift = p - 52;
     const dropped = ml & ((1 << shift) - 1);
     const kh = mh >>> shift, kl = ((ml >>> shift) | (mh << (32 - shift))) >>> 0;
     d = (kh * TWO32 + ((kl | (dropped !== 0 ? 1 : 0)) >>> 0)) * 2 ** shift;
@@ -394,8 +425,8 @@ export function execFp(c: CoreBase, op: number): boolean {
         return true;
       }
       let v: number;
-      if (p === 0xf3) { loadXmmRm32(c, B); const b = B[0]!; if (denS(b)) fx |= DE; v = ffrom(b); }
-      else { loadXmmRm64(c, B); if (denD(B[0]!, B[1]!)) fx |= DE; v = dfrom(B[0]!, B[1]!); }
+      if (p === 0xf3) { loadXmmRm32(c, B); v = ffrom(B[0]!); }
+      else { loadXmmRm64(c, B); v = dfrom(B[0]!, B[1]!); }
       if ((c.rex & 8) !== 0) { const lo = toI64(v, trunc); const hi = rHi; commit(c); c.setReg(8, c.reg, lo, hi); }
       else { const r = toI32(v, trunc); commit(c); c.setReg(4, c.reg, r, 0); }
       return true;
@@ -417,7 +448,7 @@ export function execFp(c: CoreBase, op: number): boolean {
       loadXmmRm(c, B, true);
       for (let i = 0; i < 4; i++) {
         if (p === 0) A[i] = i32ToS(B[i]!);
-        else { const b = B[i]!; if (denS(b)) fx |= DE; A[i] = toI32(ffrom(b), p === 0xf3); }
+        else A[i] = toI32(ffrom(B[i]!), p === 0xf3);
       }
       commit(c);
       setXmm(c, c.reg, A);
@@ -431,10 +462,7 @@ export function execFp(c: CoreBase, op: number): boolean {
         A[0] = dbLo(B[0]!); A[1] = rHi; A[2] = dbLo(B[1]!); A[3] = rHi;
       } else {
         loadXmmRm(c, B, true);
-        for (let i = 0; i < 2; i++) {
-          if (denD(B[2 * i]!, B[2 * i + 1]!)) fx |= DE;
-          A[i] = toI32(dfrom(B[2 * i]!, B[2 * i + 1]!), p === 0x66);
-        }
+        for (let i = 0; i < 2; i++) A[i] = toI32(dfrom(B[2 * i]!, B[2 * i + 1]!), p === 0x66);
         A[2] = 0; A[3] = 0;
       }
       commit(c);
