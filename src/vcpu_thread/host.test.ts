@@ -5,19 +5,22 @@ import { VcpuThread } from "./host.ts";
 import type { FromVcpu } from "./protocol.ts";
 import type { ScriptStep } from "./scripted_engine.ts";
 import { VcpuState } from "./shared_layout.ts";
+import type { GuestVirtualMemory, HypercallRequest } from "../hv/ports.ts";
 
 const ENGINE = new URL("./scripted_engine.ts", import.meta.url).href;
 
-function start(steps: ScriptStep[]) {
+function start(steps: ScriptStep[], owner?: { numbers: number[]; handle: (req: HypercallRequest, mem: GuestVirtualMemory) => bigint }) {
+  const ram = new SharedArrayBuffer(0x10000);
   const messages: FromVcpu[] = [];
   const waiters: (() => void)[] = [];
   const errors: Error[] = [];
   const t = new VcpuThread({
     init: {
       domid: 4, name: "scripted", vcpuId: 0, vcpuCount: 1, privileged: false, handle: new Uint8Array(16),
-      engineModule: ENGINE, engineData: { steps }, ram: { kind: "sab", buffer: new SharedArrayBuffer(0x10000) },
+      engineModule: ENGINE, engineData: { steps }, ram: { kind: "sab", buffer: ram },
       entry: { kind: "pvh32", entry: 0, ebx: 0 },
     },
+    ownerHypercalls: owner === undefined ? undefined : { service: owner, ram: new Uint8Array(ram) },
     kick: () => {},
     onMessage: (m) => {
       messages.push(m);
@@ -90,4 +93,51 @@ test("a failing engine set-up rejects started()", async () => {
   });
   await assert.rejects(t.started(), /SharedArrayBuffer/);
   await t.stop();
+});
+
+test("hypercalls the owner serves run on the main thread, see guest memory, and return their result", async (t) => {
+  let calls = 0;
+  let firstMs = 0;
+  let lastMs = 0;
+  const owner = {
+    numbers: [32],
+    handle: (req: HypercallRequest, mem: GuestVirtualMemory): bigint => {
+      calls++;
+      if (calls === 1) firstMs = performance.now();
+      lastMs = performance.now();
+      const port = new DataView(mem.read(req.args[1], 4).buffer).getUint32(0, true);
+      mem.write(req.args[1] + 4n, new Uint8Array([0x5a]));
+      return BigInt(port + 1);
+    },
+  };
+  const s = start(
+    [
+      { op: "poke", gpa: 0x300, bytes: [41, 0, 0, 0] },
+      { op: "hypercall", nr: 32, args: [4, 0x300], expect: 42 },
+      { op: "hypercall", nr: 32, args: [4, 0x300], repeat: 2000, expect: 42 },
+      { op: "hypercall", nr: 99, args: [], expect: -38 },
+      { op: "poke", gpa: 0x100, bytes: [0, 0, 0, 0] },
+      { op: "hypercall", nr: 29, args: [2, 0x100] },
+    ],
+    owner,
+  );
+  await s.t.started();
+  const m = await s.until((x) => x.kind === "shutdown" || x.kind === "crashed");
+  const us = ((lastMs - firstMs) * 1000) / 2000;
+  assert.deepEqual(m, { kind: "shutdown", reason: "poweroff" });
+  assert.equal(calls, 2001);
+  t.diagnostic(`owner hypercall round trip: ${us.toFixed(1)} µs (postMessage there, Atomics.notify back)`);
+  await s.t.stop();
+});
+
+test("an owner hypercall that throws crashes the domain and the vCPU gets -EFAULT", async () => {
+  const s = start(
+    [{ op: "hypercall", nr: 34, args: [], expect: -14 }, { op: "out", port: 0xe9, bytes: "after\n" }],
+    { numbers: [34], handle: () => { throw new TypeError("bug in hvm_op"); } },
+  );
+  const m = await s.until((x) => x.kind === "crashed");
+  assert.match((m as { why: string }).why, /hypercall 34 failed in the hypervisor: TypeError: bug in hvm_op/);
+  await s.until((x) => x.kind === "console");
+  assert.equal(s.text(), "after\n");
+  await s.t.stop();
 });

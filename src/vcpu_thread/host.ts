@@ -2,7 +2,10 @@
 // pauses/unpauses/stops it through the control block, and kicks the engine out of the guest.
 // Engine-agnostic: the kick is injected (kvm: immediate_exit + signal; emu: ATTENTION alone suffices).
 import { Worker } from "node:worker_threads";
-import type { FromVcpu, VcpuInit } from "./protocol.ts";
+import { Errno } from "../abi/xen/errno.ts";
+import { PagingGuestMemory, type PagingState } from "../hv/hypercall/guest_pagewalk.ts";
+import type { HypercallRequest } from "../hv/ports.ts";
+import type { FromVcpu, OwnerHypercalls, VcpuInit } from "./protocol.ts";
 import { VcpuCommand, VcpuControlBlock, VcpuState } from "./shared_layout.ts";
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
@@ -25,6 +28,8 @@ export interface VcpuThreadOptions {
   readonly onMessage: (m: FromVcpu) => void;
   /** The worker died without reporting (an uncaught error in the thread itself). */
   readonly onThreadError: (error: Error) => void;
+  /** Serves forwarded hypercalls on this (the owner's) thread; `ram` is guest RAM as the owner sees it. */
+  readonly ownerHypercalls?: { readonly service: OwnerHypercalls; readonly ram: Uint8Array };
 }
 
 export class VcpuThread {
@@ -34,7 +39,7 @@ export class VcpuThread {
   private readonly ready: Promise<void>;
 
   constructor(private readonly opts: VcpuThreadOptions) {
-    const init: VcpuInit = { ...opts.init, control: this.control.buffer };
+    const init: VcpuInit = { ...opts.init, control: this.control.buffer, ownerHypercalls: opts.ownerHypercalls?.service.numbers ?? [] };
     this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: init, name: `${init.name}-vcpu${init.vcpuId}` });
     let readyOk!: () => void;
     let readyFail!: (e: Error) => void;
@@ -43,6 +48,7 @@ export class VcpuThread {
     this.worker.on("message", (m: FromVcpu) => {
       if (m.kind === "ready") readyOk();
       else if (m.kind === "initFailed") readyFail(new Error(m.error));
+      else if (m.kind === "hypercall") this.serveOwnerCall(m.req, m.paging);
       else opts.onMessage(m);
     });
     this.worker.on("error", (e: unknown) => {
@@ -52,6 +58,24 @@ export class VcpuThread {
     });
     this.exited = new Promise((res) => this.worker.once("exit", () => res()));
     this.exited.then(() => readyFail(new Error("vCPU thread exited during start-up")));
+  }
+
+  /** Main thread: runs a forwarded hypercall and wakes the waiting vCPU. A throw is a hypervisor bug: the
+   * vCPU gets -EFAULT back and the domain is reported crashed. */
+  private serveOwnerCall(req: HypercallRequest, paging: PagingState): void {
+    const owner = this.opts.ownerHypercalls;
+    let result = BigInt.asUintN(64, -BigInt(Errno.ENOSYS));
+    try {
+      if (owner !== undefined) result = owner.service.handle(req, new PagingGuestMemory(owner.ram, paging));
+    } catch (e) {
+      result = BigInt.asUintN(64, -BigInt(Errno.EFAULT));
+      this.opts.onMessage({
+        kind: "crashed",
+        why: `hypercall ${req.nr} failed in the hypervisor: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+        registerDump: "",
+      });
+    }
+    this.control.completeOwnerCall(result);
   }
 
   /** Resolves once the engine is set up and the guest is about to run; rejects if set-up failed. */

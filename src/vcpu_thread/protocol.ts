@@ -2,7 +2,8 @@
 // main → vCPU: VcpuInit once (workerData), then commands through the control block (shared_layout.ts),
 //   because a vCPU thread sits inside the guest and reads no messages while it runs.
 // vCPU → main: FromVcpu messages (postMessage), handled on the main thread.
-import type { BootEntry, ShutdownReason } from "../hv/ports.ts";
+import type { BootEntry, GuestVirtualMemory, HypercallRequest, ShutdownReason } from "../hv/ports.ts";
+import type { PagingState } from "../hv/hypercall/guest_pagewalk.ts";
 
 /** Where guest RAM lives, as a vCPU thread can reach it. */
 export type RamShare =
@@ -28,6 +29,19 @@ export interface VcpuInit {
   readonly entry: BootEntry | null;
   /** The control block (shared_layout.ts). */
   readonly control: SharedArrayBuffer;
+  /** Hypercall numbers the owner serves (OwnerHypercalls); the vCPU thread forwards them and waits. */
+  readonly ownerHypercalls?: readonly number[];
+}
+
+/**
+ * Hypercalls that need state only the owner (main thread) holds: event channels, grant tables, memory,
+ * HVM params (hv/xen). The vCPU thread posts the request and blocks on the control block's MAILBOX
+ * until the owner answers; the guest's memory is shared, so `handle` reads and writes it directly.
+ */
+export interface OwnerHypercalls {
+  readonly numbers: readonly number[];
+  /** Main thread. `mem` translates with the calling vCPU's paging state at the time of the call. */
+  handle(req: HypercallRequest, mem: GuestVirtualMemory): bigint;
 }
 
 export type FromVcpu =
@@ -38,5 +52,7 @@ export type FromVcpu =
   | { readonly kind: "log"; readonly line: string }
   /** The guest asked to shut down; this vCPU has left the guest (state halted). */
   | { readonly kind: "shutdown"; readonly reason: ShutdownReason }
+  /** A hypercall for the owner (OwnerHypercalls); the vCPU waits for completeOwnerCall(). */
+  | { readonly kind: "hypercall"; readonly req: HypercallRequest; readonly paging: PagingState }
   /** The vCPU cannot continue: triple fault, emulation failure, engine or hypervisor bug. */
   | { readonly kind: "crashed"; readonly why: string; readonly registerDump: string };

@@ -1,6 +1,7 @@
 // A scripted CPU engine for tests: plays a list of guest actions (port writes, hypercalls, spinning,
 // crashing) through the same VcpuIo and worker loop as real engines, on RAM in a SharedArrayBuffer.
 // It shows how a software engine (emu) plugs in: check control.attentionRequested() while running.
+import { PagingGuestMemory } from "../hv/hypercall/guest_pagewalk.ts";
 import type { BootEntry } from "../hv/ports.ts";
 import type { CpuEngine, EngineExit, EngineModule, VcpuIo } from "./engine.ts";
 import type { VcpuInit } from "./protocol.ts";
@@ -9,7 +10,7 @@ import { VcpuCommand, type VcpuControlBlock } from "./shared_layout.ts";
 export type ScriptStep =
   | { readonly op: "out"; readonly port: number; readonly bytes: string }
   /** A 64-bit hypercall whose pointer args are guest-physical (paging off in this fake). */
-  | { readonly op: "hypercall"; readonly nr: number; readonly args: readonly number[] }
+  | { readonly op: "hypercall"; readonly nr: number; readonly args: readonly number[]; readonly repeat?: number; readonly expect?: number }
   | { readonly op: "poke"; readonly gpa: number; readonly bytes: readonly number[] }
   /** Runs until the owner raises ATTENTION, then continues spinning on the next run(). */
   | { readonly op: "spin" }
@@ -35,10 +36,7 @@ class ScriptedEngine implements CpuEngine {
 
   run(): EngineExit {
     const steps = (this.init.engineData as ScriptedEngineData).steps;
-    const mem = {
-      read: (va: bigint, n: number) => this.ram.slice(Number(va), Number(va) + n),
-      write: (va: bigint, d: Uint8Array) => this.ram.set(d, Number(va)),
-    };
+    const mem = new PagingGuestMemory(this.ram, { cr0: 0x11, cr3: 0, cr4: 0, efer: 0 }); // paging off
     for (;;) {
       if (this.control.attentionRequested()) return { kind: "attention" };
       const step = steps[this.pc];
@@ -57,7 +55,13 @@ class ScriptedEngine implements CpuEngine {
         case "hypercall": {
           const a = [0n, 0n, 0n, 0n, 0n] as [bigint, bigint, bigint, bigint, bigint];
           step.args.forEach((v, i) => (a[i] = BigInt(v)));
-          this.io.hypercall({ vcpuId: this.init.vcpuId, nr: step.nr, args: a, longMode: true }, mem);
+          for (let i = 0; i < (step.repeat ?? 1); i++) {
+            const r = BigInt.asIntN(64, this.io.hypercall({ vcpuId: this.init.vcpuId, nr: step.nr, args: a, longMode: true }, mem));
+            if (step.expect !== undefined && r !== BigInt(step.expect)) {
+              this.pc++;
+              return { kind: "crashed", why: `hypercall ${step.nr} returned ${r}, expected ${step.expect}` };
+            }
+          }
           break;
         }
         case "spin":

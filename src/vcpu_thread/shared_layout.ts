@@ -10,8 +10,9 @@
 // 0      main        COMMAND: VcpuCommand
 // 1      vCPU        STATE: VcpuState
 // 2      main/vCPU   ATTENTION: 1 = look at COMMAND (main sets, vCPU clears before reading COMMAND)
-// 3      -           reserved
+// 3      vCPU/main   MAILBOX: owner-call handshake (idle 0 → vCPU: pending 1 → main: done 2 → vCPU: idle 0)
 // 4..5   vCPU        THREAD: native thread id (pthread_t) for signals, as BigInt64 at byte 16
+// 6..7   main        RESULT: the owner call's 64-bit result, as BigInt64 at byte 24
 
 export const CONTROL_BLOCK_BYTES = 64;
 
@@ -23,7 +24,12 @@ const waitAsync = (Atomics as unknown as {
 const COMMAND = 0;
 const STATE = 1;
 const ATTENTION = 2;
+const MAILBOX = 3;
 const THREAD_I64 = 2; // index in the BigInt64Array view (byte 16)
+const RESULT_I64 = 3; // byte 24
+const MAILBOX_IDLE = 0;
+const MAILBOX_PENDING = 1;
+const MAILBOX_DONE = 2;
 
 export const VcpuCommand = { run: 0, pause: 1, stop: 2 } as const;
 export type VcpuCommand = (typeof VcpuCommand)[keyof typeof VcpuCommand];
@@ -65,7 +71,27 @@ export class VcpuControlBlock {
     }
   }
 
+  /** Main thread: answers the pending owner call (see beginOwnerCall) and wakes the vCPU. */
+  completeOwnerCall(result: bigint): void {
+    Atomics.store(this.wide, RESULT_I64, BigInt.asIntN(64, result));
+    Atomics.store(this.words, MAILBOX, MAILBOX_DONE);
+    Atomics.notify(this.words, MAILBOX);
+  }
+
   // ---- vCPU thread ----
+
+  /** vCPU thread: marks an owner call pending. Call before posting the request message. */
+  beginOwnerCall(): void {
+    Atomics.store(this.words, MAILBOX, MAILBOX_PENDING);
+  }
+
+  /** vCPU thread: blocks until the owner completed the pending call; returns its result. */
+  awaitOwnerResult(): bigint {
+    while (Atomics.load(this.words, MAILBOX) === MAILBOX_PENDING) Atomics.wait(this.words, MAILBOX, MAILBOX_PENDING);
+    const r = BigInt.asUintN(64, Atomics.load(this.wide, RESULT_I64));
+    Atomics.store(this.words, MAILBOX, MAILBOX_IDLE);
+    return r;
+  }
 
   /** vCPU thread: clears ATTENTION, then reads COMMAND (this order loses no command). */
   takeCommand(): VcpuCommand {

@@ -4,6 +4,8 @@
 import type { GuestVirtualMemory, HypercallRequest, ShutdownReason } from "../hv/ports.ts";
 import { HypercallDispatcher } from "../hv/hypercall/dispatch.ts";
 import { HYPERCALL_PAGE_MSR, installHypercallPage } from "../hv/hypercall/hypercall_page.ts";
+import type { PagingGuestMemory, PagingState } from "../hv/hypercall/guest_pagewalk.ts";
+import type { VcpuControlBlock } from "./shared_layout.ts";
 import type { VcpuIo } from "./engine.ts";
 import type { FromVcpu, VcpuInit } from "./protocol.ts";
 
@@ -20,11 +22,16 @@ export class VcpuPlatform implements VcpuIo {
   stopRequested = false;
   shutdownReason: ShutdownReason | null = null;
 
+  private readonly ownerNumbers: ReadonlySet<number>;
+
   constructor(
     private readonly init: VcpuInit,
     private readonly ram: Uint8Array,
     private readonly post: (m: FromVcpu) => void,
+    /** Needed only when init.ownerHypercalls is non-empty. */
+    private readonly control?: VcpuControlBlock,
   ) {
+    this.ownerNumbers = new Set(init.ownerHypercalls ?? []);
     this.dispatcher = new HypercallDispatcher(
       { domid: init.domid, privileged: init.privileged, handle: init.handle },
       {
@@ -65,7 +72,20 @@ export class VcpuPlatform implements VcpuIo {
   }
 
   hypercall(req: HypercallRequest, mem: GuestVirtualMemory): bigint {
+    if (this.ownerNumbers.has(req.nr)) {
+      const paging = (mem as Partial<PagingGuestMemory>).paging;
+      if (paging !== undefined && this.control !== undefined) return this.ownerCall(req, paging);
+      this.logOnce(`owner ${req.nr}`, `d${this.init.domid}: hypercall ${req.nr} cannot reach the owner from this engine (logged once)`);
+    }
     return this.dispatcher.dispatch(req, mem);
+  }
+
+  /** Runs a hypercall on the owner's thread: post it, block until the owner answers (shared_layout MAILBOX). */
+  private ownerCall(req: HypercallRequest, paging: PagingState): bigint {
+    this.flushConsole();
+    this.control!.beginOwnerCall();
+    this.post({ kind: "hypercall", req, paging: { cr0: paging.cr0, cr3: paging.cr3, cr4: paging.cr4, efer: paging.efer } });
+    return this.control!.awaitOwnerResult();
   }
 
   wrmsr(index: number, value: bigint): boolean {

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   try {
     const mod = (await import(init.engineModule)) as EngineModule;
     const ram = mod.mapRam(init);
-    platform = new VcpuPlatform(init, ram, post);
+    platform = new VcpuPlatform(init, ram, post, control);
     engine = mod.createEngine(init, ram, platform, control);
     engine.reset(init.entry);
   } catch (e) {

@@ -7,6 +7,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { kvmBackend } from "../../src/accel/kvm/backend.ts";
 import { loadKernel } from "../../src/boot/load.ts";
 import type { DomainExecution, ShutdownReason } from "../../src/hv/ports.ts";
+import { HypercallDispatcher } from "../../src/hv/hypercall/dispatch.ts";
+import type { OwnerHypercalls } from "../../src/vcpu_thread/protocol.ts";
 import { buildTinyGuest } from "../guests/build.ts";
 
 const probe = existsSync("/dev/kvm") ? kvmBackend.probe() : null;
@@ -25,7 +27,7 @@ interface Running {
   waitForConsole(text: string, timeoutMs?: number): Promise<void>;
 }
 
-async function launchTiny(cmdline: string, elf: "elf64" | "elf32" = "elf64", vcpus = 1): Promise<Running> {
+async function launchTiny(cmdline: string, elf: "elf64" | "elf32" = "elf64", vcpus = 1, ownerHypercalls?: OwnerHypercalls): Promise<Running> {
   const guest = buildTinyGuest();
   const image = loadKernel({ kernelPath: guest[elf], cmdline, memoryBytes: MEMORY, vcpus, type: "pvh" });
   let text = "";
@@ -35,7 +37,7 @@ async function launchTiny(cmdline: string, elf: "elf64" | "elf32" = "elf64", vcp
   const outcome = new Promise<Outcome>((res) => (settle = res));
   const domid = nextDomid++;
   const exec = await kvmBackend.launch(
-    { domid, name: `tiny${domid}`, type: "pvh", memoryBytes: MEMORY, vcpus, image },
+    { domid, name: `tiny${domid}`, type: "pvh", memoryBytes: MEMORY, vcpus, image, ownerHypercalls },
     {
       console: (b) => {
         text += new TextDecoder().decode(b);
@@ -181,6 +183,26 @@ test("pause stops a spinning guest's CPU time and unpause resumes it", { skip },
     await new Promise((r) => setTimeout(r, 300));
     const t3 = g.exec.cpuTimeNs();
     assert.ok(t3 - t2 > 10e6, `running guest used only ${(t3 - t2) / 1e6} ms of CPU`);
+  } finally {
+    await g.exec.destroy();
+  }
+});
+
+test("hypercalls the owner serves go to the main thread and back into the guest", { skip }, async () => {
+  const onMain: number[] = [];
+  const mainThread = new HypercallDispatcher({ domid: 1, privileged: false, handle: new Uint8Array(16) }, { console() {}, log() {}, shutdown() {} });
+  const g = await launchTiny("reason=reboot", "elf64", 1, {
+    numbers: [17],
+    handle: (req, mem) => {
+      onMain.push(Number(req.args[0]));
+      return mainThread.dispatch(req, mem); // reads and writes guest memory from the main thread
+    },
+  });
+  try {
+    assert.deepEqual(await withTimeout(g.outcome, 15000, "guest run"), { kind: "shutdown", reason: "reboot" });
+    assert.match(g.console(), /xen version 4\.17/);
+    assert.match(g.console(), /RESULT: PASS/);
+    assert.deepEqual(onMain, [0, 1], "XENVER_version, then XENVER_extraversion with a buffer in guest memory");
   } finally {
     await g.exec.destroy();
   }

@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { KVM_RUN_OFF } from "../../abi/kvm/kvm_run.ts";
 import { KVM_CAP } from "../../abi/kvm/ioctl_numbers.ts";
 import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, LaunchSpec } from "../../hv/ports.ts";
-import type { FromVcpu } from "../../vcpu_thread/protocol.ts";
+import type { FromVcpu, OwnerHypercalls } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
 import { guestCpuid } from "./cpuid_policy.ts";
 import { KvmSystem, KvmVm } from "./kvm_vm.ts";
@@ -14,6 +14,9 @@ import type { KvmEngineData } from "./kvm_engine.ts";
 import * as ffi from "./ffi.ts";
 
 const ENGINE_MODULE = new URL("./kvm_engine.ts", import.meta.url).href;
+
+/** LaunchSpec plus the core's main-thread hypercall service (until hv/ports.ts carries it). */
+export type KvmLaunchSpec = LaunchSpec & { readonly ownerHypercalls?: OwnerHypercalls };
 
 let kickHandlerInstalled = false;
 /** A real handler (not SIG_DFL/SIG_IGN) makes the signal interrupt KVM_RUN with EINTR instead of killing us. */
@@ -68,7 +71,7 @@ class KvmDomainExecution implements DomainExecution {
   private cpuNsOfStopped = 0;
 
   constructor(
-    private readonly spec: LaunchSpec,
+    private readonly spec: KvmLaunchSpec,
     private readonly vm: KvmVm,
     private readonly events: ExecutionEvents,
   ) {}
@@ -102,6 +105,7 @@ class KvmDomainExecution implements DomainExecution {
           if (tid !== 0n) ffi.signalThread(tid, ffi.KICK_SIGNAL);
         },
         onMessage: (m) => this.onMessage(v.id, m),
+        ownerHypercalls: this.spec.ownerHypercalls === undefined ? undefined : { service: this.spec.ownerHypercalls, ram: this.vm.ram },
         onThreadError: (e) => this.end(() => this.events.crashed(`vCPU ${v.id} thread failed: ${e.message}`, e.stack ?? "")),
       });
       this.threads.push(t);
@@ -170,10 +174,14 @@ class KvmDomainExecution implements DomainExecution {
   }
 }
 
-export const kvmBackend: ExecutionBackend = {
+export interface KvmExecutionBackend extends ExecutionBackend {
+  launch(spec: KvmLaunchSpec, events: ExecutionEvents): Promise<DomainExecution>;
+}
+
+export const kvmBackend: KvmExecutionBackend = {
   kind: "kvm",
   probe: probeKvm,
-  async launch(spec: LaunchSpec, events: ExecutionEvents): Promise<DomainExecution> {
+  async launch(spec: KvmLaunchSpec, events: ExecutionEvents): Promise<DomainExecution> {
     if (spec.vcpus < 1) throw new RangeError(`A domain needs at least 1 vCPU, got ${spec.vcpus}`);
     installKickHandler();
     const sys = KvmSystem.open();

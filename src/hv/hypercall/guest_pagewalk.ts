@@ -96,7 +96,8 @@ function walk32(view: DataView, p: PagingState, va: number): number {
 export class PagingGuestMemory implements GuestVirtualMemory {
   constructor(
     private readonly ram: Uint8Array,
-    private readonly paging: PagingState,
+    /** The translating vCPU's control registers (also what an owner call carries to the main thread). */
+    readonly paging: PagingState,
   ) {}
 
   read(va: bigint, len: number): Uint8Array {
