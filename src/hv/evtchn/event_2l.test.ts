@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeGuest } from "../xen/test_support.ts";
+import { Evtchn2l } from "./event_2l.ts";
 
 const PENDING = 2048;
 const MASK = 2560;
@@ -118,4 +119,22 @@ test("a vCPU above 31 without a registered vcpu_info gets the pending bit but no
   g.ops.markAllPending(35);
   assert.equal(g.ram.bytes[0x21 * 4096 + 8], 0xff);
   assert.deepEqual(g.upcalls, [35]);
+});
+
+test("pollers hear of a newly pending port even when it is masked, once per 0 → 1 edge", () => {
+  const heard: number[] = [];
+  const g = makeGuest(1);
+  const ops = new Evtchn2l({
+    get words() {
+      return g.sharedInfo.words;
+    },
+    vcpuInfo: (v) => g.sharedInfo.vcpuInfo(v),
+    upcall: () => {},
+    portPending: (p) => heard.push(p),
+  });
+  setBit(g.sharedInfo.bytes, MASK, 12);
+  ops.setPending(0, 12);
+  ops.setPending(0, 12);
+  ops.setPending(1, 13);
+  assert.deepEqual(heard, [12, 13]);
 });

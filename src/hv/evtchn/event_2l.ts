@@ -25,6 +25,11 @@ export interface Evtchn2lTarget {
   vcpuInfo(vcpuId: number): VcpuInfoRef | undefined;
   /** Called when vcpuId's upcall_pending went 0 → 1: inject the registered upcall vector. */
   upcall(vcpuId: number): void;
+  /**
+   * Called when port's pending bit went 0 → 1, masked or not (Xen evtchn_check_pollers): wakes a vCPU
+   * blocked in SCHEDOP_poll on it. Linux's PV spinlocks poll a masked IPI port, so this is the only wakeup.
+   */
+  portPending?(port: number): void;
 }
 
 export class Evtchn2l implements EvtchnPortOps {
@@ -34,8 +39,8 @@ export class Evtchn2l implements EvtchnPortOps {
     const w = this.target.words;
     const bit = 1 << (port & 31);
     if ((Atomics.or(w, PENDING_WORD + (port >>> 5), bit) & bit) !== 0) return;
-    if ((Atomics.load(w, MASK_WORD + (port >>> 5)) & bit) !== 0) return;
-    this.markSelector(vcpuId, port >>> 6);
+    if ((Atomics.load(w, MASK_WORD + (port >>> 5)) & bit) === 0) this.markSelector(vcpuId, port >>> 6);
+    this.target.portPending?.(port);
   }
 
   clearPending(port: number): void {

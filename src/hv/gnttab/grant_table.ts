@@ -206,7 +206,7 @@ export class GrantTables {
     }
     if (!Number.isSafeInteger(gfn) || gfn < 0) throw new XenError(Errno.EINVAL, `Cannot map grant frame at gfn "${gfn}"`);
     const old = t.frameGfn.get(idx);
-    if (old === gfn) return;
+    if (old === gfn && t.physmap.page(gfn) === t.frames[idx]) return;
     if (old !== undefined) t.physmap.unmapOverlay(old);
     t.physmap.mapOverlay(gfn, t.frames[idx]!);
     t.frameGfn.set(idx, gfn);

@@ -39,6 +39,8 @@ export interface XenVcpuHooks {
   vcpuDown?(vcpuId: number): void;
   /** The next timer deadline of vcpuId changed (Xen system time, ns; undefined = none). */
   timerChanged?: TimerChange;
+  /** A port of this domain became pending (masked or not): wake vCPUs blocked in SCHEDOP_poll on it. */
+  portPending?(port: number): void;
 }
 
 export interface XenGuestConfig {
@@ -98,6 +100,7 @@ export class XenGuest {
       },
       vcpuInfo: (v) => sharedInfo.vcpuInfo(v),
       upcall: (v) => this.upcall(v),
+      portPending: (port) => hooks.portPending?.(port),
     });
     this.timers = new VcpuTimers(config.nrVcpus, (v) => events.sendVirq(this.domid, Virq.TIMER, v), hooks.timerChanged);
     this.online = Array.from({ length: config.nrVcpus }, (_, i) => i === 0);
