@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT } from "../../abi/xen/xen.ts";
-import { PvClock, readPvClock, scaleDelta, timeScale } from "./time.ts";
+import { PvClock, derivedTscClock, readPvClock, scaleDelta, timeScale } from "./time.ts";
 import { ManualClock, makeGuest } from "./test_support.ts";
 
 test("a 2.3 GHz TSC gives shift -1 and mul 0xde9bd37a (xen-abi-on-kvm.md §6)", () => {
@@ -62,4 +62,18 @@ test("the wallclock is UTC at system time 0, written under an even wc_version", 
   const sec = BigInt(dv.getUint32(3076, true)) | (BigInt(dv.getUint32(3084, true)) << 32n);
   assert.equal(sec, boot / 1_000_000_000n);
   assert.equal(dv.getUint32(3080, true), Number(boot % 1_000_000_000n));
+});
+
+test("a clock derived from the emu TSC pairs TSC and ns exactly, so the guest's formula is exact", () => {
+  let now = 5_000_000_123.7;
+  const clock = derivedTscClock(() => now, () => 0n, 2_000_000);
+  const g = makeGuest(1);
+  const pv = new PvClock(clock);
+  const info = g.sharedInfo.vcpuInfo(0)!;
+  now += 1_000_000;
+  pv.fill(info);
+  now += 3_600_000_000_000; // an hour later, no refresh
+  const guestTsc = BigInt(Math.floor(now * 2)); // what the emu's rdtsc returns at 2 GHz
+  const err = readPvClock(info, guestTsc).systemTimeNs - (BigInt(Math.floor(now)) - pv.startNs);
+  assert.ok(err >= -2n && err <= 2n, `error ${err} ns`);
 });

@@ -13,7 +13,7 @@ import type { SharedInfo, VcpuInfoRef } from "./shared_info.ts";
 export interface XenClock {
   /** Monotonic host time, ns. */
   monotonicNs(): bigint;
-  /** The guest's TSC now (read back to back with monotonicNs()). */
+  /** The guest's TSC at (or right after) the preceding monotonicNs() read. */
   guestTsc(): bigint;
   /** Guest TSC frequency, Hz. */
   readonly tscHz: number;
@@ -73,8 +73,8 @@ export class PvClock {
 
   /** Writes vcpu_time_info inside info (version odd → fields → even). */
   fill(info: VcpuInfoRef, flags = XEN_PVCLOCK_TSC_STABLE_BIT): void {
+    const system = this.systemTimeNs(); // monotonic first: clocks may pair guestTsc() with this read
     const tsc = this.clock.guestTsc();
-    const system = this.systemTimeNs();
     const w = info.words;
     const base = (info.offset + TIME) / 4;
     const version = Atomics.load(w, base);
@@ -104,4 +104,28 @@ export function readPvClock(info: VcpuInfoRef, tsc: bigint): { version: number; 
   const systemTime = dv.getBigUint64(16, true);
   const scale = { mul: dv.getUint32(24, true), shift: dv.getInt8(28) };
   return { version, systemTimeNs: systemTime + scaleDelta(tsc - tscTimestamp, scale) };
+}
+
+/**
+ * A XenClock whose guest TSC is derived from the same monotonic clock (the emu TSC, accel/emu/tsc.ts:
+ * TSC = floor(nowNs × tscKhz / 1e6) with the guest's TSC offset 0), so pvclock and rdtsc agree exactly.
+ * nowNs is host monotonic ns as a number (the emu's TscClock); wallclockNs is UTC ns since the epoch.
+ */
+export function derivedTscClock(nowNs: () => number, wallclockNs: () => bigint, tscKhz: number): XenClock {
+  const perNs = tscKhz / 1e6;
+  let lastNs = 0;
+  let lastTsc = 0;
+  return {
+    tscHz: tscKhz * 1000,
+    monotonicNs() {
+      lastNs = nowNs();
+      lastTsc = Math.floor(lastNs * perNs);
+      return BigInt(Math.floor(lastNs));
+    },
+    guestTsc() {
+      // The TSC at the instant of the preceding monotonicNs() read, so the pair is consistent.
+      return BigInt(lastTsc);
+    },
+    wallclockNs,
+  };
 }
