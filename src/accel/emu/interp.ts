@@ -18,12 +18,23 @@ import { execGroup15, execSse, sseImmBytes } from "./exec/sse.ts";
 import { execFwait, execX87 } from "./exec/x87.ts";
 import { LF_NONE, LF_SUB } from "./flags.ts";
 
+/** Interrupt poll period in instructions executed with IF=1. */
+const IRQ_POLL = 8;
 const IF = 1 << 9, DF = 1 << 10, CF = 1, ZF = 0x40, AF = 0x10;
+
+/** Prefix bytes: 1 = legacy prefix; 2 = REX (only in 64-bit mode, checked by the decoder). */
+const PFX = new Uint8Array(256);
+for (const b of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PFX[b] = 1;
+for (let b = 0x40; b < 0x50; b++) PFX[b] = 2;
 
 export type UnknownOpcodeLog = (bytes: string, rip: string, mode: number) => void;
 
 export class Interp extends CoreBase {
   features: Features = { rdtscp: false, popcnt: false, cx16: false };
+  /** Instructions (with IF=1) until the next interrupt poll. */
+  private irqPoll = 0;
+  /** Set when the current instruction had prefixes, so the next one resets the prefix state. */
+  private pfxDirty = true;
   onUnknownOpcode: UnknownOpcodeLog | null = null;
   private readonly seenUnknown = new Set<string>();
 
@@ -49,9 +60,14 @@ export class Interp extends CoreBase {
       try {
         while (cpu.icount < end) {
           if (cpu.interruptShadow) cpu.interruptShadow = false;
-          else if ((cpu.eflagsRest & IF) !== 0 && sys.serviceInterrupts()) {
-            cpu.halted = false;
-            if (cpu.stopRequest) break;
+          else if ((cpu.eflagsRest & IF) !== 0 && --this.irqPoll <= 0) {
+            // Polled every IRQ_POLL instructions executed with IF=1 (the countdown only runs while IF=1, so
+            // short sti..cli windows are still sampled): bounded latency at a fraction of the cost.
+            this.irqPoll = IRQ_POLL;
+            if (sys.serviceInterrupts()) {
+              cpu.halted = false;
+              if (cpu.stopRequest) break;
+            }
           }
           this.step();
           cpu.icount++;
@@ -125,31 +141,38 @@ export class Interp extends CoreBase {
       this.ipMask = os === 2 ? 0xffff : -1;
     }
     this.beginFetch();
-    this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0;
-    this.segOvr = -1; this.rep = 0; this.lock = false; this.ssePfx = 0; this.has66 = false;
     let b = this.f8();
-    let rex = 0;
-    for (;;) {
-      switch (b) {
-        case 0x66: this.has66 = true; this.ssePfx = 0x66; rex = 0; b = this.f8(); continue;
-        case 0x67: as = is64 ? 4 : as === 2 ? 4 : 2; rex = 0; b = this.f8(); continue;
-        case 0xf2: case 0xf3: this.rep = b; this.ssePfx = b; rex = 0; b = this.f8(); continue;
-        case 0xf0: this.lock = true; rex = 0; b = this.f8(); continue;
-        case 0x26: case 0x2e: case 0x36: case 0x3e:
-          if (!is64) this.segOvr = (b >> 3) & 3;
-          rex = 0; b = this.f8(); continue;
-        case 0x64: case 0x65: this.segOvr = b - 0x60; rex = 0; b = this.f8(); continue;
-        default:
-          if (is64 && (b & 0xf0) === 0x40) { rex = b; b = this.f8(); continue; }
+    if (this.pfxDirty) {
+      this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0;
+      this.segOvr = -1; this.rep = 0; this.lock = false; this.ssePfx = 0; this.has66 = false;
+      this.pfxDirty = false;
+    }
+    const kind = PFX[b];
+    if (kind === 1 || (kind === 2 && is64)) {
+      let rex = 0;
+      this.pfxDirty = true;
+      for (;;) {
+        switch (b) {
+          case 0x66: this.has66 = true; this.ssePfx = 0x66; rex = 0; b = this.f8(); continue;
+          case 0x67: as = is64 ? 4 : as === 2 ? 4 : 2; rex = 0; b = this.f8(); continue;
+          case 0xf2: case 0xf3: this.rep = b; this.ssePfx = b; rex = 0; b = this.f8(); continue;
+          case 0xf0: this.lock = true; rex = 0; b = this.f8(); continue;
+          case 0x26: case 0x2e: case 0x36: case 0x3e:
+            if (!is64) this.segOvr = (b >> 3) & 3;
+            rex = 0; b = this.f8(); continue;
+          case 0x64: case 0x65: this.segOvr = b - 0x60; rex = 0; b = this.f8(); continue;
+          default:
+            if (is64 && (b & 0xf0) === 0x40) { rex = b; b = this.f8(); continue; }
+        }
+        break;
       }
-      break;
+      if (rex !== 0) {
+        this.rex = rex;
+        this.rexR = (rex & 4) << 1; this.rexX = (rex & 2) << 2; this.rexB = (rex & 1) << 3;
+        if ((rex & 8) !== 0) os = 8;
+        else if (this.has66) os = os === 2 ? 4 : 2;
+      } else if (this.has66) os = os === 2 ? 4 : 2;
     }
-    if (rex !== 0) {
-      this.rex = rex;
-      this.rexR = (rex & 4) << 1; this.rexX = (rex & 2) << 2; this.rexB = (rex & 1) << 3;
-    }
-    if (this.has66) os = os === 2 ? 4 : 2;
-    if ((rex & 8) !== 0) os = 8;
     this.os = os; this.as = as;
     this.exec1(b);
   }
@@ -641,9 +664,9 @@ export class Interp extends CoreBase {
 
   /** Peeks the reg field of the upcoming ModRM byte (to size the immediate for RIP-relative forms). */
   private f8peekReg(): number {
-    const n = this.ilen;
+    const n = this.fPtr;
     const m = this.f8();
-    this.ilen = n;
+    this.fPtr = n;
     return (m >> 3) & 7;
   }
 

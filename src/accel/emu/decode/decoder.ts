@@ -22,7 +22,7 @@ export class CoreBase extends LazyFlags {
   // ---- per-instruction decode state ----
   startLo = 0; startHi = 0;
   /** Bytes consumed so far by the current instruction. */
-  ilen = 0;
+  get ilen(): number { return this.fPtr - this.fStart; }
   /** Linear address of the instruction start. */
   linLo = 0; linHi = 0;
   is64 = false;
@@ -51,9 +51,14 @@ export class CoreBase extends LazyFlags {
 
   // ---- instruction fetch page cache ----
   fRam: Uint8Array = EMPTY;
-  fBase = 0;
-  /** Offset of the instruction start within the cached page; 4096 when uncached (forces the slow path). */
-  fOff = 4096;
+  /** RAM offset of the cached code page, -1 when not cached. */
+  fBase = -1;
+  /** fRam index of the next instruction byte / of the instruction start / of the end of the cached page.
+   * When the page is not cached, fStart = fLimit = 0 and fPtr just counts bytes (every fetch takes the slow
+   * path). */
+  fPtr = 0;
+  fStart = 0;
+  fLimit = 0;
   fPageLo = 1; fPageHi = 0; fGen = -1; fCpl = -1;
 
   constructor(cpu: CpuState, public sys: EmuSystem) {
@@ -84,12 +89,13 @@ export class CoreBase extends LazyFlags {
     else { lo = (cpu.segBaseLo[CS] + cpu.ripLo) | 0; hi = 0; }
     this.startLo = cpu.ripLo; this.startHi = cpu.ripHi;
     this.linLo = lo; this.linHi = hi;
-    this.ilen = 0;
     const page = lo & ~0xfff;
     if (page !== this.fPageLo || hi !== this.fPageHi || cpu.tlbGen !== this.fGen || cpu.cpl !== this.fCpl) {
       this.refillFetch(page, hi);
     }
-    this.fOff = this.fBase >= 0 ? lo & 0xfff : 4096;
+    const base = this.fBase;
+    if (base >= 0) { const st = base + (lo & 0xfff); this.fStart = st; this.fPtr = st; this.fLimit = base + 4096; }
+    else { this.fStart = 0; this.fPtr = 0; this.fLimit = 0; }
   }
 
   private refillFetch(page: number, hi: number): void {
@@ -121,29 +127,29 @@ export class CoreBase extends LazyFlags {
       lo = (this.cpu.segBaseLo[CS] + ((this.startLo + n) & this.ipMask)) | 0;
     }
     const b = this.sys.fetch8(lo, hi);
-    this.ilen = n + 1;
+    this.fPtr++;
     return b & 0xff;
   }
 
   f8(): number {
-    const o = this.fOff + this.ilen;
-    if (o < 4096) { this.ilen++; return this.fRam[this.fBase + o]; }
+    const p = this.fPtr;
+    if (p < this.fLimit) { this.fPtr = p + 1; return this.fRam[p]; }
     return this.f8slow();
   }
   /** Sign-extended imm8. */
   fs8(): number { return (this.f8() << 24) >> 24; }
   f16(): number {
-    const o = this.fOff + this.ilen;
-    if (o < 4095) { const p = this.fBase + o, r = this.fRam; this.ilen += 2; return r[p] | (r[p + 1] << 8); }
+    const p = this.fPtr;
+    if (p + 2 <= this.fLimit) { const r = this.fRam; this.fPtr = p + 2; return r[p] | (r[p + 1] << 8); }
     const a = this.f8slowOrFast();
     return a | (this.f8slowOrFast() << 8);
   }
   /** imm32 as int32. */
   f32(): number {
-    const o = this.fOff + this.ilen;
-    if (o < 4093) {
-      const p = this.fBase + o, r = this.fRam;
-      this.ilen += 4;
+    const p = this.fPtr;
+    if (p + 4 <= this.fLimit) {
+      const r = this.fRam;
+      this.fPtr = p + 4;
       return r[p] | (r[p + 1] << 8) | (r[p + 2] << 16) | (r[p + 3] << 24);
     }
     const a = this.f8slowOrFast(), b = this.f8slowOrFast(), c = this.f8slowOrFast(), d = this.f8slowOrFast();
