@@ -4,9 +4,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { kvmBackend } from "../../src/accel/kvm/backend.ts";
+import { kvmBackend, type KvmDomain } from "../../src/accel/kvm/backend.ts";
 import { loadKernel } from "../../src/boot/load.ts";
-import type { DomainExecution, ShutdownReason } from "../../src/hv/ports.ts";
+import type { ShutdownReason } from "../../src/hv/ports.ts";
 import { HypercallDispatcher } from "../../src/hv/hypercall/dispatch.ts";
 import type { OwnerHypercalls } from "../../src/vcpu_thread/protocol.ts";
 import { buildTinyGuest } from "../guests/build.ts";
@@ -20,7 +20,7 @@ const openFdCount = (): number => readdirSync("/proc/self/fd").length;
 type Outcome = { kind: "shutdown"; reason: ShutdownReason } | { kind: "crashed"; why: string; dump: string };
 
 interface Running {
-  exec: DomainExecution;
+  exec: KvmDomain;
   console: () => string;
   logs: string[];
   outcome: Promise<Outcome>;
@@ -206,6 +206,20 @@ test("hypercalls the owner serves go to the main thread and back into the guest"
   } finally {
     await g.exec.destroy();
   }
+});
+
+test("injectVector() delivers the upcall vector through the in-kernel LAPIC to a halted guest", { skip }, async () => {
+  const g = await launchTiny("irq reason=watchdog");
+  try {
+    await g.waitForConsole("tiny: waiting for vector 0xf3");
+    assert.equal(g.exec.injectVector(0, 0xf3), true);
+    assert.deepEqual(await withTimeout(g.outcome, 15000, "guest run"), { kind: "shutdown", reason: "watchdog" });
+    assert.match(g.console(), /tiny: got vector 0xf3/);
+    assert.match(g.console(), /RESULT: PASS/);
+  } finally {
+    await g.exec.destroy();
+  }
+  assert.equal(g.exec.injectVector(0, 0xf3), false, "no injection after destroy");
 });
 
 test("a domain with two vCPUs runs on the boot vCPU while the other waits for INIT/SIPI, and both stop", { skip }, async () => {

@@ -64,7 +64,13 @@ export function probeKvm(): AccelProbe {
   }
 }
 
-class KvmDomainExecution implements DomainExecution {
+/** A domain on kvm: DomainExecution plus what only this backend offers the core. */
+export interface KvmDomain extends DomainExecution {
+  /** Raises an interrupt vector on a vCPU's LAPIC (the Xen event-channel upcall). Main thread. */
+  injectVector(vcpuId: number, vector: number): boolean;
+}
+
+class KvmDomainExecution implements KvmDomain {
   private readonly threads: VcpuThread[] = [];
   private ended = false;
   private destroyed: Promise<void> | null = null;
@@ -141,6 +147,11 @@ class KvmDomainExecution implements DomainExecution {
     void Promise.all(this.threads.map((t) => t.pause())).then(report, report);
   }
 
+  injectVector(vcpuId: number, vector: number): boolean {
+    if (this.destroyed !== null) return false;
+    return this.vm.signalMsi(vcpuId, vector); // APIC id = vCPU id (CPUID leaf 1 and 0x40000004)
+  }
+
   async pause(): Promise<void> {
     await Promise.all(this.threads.map((t) => t.pause()));
   }
@@ -175,13 +186,13 @@ class KvmDomainExecution implements DomainExecution {
 }
 
 export interface KvmExecutionBackend extends ExecutionBackend {
-  launch(spec: KvmLaunchSpec, events: ExecutionEvents): Promise<DomainExecution>;
+  launch(spec: KvmLaunchSpec, events: ExecutionEvents): Promise<KvmDomain>;
 }
 
 export const kvmBackend: KvmExecutionBackend = {
   kind: "kvm",
   probe: probeKvm,
-  async launch(spec: KvmLaunchSpec, events: ExecutionEvents): Promise<DomainExecution> {
+  async launch(spec: KvmLaunchSpec, events: ExecutionEvents): Promise<KvmDomain> {
     if (spec.vcpus < 1) throw new RangeError(`A domain needs at least 1 vCPU, got ${spec.vcpus}`);
     installKickHandler();
     const sys = KvmSystem.open();

@@ -4,7 +4,7 @@
 // addresses (valid process-wide); only the owner closes and unmaps them, after the threads have stopped.
 import { KVM, KVM_API_VERSION, KVM_CAP, KVM_MSR_EXIT_REASON } from "../../abi/kvm/ioctl_numbers.ts";
 import type { CpuidEntry } from "../../abi/kvm/cpuid.ts";
-import { KVM_MSR_FILTER_DEFAULT_ALLOW, KVM_MSR_FILTER_WRITE } from "../../abi/kvm/vm_structs.ts";
+import { encodeMsi, KVM_MSR_FILTER_DEFAULT_ALLOW, KVM_MSR_FILTER_WRITE } from "../../abi/kvm/vm_structs.ts";
 import { HYPERCALL_PAGE_MSR } from "../../hv/hypercall/hypercall_page.ts";
 import { KvmError } from "./errors.ts";
 import * as ffi from "./ffi.ts";
@@ -121,6 +121,16 @@ export class KvmVm {
       ffi.closeFd(fd);
       throw e;
     }
+  }
+
+  /**
+   * Raises `vector` on the LAPIC with id `apicId` as a fixed, edge-triggered MSI (KVM_SIGNAL_MSI):
+   * how the Xen upcall vector reaches a vCPU (xen-abi-on-kvm.md §7). Any thread. Returns true if delivered.
+   */
+  signalMsi(apicId: number, vector: number): boolean {
+    if (this.closed) return false;
+    const msi = encodeMsi({ addressLo: 0xfee00000 | ((apicId & 0xff) << 12), addressHi: 0, data: vector & 0xff });
+    return ffi.ioctlRaw(this.fd, KVM.SIGNAL_MSI, msi) > 0;
   }
 
   /** Releases vCPUs, RAM and the VM. Only after every vCPU thread has stopped. Idempotent. */

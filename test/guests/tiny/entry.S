@@ -77,6 +77,22 @@ start64:
     hlt
     jmp 2b
 
+    /* Interrupt handler for the "irq" mode: note the vector, EOI through the x2APIC, return. */
+    .globl irq_f3_entry
+irq_f3_entry:
+    push %rax
+    push %rcx
+    push %rdx
+    incl irq_count
+    mov $0x80b, %ecx                /* x2APIC EOI */
+    xor %eax, %eax
+    xor %edx, %edx
+    wrmsr
+    pop %rdx
+    pop %rcx
+    pop %rax
+    iretq
+
     .globl triple_fault
 triple_fault:
     lidt null_idt_ptr
@@ -105,6 +121,9 @@ msg32_end:
     .globl console32_result
 console32_result:
     .long 1
+    .globl irq_count
+irq_count:
+    .long 0
 
     .section .bss
     .p2align 12

@@ -3,6 +3,7 @@
  *   reason=poweroff|reboot|crash|watchdog|suspend  shut down with that reason (default poweroff)
  *   spin    loop forever (for destroy/pause tests)
  *   fault   triple-fault
+ *   irq     enable the x2APIC, wait (hlt) for vector 0xf3 from the hypervisor, then shut down
  * Prints "RESULT: PASS" when every check passed, "RESULT: FAIL <why>" otherwise. Must behave the same
  * on every backend. */
 typedef unsigned char u8;
@@ -18,6 +19,8 @@ struct hvm_start_info {
 extern u8 hypercall_page[4096];
 extern void triple_fault(void) __attribute__((noreturn));
 extern int console32_result;
+extern volatile int irq_count;
+extern void irq_f3_entry(void);
 
 static int failed;
 static int use_hypercall_console;
@@ -76,6 +79,32 @@ static int word_is(const char *v, const char *w) {
 
 static void wrmsr(u32 msr, u64 v) { __asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32))); }
 
+static u64 rdmsr(u32 msr) {
+    u32 lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((u64)hi << 32) | lo;
+}
+
+/* 64-bit IDT: only the upcall vector 0xf3 has a gate. */
+static struct { unsigned short off0, sel; u8 ist, attr; unsigned short off1; u32 off2, zero; } idt[256] __attribute__((aligned(16)));
+
+static void wait_for_vector(void) {
+    u64 h = (u64)irq_f3_entry;
+    idt[0xf3].off0 = (unsigned short)h;
+    idt[0xf3].sel = 0x08;
+    idt[0xf3].attr = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
+    idt[0xf3].off1 = (unsigned short)(h >> 16);
+    idt[0xf3].off2 = (u32)(h >> 32);
+    struct { unsigned short limit; u64 base; } __attribute__((packed)) idtr = { sizeof(idt) - 1, (u64)idt };
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+    wrmsr(0x1b, rdmsr(0x1b) | (1 << 11) | (1 << 10)); /* APIC_BASE: enable, x2APIC mode */
+    wrmsr(0x80f, 0x1ff);                              /* SVR: software enable, spurious vector 0xff */
+    wrmsr(0x808, 0);                                  /* TPR: accept every priority */
+    puts_("tiny: waiting for vector 0xf3\n");
+    while (irq_count == 0) __asm__ volatile("sti; hlt; cli");
+    puts_("tiny: got vector 0xf3\n");
+}
+
 static void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d) {
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
@@ -112,6 +141,7 @@ void kmain(struct hvm_start_info *si) {
         puts_("tiny: spinning\n");
         for (;;) __asm__ volatile("pause");
     }
+    if (cmdline_value(cmd, "irq")) wait_for_vector();
     if (cmdline_value(cmd, "fault")) {
         puts_(failed ? "RESULT: FAIL\n" : "RESULT: PASS\n");
         puts_("tiny: triple fault\n");
