@@ -73,3 +73,13 @@ test("pagetable_dying is ENOSYS and get_time returns system time", () => {
   hvmOp(w.xen, w.call(1), HvmOp.get_time, BigInt(ARG));
   assert.equal(XenHvmGetTime.decode(w.ramA.bytes, ARG).now, 777n);
 });
+
+test("HVM params survive save and restore", () => {
+  const w = makeXenWorld();
+  w.a.params.setByToolstack(HvmParam.STORE_PFN, 0xfeffcn);
+  w.a.setUpcallVector(1, 0xf3);
+  const state = JSON.parse(JSON.stringify(w.a.params.save()));
+  w.b.params.restore(state);
+  assert.equal(w.b.params.get(HvmParam.STORE_PFN, false), 0xfeffcn);
+  assert.equal(w.b.params.upcallVector(1), 0xf3);
+});

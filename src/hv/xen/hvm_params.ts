@@ -83,6 +83,17 @@ export class HvmParams {
     return { version: 1, values: [...this.values].map(String), upcallVectors: [...this.upcallVectors] };
   }
 
+  /** Loads a save() record (Xen's HVM_PARAMS record of the save stream). */
+  restore(state: HvmParamsState): void {
+    if (state.version !== 1) throw new RangeError(`HVM params record version ${String(state.version)} is not supported`);
+    state.values.forEach((v, i) => {
+      if (i < HVM_NR_PARAMS) this.values[i] = BigInt.asUintN(64, BigInt(v));
+    });
+    state.upcallVectors.forEach((v, i) => {
+      if (i < this.nrVcpus) this.upcallVectors[i] = v;
+    });
+  }
+
   private check(index: number, guestAllowed: ReadonlySet<number> | undefined, what: string): void {
     if (!Number.isInteger(index) || index < 0 || index >= HVM_NR_PARAMS) throw new XenError(Errno.EINVAL, `HVM param "${index}" does not exist`);
     if (DEPRECATED.has(index)) throw new XenError(Errno.EINVAL, `HVM param "${index}" is deprecated`);

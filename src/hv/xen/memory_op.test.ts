@@ -102,3 +102,16 @@ test("populate_physmap stops at maxmem", () => {
   w.a.maxPages = 64;
   assert.equal(memoryOp(w.xen, w.call(1), XenMem.populate_physmap, BigInt(ARG)), 1);
 });
+
+test("the balloon refuses the pages that hold shared_info or a vcpu_info", () => {
+  const w = makeXenWorld();
+  w.a.sharedInfo.place(0x10);
+  w.a.sharedInfo.registerVcpuInfo(1, 0x11, 0);
+  const dv = new DataView(w.ramA.bytes.buffer);
+  dv.setBigUint64(LIST, 0x10n, true);
+  dv.setBigUint64(LIST + 8, 0x11n, true);
+  w.ramA.bytes.set(XenMemoryReservation.build({ extentStart: BigInt(LIST), nrExtents: 2n, extentOrder: 0, memFlags: 0, domid: DOMID_SELF }), ARG);
+  assert.equal(memoryOp(w.xen, w.call(1), XenMem.decrease_reservation, BigInt(ARG)), 0);
+  dv.setBigUint64(LIST, 0x12n, true);
+  assert.equal(memoryOp(w.xen, w.call(1), XenMem.decrease_reservation, BigInt(ARG)), 1);
+});

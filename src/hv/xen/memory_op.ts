@@ -134,9 +134,12 @@ function reservationOp(env: XenEnv, call: GuestCall, op: number, arg: bigint, st
   return done;
 }
 
-/** Balloon down: every page of the extent must be populated RAM; all are released or none. */
+/**
+ * Balloon down: every page of the extent must be populated RAM not holding shared_info or a vcpu_info (Xen
+ * keeps its own reference on those); all are released or none.
+ */
 function releaseExtent(guest: XenGuest, base: number, pages: number): boolean {
-  for (let i = 0; i < pages; i++) if (!guest.physmap.isRam(base + i)) return false;
+  for (let i = 0; i < pages; i++) if (!guest.physmap.isRam(base + i) || guest.sharedInfo.usesGfn(base + i)) return false;
   for (let i = 0; i < pages; i++) guest.physmap.releaseRam(base + i);
   guest.totPages -= pages;
   return true;

@@ -90,6 +90,13 @@ export class SharedInfo {
     return { bytes: this.current.bytes, words: this.current.words, offset: SharedInfoLayout.vcpuInfo + vcpuId * VcpuInfoLayout.size };
   }
 
+  /** True when gfn holds shared_info or a registered vcpu_info: the balloon must not take it. */
+  usesGfn(gfn: number): boolean {
+    if (gfn === this.placedGfn) return true;
+    for (const at of this.registeredAt.values()) if (at.gfn === gfn) return true;
+    return false;
+  }
+
   isVcpuInfoRegistered(vcpuId: number): boolean {
     return this.registered.has(vcpuId);
   }
