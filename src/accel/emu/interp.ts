@@ -57,23 +57,30 @@ export class Interp extends CoreBase {
         if ((cpu.eflagsRest & IF) !== 0 && this.serviceInterrupts()) continue;
         break;
       }
+      // Retired instructions are counted locally and added to cpu.icount when the inner loop ends (rep string
+      // iterations are added to cpu.icount directly by the string code).
+      const limit = end - cpu.icount;
+      let n = 0;
       try {
-        while (cpu.icount < end) {
+        while (n < limit) {
           if (cpu.interruptShadow) cpu.interruptShadow = false;
           else if ((cpu.eflagsRest & IF) !== 0 && --this.irqPoll <= 0) {
             // Polled every IRQ_POLL instructions executed with IF=1 (the countdown only runs while IF=1, so
             // short sti..cli windows are still sampled): bounded latency at a fraction of the cost.
             this.irqPoll = IRQ_POLL;
+            this.startLo = cpu.ripLo; this.startHi = cpu.ripHi; // a fault while delivering keeps this RIP
             if (sys.serviceInterrupts()) {
               cpu.halted = false;
               if (cpu.stopRequest) break;
             }
           }
           this.step();
-          cpu.icount++;
+          n++;
           if (cpu.halted || cpu.stopRequest) break;
         }
+        cpu.icount += n;
       } catch (e) {
+        cpu.icount += n;
         if (e !== FAULT) throw e;
         cpu.ripLo = this.startLo; cpu.ripHi = this.startHi;
         this.deliverException();
@@ -81,6 +88,7 @@ export class Interp extends CoreBase {
     }
     return cpu.icount - start;
   }
+
 
   private serviceInterrupts(): boolean {
     try {
