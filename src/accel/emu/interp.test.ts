@@ -430,3 +430,74 @@ t("daa/das/aaa/aas adjust BCD arithmetic in 32-bit mode", () => {
   assert.equal(r.st.rlo[0]! & 0xff, 0x86);
   assert.equal(r.flags() & CF, CF);
 });
+
+t("repne scasb finds a terminator like strlen and lodsb/xlat read through DS", () => {
+  const r = runAsm(`
+    mov rdi, ${DATA}
+    mov dword ptr [rdi], 0x00636261   # "abc\\0"
+    xor eax, eax
+    mov rcx, -1
+    repne scasb
+    not rcx
+    dec rcx          # strlen = 3
+    mov rsi, ${DATA}
+    lodsb
+    mov bl, al
+    lea rbx, [${DATA}]
+    mov al, 2
+    xlat
+    hlt`);
+  assert.equal(r.r(1), 3n);
+  assert.equal(r.st.rlo[0]! & 0xff, 0x63);
+});
+
+t("16-bit string ops wrap SI/DI and count with CX", () => {
+  const r = runAsm(`
+    mov ax, 0x3000
+    mov es, ax
+    mov ds, ax
+    mov si, 0xfffe
+    mov di, 0x10
+    mov cx, 4
+    rep movsb
+    hlt`, { bits: 16 });
+  assert.equal(r.st.rlo[6]! & 0xffff, 0x0002);
+  assert.equal(r.st.rlo[7]! & 0xffff, 0x14);
+  assert.equal(r.st.rlo[1]! & 0xffff, 0);
+});
+
+t("segment limits are checked in 32-bit protected mode", () => {
+  const r = runAsm("mov eax, [0x2000]\nmov ebx, [0x1fff0]\nhlt", {
+    bits: 32,
+    setup: (x) => { x.st.segLimit[3] = 0xffff; },
+  });
+  assert.equal(r.sys.events[0]?.vector, 13);
+  assert.equal(r.st.ripLo, 0x1005);
+});
+
+t("privileged instructions raise #GP at CPL 3 and popf leaves IF and IOPL alone", () => {
+  const setup = (x: { st: { cpl: number; eflagsRest: number } }): void => { x.st.cpl = 3; x.st.eflagsRest = 0x202; };
+  for (const insn of ["cli", "hlt", "mov rax, cr0", "wrmsr", "lgdt [0x2000]", "invlpg [0]"]) {
+    const r = runAsm(`${insn}\nhlt`, { setup });
+    assert.equal(r.sys.events[0]?.vector, 13, insn);
+  }
+  const p = runAsm("push 0x3000\npopfq\npushfq\npop rax\nhlt", { setup });
+  assert.equal(Number(p.r(0)) & 0x3200, 0x200);
+});
+
+t("loop uses RCX, or ECX with an address-size prefix, and jrcxz tests the full register", () => {
+  const r = runAsm(`
+    mov rcx, 3
+    xor eax, eax
+  1: inc eax
+    loop 1b
+    mov rcx, 0x100000002
+  3: inc eax
+    addr32 loop 3b
+    mov rcx, 0x100000000
+    jrcxz 2f
+    mov ebx, 1
+  2: hlt`);
+  assert.equal(r.r(0), 5n);
+  assert.equal(r.st.rlo[3], 1);
+});
