@@ -3,7 +3,9 @@
 import { evtchnOp } from "../evtchn/evtchn_op.ts";
 import { gnttabOp } from "../gnttab/gnttab_op.ts";
 import { Hypercall } from "../../abi/xen/xen.ts";
-import type { HypercallContext, HypercallTable } from "../hypercall/context.ts";
+import type { HypercallContext, HypercallDomain, HypercallEffects, HypercallTable } from "../hypercall/context.ts";
+import { HypercallDispatcher } from "../hypercall/dispatch.ts";
+import type { GuestVirtualMemory, HypercallRequest } from "../ports.ts";
 import type { GuestCall } from "./guest_call.ts";
 import { hvmOp } from "./hvm_params.ts";
 import { memoryOp } from "./memory_op.ts";
@@ -65,4 +67,26 @@ export function xenCoreHypercallTable(env: XenEnv): HypercallTable {
     [Hypercall.event_channel_op]: entry("event_channel_op", eventChannelOpHypercall),
     [Hypercall.hvm_op]: entry("hvm_op", hvmOpHypercall),
   };
+}
+
+/** Numbers of the hypercalls this core serves on the owner (main) thread. */
+export const XEN_CORE_HYPERCALL_NUMBERS: readonly number[] = [
+  Hypercall.memory_op,
+  Hypercall.grant_table_op,
+  Hypercall.vcpu_op,
+  Hypercall.event_channel_op,
+  Hypercall.hvm_op,
+];
+
+/**
+ * The owner-side service for one domain, shaped as vcpu_thread's OwnerHypercalls: the vCPU thread forwards
+ * these numbers and the main thread answers through hv/hypercall's dispatcher (-errno, counts, log-once).
+ */
+export function xenOwnerHypercalls(
+  env: XenEnv,
+  domain: HypercallDomain,
+  effects: HypercallEffects,
+): { readonly numbers: readonly number[]; handle(req: HypercallRequest, mem: GuestVirtualMemory): bigint; readonly dispatcher: HypercallDispatcher } {
+  const dispatcher = new HypercallDispatcher(domain, effects, xenCoreHypercallTable(env));
+  return { numbers: XEN_CORE_HYPERCALL_NUMBERS, handle: (req, mem) => dispatcher.dispatch(req, mem), dispatcher };
 }
