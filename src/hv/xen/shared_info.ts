@@ -37,11 +37,24 @@ export class SharedInfo {
   private readonly registered = new Map<number, VcpuInfoRef>();
   private readonly registeredAt = new Map<number, { readonly gfn: number; readonly offset: number }>();
 
+  /** Legacy-slot refs for the current page, rebuilt when the page moves (no allocation per event). */
+  private legacy: VcpuInfoRef[] = [];
+
   constructor(
     private readonly physmap: GuestPhysmap,
     readonly nrVcpus: number,
   ) {
     this.current = views(physmap.allocOverlayPage());
+    this.rebuildLegacy();
+  }
+
+  private rebuildLegacy(): void {
+    const n = Math.min(this.nrVcpus, XEN_LEGACY_MAX_VCPUS);
+    this.legacy = Array.from({ length: n }, (_, v) => ({
+      bytes: this.current.bytes,
+      words: this.current.words,
+      offset: SharedInfoLayout.vcpuInfo + v * VcpuInfoLayout.size,
+    }));
   }
 
   /** The shared_info page bytes (for tests and save). */
@@ -80,14 +93,16 @@ export class SharedInfo {
     }
     this.current = next;
     this.placedGfn = gfn;
+    this.rebuildLegacy();
   }
 
   /** The vcpu_info of vcpuId: registered area, else its legacy slot (vCPU < 32), else undefined. */
   vcpuInfo(vcpuId: number): VcpuInfoRef | undefined {
-    const reg = this.registered.get(vcpuId);
-    if (reg !== undefined) return reg;
-    if (!Number.isInteger(vcpuId) || vcpuId < 0 || vcpuId >= XEN_LEGACY_MAX_VCPUS || vcpuId >= this.nrVcpus) return undefined;
-    return { bytes: this.current.bytes, words: this.current.words, offset: SharedInfoLayout.vcpuInfo + vcpuId * VcpuInfoLayout.size };
+    if (this.registered.size !== 0) {
+      const reg = this.registered.get(vcpuId);
+      if (reg !== undefined) return reg;
+    }
+    return this.legacy[vcpuId];
   }
 
   /** True when gfn holds shared_info or a registered vcpu_info: the balloon must not take it. */
