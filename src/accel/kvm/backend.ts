@@ -9,6 +9,7 @@ import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, La
 import type { FromVcpu, OwnerHypercalls } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
 import { guestCpuid } from "./cpuid_policy.ts";
+import { patchVmcallHypercalls } from "./hypercall_patch.ts";
 import { KvmSystem, KvmVm } from "./kvm_vm.ts";
 import type { KvmEngineData } from "./kvm_engine.ts";
 import * as ffi from "./ffi.ts";
@@ -210,6 +211,13 @@ export const kvmBackend: KvmExecutionBackend = {
           throw new RangeError(`Boot image region at 0x${r.gpa.toString(16)} (${r.bytes.length} bytes) does not fit in ${vm.ramSizeBytes} bytes of RAM`);
         }
         vm.ram.set(r.bytes, r.gpa);
+      }
+      // Patched in guest RAM, never in the loader's (possibly cached) image.
+      const patch = patchVmcallHypercalls(spec.image.regions.map((r) => ({ bytes: vm.ram.subarray(r.gpa, r.gpa + r.bytes.length) })));
+      if (patch.kind === "patched") {
+        events.log(`d${spec.domid}: kernel hypercalls use vmcall/vmmcall: patched to port-I/O stubs at 0x${(spec.image.regions[patch.region]!.gpa + patch.offset).toString(16)}`);
+      } else if (patch.kind === "ambiguous") {
+        events.log(`d${spec.domid}: found ${patch.matches} vmcall/vmmcall hypercall sites, patched none; hypercalls will not reach tsxen unless the kernel uses a hypercall page`);
       }
       for (let i = 0; i < spec.vcpus; i++) vm.createVcpu(i);
       await exec.start();
