@@ -35,7 +35,7 @@ test("mode 2 on channel 0 pulses IRQ0 once per period (HZ=250 as Linux programs 
   assert.equal(irq.edges, 3);
   run(16_001_000);
   assert.equal(irq.edges, 4);
-  run(3_000_000_000); // a backlog of seconds is dropped, not replayed
+  run(3_000_000_000); // a backlog of more than 3 periods is dropped, not replayed
   assert.equal(irq.edges, 5);
   run(3_000_000_001);
   assert.equal(irq.edges, 5);
