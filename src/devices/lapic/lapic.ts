@@ -122,12 +122,11 @@ export class Lapic implements MmioDevice {
     }
     const word = vector >> 5;
     const bit = 1 << (vector & 31);
-    if (!(this.irr[word]! & bit)) {
-      this.irr[word]! |= bit;
-      this.irrCount++;
-    }
     if (levelTriggered) this.tmr[word]! |= bit;
     else this.tmr[word]! &= ~bit;
+    if (this.irr[word]! & bit) return; // already pending: nothing new to wake up for
+    this.irr[word]! |= bit;
+    this.irrCount++;
     this.opts.bus.events.kick(this.index);
   }
 
