@@ -45,12 +45,28 @@ const REGS: Record<number, string[]> = {
 const PTR: Record<number, string> = { 8: "qword ptr", 4: "dword ptr", 2: "word ptr", 1: "byte ptr" };
 const CL: Record<number, string> = { 8: "rcx", 4: "ecx", 2: "cx", 1: "cl" };
 
-interface Case { asm: string; mask: number; setup: { a: bigint; b: bigint; c: bigint; d: bigint; m: bigint; f: number } }
+/** A random addressing form that resolves to the scratch buffer: [rsi], [r11+disp], [r11+r10*s+disp] with r11
+ * and r10 prepared by emit() (r11 = rsi - r10*s - disp), or RIP-relative to a scratch label. */
+let memForm = { idx: 0n, scale: 1, disp: 0 };
+function memOperand(): string {
+  const k = rnd() % 4;
+  if (k === 0) { memForm = { idx: 0n, scale: 1, disp: 0 }; return "[rsi]"; }
+  const disp = k === 1 ? (rnd() % 256) - 128 : (rnd() % 100000) - 50000;
+  if (k === 3) { memForm = { idx: 0n, scale: 1, disp }; return `[r11${disp < 0 ? "-" : "+"}${Math.abs(disp)}]`; }
+  const scale = pick([1, 2, 4, 8]);
+  const idx = BigInt(rnd() % 1000);
+  memForm = { idx, scale, disp };
+  return `[r11+r10*${scale}${disp < 0 ? "-" : "+"}${Math.abs(disp)}]`;
+}
+
+interface Case { asm: string; mask: number; setup: { a: bigint; b: bigint; c: bigint; d: bigint; m: bigint; f: number }; mem?: typeof memForm }
 
 function genCase(): Case {
+  memForm = { idx: 0n, scale: 1, disp: 0 };
   const size = pick([8, 4, 2, 1, 8, 4]);
-  const r1 = pick(REGS[size]!), r2 = pick(REGS[size]!);
-  const mem = `${PTR[size]} [rsi]`;
+  const mem = `${PTR[size]} ${memOperand()}`;
+  const regs = mem.includes("r11") && size === 1 ? ["al", "bl", "dl"] : REGS[size]!;
+  const r1 = pick(regs), r2 = pick(regs);
   const dst = rnd() % 4 === 0 ? mem : r1;
   let insn: string, mask = ALL;
   const kind = rnd() % 17;
@@ -162,11 +178,11 @@ function genCase(): Case {
     }
     default: {
       const op = pick(["adc", "sbb"]);
-      insn = `${op} ${dst}, ${r2}\n${op} ${r1}, ${pick(REGS[size]!)}`;
+      insn = `${op} ${dst}, ${r2}\n${op} ${r1}, ${pick(regs)}`;
       break;
     }
   }
-  return { asm: insn, mask, setup: { a: rnd64(), b: rnd64(), c, d: rnd64(), m: rnd64(), f: rnd() & ALL } };
+  return { asm: insn, mask, setup: { a: rnd64(), b: rnd64(), c, d: rnd64(), m: rnd64(), f: rnd() & ALL }, mem: memForm };
 }
 
 /** Emits the case body: load state, run, store rax rbx rcx rdx flags [rsi] to out[k]. */
@@ -179,7 +195,12 @@ function emit(k: number, cs: Case): string {
     // Sign-extend the accumulator into rdx, and keep |quotient| representable by using a large divisor.
     fixDiv = size === 8 ? "cqo" : size === 4 ? "cdq" : "cwd";
   }
+  const mf = cs.mem ?? { idx: 0n, scale: 1, disp: 0 };
+  const off = mf.idx * BigInt(mf.scale) + BigInt(mf.disp);
   return `
+  mov r10, ${mf.idx}
+  movabs r11, ${hex(BigInt.asUintN(64, -off))}
+  add r11, rsi
   movabs rax, ${hex(s.m)}
   mov [rsi], rax
   movabs rax, ${hex(s.a)}
