@@ -13,6 +13,7 @@ import { EVTCHN_2L_NR_CHANNELS, EvtchnStat } from "../../abi/xen/event_channel.t
 import { DOMID_SELF, NR_VIRQS, Virq, virqIsPerVcpu } from "../../abi/xen/xen.ts";
 import { XenError } from "../xen/xen_error.ts";
 import type { EvtchnPortOps } from "./port_ops.ts";
+import type { EvtchnDomainState } from "./state.ts";
 
 export type Channel =
   | { readonly state: "free" }
@@ -95,6 +96,49 @@ export class EventChannels {
 
   hasDomain(domid: number): boolean {
     return this.tables.has(domid);
+  }
+
+  /** The port table of domid as a save record. */
+  saveDomain(domid: number): EvtchnDomainState {
+    const t = this.own(domid);
+    const ports: EvtchnDomainState["ports"][number][] = [];
+    for (let p = 1; p < t.nrPorts; p++) {
+      const chn = t.channels[p]!;
+      if (chn.state !== "free" && chn.state !== "reserved") ports.push({ port: p, ...chn });
+    }
+    return { version: 1, nrVcpus: t.nrVcpus, nrPorts: t.nrPorts, ports };
+  }
+
+  /**
+   * Adds domid with a saved port table. An interdomain channel comes back connected if its peer port (in a
+   * domain present now) points back at it or is unbound and offered to domid (the peer was restored first);
+   * otherwise it becomes unbound, offered to the old peer, so that peer (a dom0 backend after a daemon
+   * restart, say) can bind again, as after Xen's close.
+   */
+  restoreDomain(domid: number, state: EvtchnDomainState, config: Omit<EvtchnDomainConfig, "nrVcpus" | "nrPorts">): void {
+    if (state.version !== 1) throw new RangeError(`Event-channel record version ${String(state.version)} is not supported`);
+    this.addDomain(domid, { ...config, nrVcpus: state.nrVcpus, nrPorts: state.nrPorts });
+    const t = this.tables.get(domid)!;
+    for (const entry of state.ports) {
+      const { port, ...chn } = entry;
+      if (!t.valid(port) || port === 0) throw new RangeError(`Saved port ${port} is outside the table`);
+      if ("vcpu" in chn && !t.hasVcpu(chn.vcpu)) throw new RangeError(`Saved port ${port} names vCPU ${chn.vcpu}`);
+      let restored: Channel = chn as Channel;
+      if (chn.state === "interdomain") {
+        const rt = chn.remoteDomid === domid ? t : this.tables.get(chn.remoteDomid);
+        const peer = rt?.channel(chn.remotePort);
+        if (rt !== undefined && peer !== undefined && peer.state === "unbound" && peer.remoteDomid === domid) {
+          rt.channels[chn.remotePort] = { state: "interdomain", remoteDomid: domid, remotePort: port, vcpu: peer.vcpu };
+        } else if (!(peer !== undefined && peer.state === "interdomain" && peer.remoteDomid === domid && peer.remotePort === port)) {
+          restored = { state: "unbound", remoteDomid: chn.remoteDomid, vcpu: chn.vcpu };
+        }
+      }
+      if (restored.state === "virq") {
+        const row = virqIsPerVcpu(restored.virq) ? restored.vcpu : 0;
+        t.virqPorts[row]![restored.virq] = port;
+      }
+      t.channels[port] = restored;
+    }
   }
 
   /** The channel record of (domid, port), for status displays and tests. */

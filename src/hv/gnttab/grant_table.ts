@@ -21,6 +21,7 @@ import { DOMID_SELF, XEN_PAGE_SIZE } from "../../abi/xen/xen.ts";
 import { RamPhysmap, type GuestPhysmap } from "../xen/guest_physmap.ts";
 import { TsxenError } from "../../base/errors.ts";
 import { XenError } from "../xen/xen_error.ts";
+import { bytesToHex, hexToBytes, type GrantTableState } from "./state.ts";
 
 export const DEFAULT_MAX_GRANT_FRAMES = 64;
 /** Maptrack limit per mapping domain (Xen: max_maptrack_frames × 256). */
@@ -150,6 +151,33 @@ export class GrantTables {
 
   hasDomain(domid: number): boolean {
     return this.tables.has(domid);
+  }
+
+  /** domid's table as a save record (frames and where the guest placed them). */
+  saveDomain(domid: number): GrantTableState {
+    const t = this.own(domid);
+    return {
+      version: 1,
+      gntVersion: 1,
+      maxFrames: t.maxFrames,
+      frames: t.frames.map(bytesToHex),
+      frameGfns: [...t.frameGfn.entries()],
+    };
+  }
+
+  /** Adds domid from a save record: frames refilled (reading/writing cleared) and placed at their gfns again. */
+  restoreDomain(domid: number, state: GrantTableState, config: Omit<GrantDomainConfig, "maxFrames">): void {
+    if (state.version !== 1 || state.gntVersion !== 1) throw new RangeError(`Grant-table record version ${String(state.version)} is not supported`);
+    if (state.frames.length > state.maxFrames) throw new RangeError(`Saved grant table has ${state.frames.length} frames, limit ${state.maxFrames}`);
+    this.addDomain(domid, { ...config, maxFrames: state.maxFrames });
+    const t = this.tables.get(domid)!;
+    t.grow(state.frames.length);
+    state.frames.forEach((hex, i) => {
+      hexToBytes(hex, t.frames[i]!);
+      const w = t.frameWords[i]!;
+      for (let e = 0; e < GRANT_ENTRIES_V1_PER_FRAME; e++) w[e * 2] = w[e * 2]! & ~(Gtf.reading | Gtf.writing);
+    });
+    for (const [idx, gfn] of state.frameGfns) this.mapFrame(domid, idx, gfn);
   }
 
   // ---- Operations on a domain's own table (hypercall sub-ops) ----

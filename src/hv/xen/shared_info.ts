@@ -12,6 +12,7 @@ import { Errno } from "../../abi/xen/errno.ts";
 import { SharedInfoLayout, VcpuInfoLayout, XEN_LEGACY_MAX_VCPUS, XEN_PAGE_SIZE } from "../../abi/xen/xen.ts";
 import type { GuestPhysmap } from "./guest_physmap.ts";
 import { XenError } from "./xen_error.ts";
+import { bytesToHex, hexToBytes } from "../gnttab/state.ts";
 
 /** Where one vCPU's vcpu_info lives now: the whole page (bytes + an Int32Array view) and the byte offset in it. */
 export interface VcpuInfoRef {
@@ -154,14 +155,44 @@ export class SharedInfo {
     Atomics.add(w, ver, 1);
   }
 
-  /** Save record: where the guest put things (contents live in guest RAM or are saved by the caller). */
+  /** Save record: where the guest put things, plus the page itself when it is not guest RAM. */
   save(): SharedInfoState {
+    const inRam = this.placedGfn !== undefined && !this.placedAsOverlay;
     return {
       version: 1,
       gfn: this.placedGfn ?? null,
       overlay: this.placedAsOverlay,
+      page: inRam ? null : bytesToHex(this.current.bytes),
       vcpuInfo: [...this.registeredAt.entries()].map(([vcpuId, at]) => ({ vcpuId, gfn: at.gfn, offset: at.offset })),
     };
+  }
+
+  /** Loads a save() record into a fresh SharedInfo whose guest RAM was already restored. */
+  restore(state: SharedInfoState): void {
+    if (state.version !== 1) throw new RangeError(`shared_info record version ${String(state.version)} is not supported`);
+    if (state.gfn !== null && !state.overlay) {
+      const page = this.physmap.page(state.gfn);
+      if (page === undefined || !this.physmap.isRam(state.gfn)) throw new RangeError(`Saved shared_info gfn ${state.gfn} is not RAM`);
+      this.current = views(page);
+    } else {
+      const page = this.physmap.allocOverlayPage();
+      if (state.page !== null) hexToBytes(state.page, page);
+      if (state.gfn !== null) this.physmap.mapOverlay(state.gfn, page);
+      this.current = views(page);
+    }
+    this.placedGfn = state.gfn ?? undefined;
+    this.placedAsOverlay = state.overlay;
+    this.rebuildLegacy();
+    this.registered.clear();
+    this.registeredAt.clear();
+    for (const r of state.vcpuInfo) {
+      const page = this.physmap.page(r.gfn);
+      if (page === undefined || r.offset < 0 || r.offset + VcpuInfoLayout.size > XEN_PAGE_SIZE || r.vcpuId >= this.nrVcpus) {
+        throw new RangeError(`Saved vcpu_info of vCPU ${r.vcpuId} at gfn ${r.gfn} + ${r.offset} is not valid`);
+      }
+      this.registered.set(r.vcpuId, { ...views(page), offset: r.offset });
+      this.registeredAt.set(r.vcpuId, { gfn: r.gfn, offset: r.offset });
+    }
   }
 }
 
@@ -169,5 +200,7 @@ export interface SharedInfoState {
   readonly version: 1;
   readonly gfn: number | null;
   readonly overlay: boolean;
+  /** Page contents (hex) when shared_info is not in guest RAM; null when guest RAM holds it. */
+  readonly page: string | null;
   readonly vcpuInfo: readonly { readonly vcpuId: number; readonly gfn: number; readonly offset: number }[];
 }

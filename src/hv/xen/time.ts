@@ -59,16 +59,26 @@ const TIME = VcpuInfoLayout.time;
 
 export class PvClock {
   readonly scale: TimeScale;
-  readonly startNs: bigint;
+  private start: bigint;
 
   constructor(private readonly clock: XenClock) {
     this.scale = timeScale(clock.tscHz);
-    this.startNs = clock.monotonicNs();
+    this.start = clock.monotonicNs();
+  }
+
+  /** Host monotonic ns at which system time was 0. */
+  get startNs(): bigint {
+    return this.start;
+  }
+
+  /** Continues system time from a saved value (after restore, system time never goes back). */
+  resumeAt(systemTimeNs: bigint): void {
+    this.start = this.clock.monotonicNs() - systemTimeNs;
   }
 
   /** Xen system time: ns since the domain started. */
   systemTimeNs(): bigint {
-    return this.clock.monotonicNs() - this.startNs;
+    return this.clock.monotonicNs() - this.start;
   }
 
   /** Writes vcpu_time_info inside info (version odd → fields → even). */

@@ -76,7 +76,36 @@ export class VcpuTimers {
     return due;
   }
 
+  save(): VcpuTimersState {
+    const opt = (v: bigint | undefined) => (v === undefined ? null : String(v));
+    return {
+      version: 1,
+      singleshotNs: this.singleshot.map(opt),
+      periodNs: this.periodNs.map(String),
+      periodicNextNs: this.periodicNext.map(opt),
+    };
+  }
+
+  restore(state: VcpuTimersState): void {
+    if (state.version !== 1) throw new RangeError(`Timer record version ${String(state.version)} is not supported`);
+    const opt = (v: string | null | undefined) => (v === null || v === undefined ? undefined : BigInt(v));
+    for (let v = 0; v < this.nrVcpus; v++) {
+      this.singleshot[v] = opt(state.singleshotNs[v]);
+      this.periodNs[v] = BigInt(state.periodNs[v] ?? "0");
+      this.periodicNext[v] = opt(state.periodicNextNs[v]);
+      this.changed(v);
+    }
+  }
+
   private changed(vcpuId: number): void {
     this.onChange(vcpuId, this.nextDeadline(vcpuId));
   }
+}
+
+export interface VcpuTimersState {
+  readonly version: 1;
+  /** Per vCPU, decimal ns or null. */
+  readonly singleshotNs: readonly (string | null)[];
+  readonly periodNs: readonly string[];
+  readonly periodicNextNs: readonly (string | null)[];
 }

@@ -19,7 +19,11 @@ import type { GuestPhysmap } from "./guest_physmap.ts";
 import { HvmParams } from "./hvm_params.ts";
 import { SharedInfo } from "./shared_info.ts";
 import { PvClock, type XenClock } from "./time.ts";
-import { VcpuTimers, type TimerChange } from "./vcpu_timers.ts";
+import { VcpuTimers, type TimerChange, type VcpuTimersState } from "./vcpu_timers.ts";
+import type { SharedInfoState } from "./shared_info.ts";
+import type { HvmParamsState } from "./hvm_params.ts";
+import type { EvtchnDomainState } from "../evtchn/state.ts";
+import type { GrantTableState } from "../gnttab/state.ts";
 import { XenError } from "./xen_error.ts";
 
 /** One e820 region of the domain's memory map (what XENMEM_memory_map returns). */
@@ -160,6 +164,46 @@ export class XenGuest {
   runTimers(vcpuId: number): boolean {
     return this.timers.expire(vcpuId, this.clock.systemTimeNs());
   }
+
+  /** This domain's own part of a save record (the caller adds event channels and grants: XenGuests.save). */
+  saveOwn(): Omit<XenGuestState, "evtchn" | "gnttab"> {
+    return {
+      version: 1,
+      systemTimeNs: String(this.clock.systemTimeNs()),
+      totPages: this.totPages,
+      maxPages: this.maxPages,
+      online: [...this.online],
+      sharedInfo: this.sharedInfo.save(),
+      params: this.params.save(),
+      timers: this.timers.save(),
+    };
+  }
+
+  /** Loads saveOwn() into this fresh guest (its RAM already restored). */
+  restoreOwn(state: Omit<XenGuestState, "evtchn" | "gnttab">): void {
+    if (state.version !== 1) throw new RangeError(`Xen guest record version ${String(state.version)} is not supported`);
+    this.clock.resumeAt(BigInt(state.systemTimeNs));
+    this.totPages = state.totPages;
+    this.maxPages = state.maxPages;
+    state.online.forEach((up, v) => this.setVcpuOnline(v, up));
+    this.sharedInfo.restore(state.sharedInfo);
+    this.params.restore(state.params);
+    this.timers.restore(state.timers);
+  }
+}
+
+/** The Xen-interface state of one domain: a named, versioned record for save/restore and migration. */
+export interface XenGuestState {
+  readonly version: 1;
+  readonly systemTimeNs: string;
+  readonly totPages: number;
+  readonly maxPages: number;
+  readonly online: readonly boolean[];
+  readonly sharedInfo: SharedInfoState;
+  readonly params: HvmParamsState;
+  readonly timers: VcpuTimersState;
+  readonly evtchn: EvtchnDomainState;
+  readonly gnttab: GrantTableState;
 }
 
 /** What the hypercall handlers need: the shared cross-domain objects and a domain lookup with permission check. */
@@ -185,6 +229,33 @@ export class XenGuests implements XenEnv {
     const guest = new XenGuest(config, this.events);
     this.events.addDomain(config.domid, { nrVcpus: config.nrVcpus, ops: guest.evtchn, privileged: guest.privileged });
     this.grants.addDomain(config.domid, { physmap: config.physmap, maxFrames: config.maxGrantFrames, privileged: guest.privileged });
+    this.guests.set(config.domid, guest);
+    return guest;
+  }
+
+  /** The whole Xen-interface state of domid (take it with the domain paused). */
+  save(domid: number): XenGuestState {
+    const guest = this.guests.get(domid);
+    if (guest === undefined) throw new Error(`Domain ${domid} has no Xen guest state`);
+    return { ...guest.saveOwn(), evtchn: this.events.saveDomain(domid), gnttab: this.grants.saveDomain(domid) };
+  }
+
+  /**
+   * Re-creates a domain from config (its RAM already restored into config.physmap) and a save record. The
+   * domid may differ from the saved one; interdomain channels to peers that are gone come back unbound.
+   */
+  restore(config: XenGuestConfig, state: XenGuestState): XenGuest {
+    if (this.guests.has(config.domid)) throw new Error(`Domain ${config.domid} already has Xen guest state`);
+    const guest = new XenGuest(config, this.events);
+    this.events.restoreDomain(config.domid, state.evtchn, { ops: guest.evtchn, privileged: guest.privileged });
+    try {
+      this.grants.restoreDomain(config.domid, state.gnttab, { physmap: config.physmap, privileged: guest.privileged });
+      guest.restoreOwn(state);
+    } catch (e) {
+      this.events.removeDomain(config.domid);
+      this.grants.removeDomain(config.domid);
+      throw e;
+    }
     this.guests.set(config.domid, guest);
     return guest;
   }
