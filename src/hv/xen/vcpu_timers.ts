@@ -64,7 +64,7 @@ export class VcpuTimers {
     }
     const p = this.periodicNext[vcpuId];
     const period = this.periodNs[vcpuId]!;
-    if (p !== undefined && p <= nowNs) {
+    if (p !== undefined && period > 0n && p <= nowNs) {
       const missed = (nowNs - p) / period;
       this.periodicNext[vcpuId] = p + (missed + 1n) * period;
       due = true;
