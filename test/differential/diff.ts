@@ -1,0 +1,165 @@
+// The differential driver: generate sequences, run each batch natively (KVM ring 3) and on emu from the same
+// memory image, compare final GPRs, defined flags, XMM registers and the scratch data, and shrink every
+// mismatch to its shortest failing prefix (re-run on both sides) for the report.
+import { EmuRunner } from "./emu_runner.ts";
+import { ARITH, DF, Rng, genSequence, type GenOptions } from "./gen.ts";
+import { KvmRunner, type SeqFault } from "./kvm_runner.ts";
+import * as L from "./layout.ts";
+import { assemble, readEndState, writeImage, type AssembledBatch, type EndState, type Sequence } from "./program.ts";
+
+export interface Mismatch {
+  seq: number;
+  /** Shortest failing prefix (items) of the sequence, the last item is the likely culprit. */
+  prefix: Sequence;
+  /** Bytes of each item of the prefix (hex). */
+  bytes: string[];
+  diffs: string[];
+}
+
+export interface DiffResult {
+  sequences: number;
+  instructions: number;
+  mismatches: Mismatch[];
+  nativeMs: number;
+  emuMs: number;
+  asmMs: number;
+  kvmEntries: number;
+}
+
+const h64 = (v: bigint): string => "0x" + v.toString(16).padStart(16, "0");
+const FLAG_NAMES: [number, string][] = [[0x1, "CF"], [0x4, "PF"], [0x10, "AF"], [0x40, "ZF"], [0x80, "SF"], [0x400, "DF"], [0x800, "OF"]];
+export function flagText(f: number, mask = ARITH | DF): string {
+  return FLAG_NAMES.filter(([b]) => mask & b).map(([b, n]) => `${n}=${f & b ? 1 : 0}`).join(" ");
+}
+const hexBytes = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+
+/** Differences between native (expected) and emu (got) end states; empty when they agree. */
+export function compare(seq: Sequence, nat: EndState, emu: EndState, natFault?: SeqFault, emuFault?: SeqFault): string[] {
+  const out: string[] = [];
+  if (natFault || emuFault) {
+    const f = (x?: SeqFault): string => (x ? `vector ${x.vector} at rip 0x${x.rip.toString(16)}` : "no fault");
+    if (natFault?.vector !== emuFault?.vector) out.push(`fault: native ${f(natFault)}, emu ${f(emuFault)}`);
+    return out;
+  }
+  L.GPR_NAMES.forEach((n, k) => {
+    if (nat.regs[k] !== emu.regs[k]) out.push(`${n}: native ${h64(nat.regs[k]!)} emu ${h64(emu.regs[k]!)}`);
+  });
+  const undef = seq.items.length > 0 ? seq.items[seq.items.length - 1]!.undefAfter : 0;
+  const mask = (ARITH | DF) & ~undef;
+  if ((nat.rflags & mask) !== (emu.rflags & mask)) {
+    out.push(`rflags (defined ${flagText(mask, mask).replace(/=\d/g, "")}): native ${flagText(nat.rflags, mask)} emu ${flagText(emu.rflags, mask)}`);
+  }
+  for (let x = 0; x < 16; x++) {
+    const a = nat.xmm.subarray(16 * x, 16 * x + 16), b = emu.xmm.subarray(16 * x, 16 * x + 16);
+    if (a.some((v, i) => v !== b[i])) out.push(`xmm${x}: native ${hexBytes(a)} emu ${hexBytes(b)}`);
+  }
+  for (let i = 0; i < L.SCRATCH_BYTES; i++) {
+    if (nat.data[i] !== emu.data[i]) {
+      let j = i;
+      while (j < L.SCRATCH_BYTES && nat.data[j] !== emu.data[j]) j++;
+      out.push(`scratch+0x${i.toString(16)}..0x${j.toString(16)}: native ${hexBytes(nat.data.subarray(i, Math.min(j, i + 16)))} emu ${hexBytes(emu.data.subarray(i, Math.min(j, i + 16)))}`);
+      i = j;
+    }
+  }
+  return out;
+}
+
+export function itemBytes(batch: AssembledBatch, code: Uint8Array, s: number, j: number): string {
+  const q = batch.seqs[s]!;
+  const a = q.items[j]!, b = q.items[j + 1] ?? q.end;
+  return hexBytes(code.subarray(a - L.CODE, b - L.CODE));
+}
+
+/** Runs native and emu on one batch; returns per-sequence differences and timings. */
+export class DiffHarness {
+  readonly native = new KvmRunner();
+  readonly emu = new EmuRunner();
+  nativeMs = 0;
+  emuMs = 0;
+  asmMs = 0;
+  kvmEntries = 0;
+
+  runBatch(seqs: readonly Sequence[]): { batch: AssembledBatch; diffs: string[][] } {
+    let t = performance.now();
+    const batch = assemble(seqs);
+    this.asmMs += performance.now() - t;
+    writeImage(this.native.ram, batch, seqs);
+    writeImage(this.emu.ram, batch, seqs);
+    t = performance.now();
+    const nat = this.native.run(batch);
+    this.nativeMs += performance.now() - t;
+    this.kvmEntries += nat.entries;
+    t = performance.now();
+    const emu = this.emu.run(batch);
+    this.emuMs += performance.now() - t;
+    const diffs = seqs.map((s, i) =>
+      compare(s, readEndState(this.native.ram, i), readEndState(this.emu.ram, i),
+        nat.faults.find((f) => f.seq === i), emu.faults.find((f) => f.seq === i)));
+    return { batch, diffs };
+  }
+
+  /** The shortest prefix of `seq` that still mismatches (one extra batch of all prefixes). */
+  minimize(seq: Sequence, index: number, fullDiffs: string[], fullBatch: AssembledBatch): Mismatch {
+    const prefixes = seq.items.map((_, k) => ({ items: seq.items.slice(0, k + 1), start: seq.start }));
+    const { batch, diffs } = this.runBatch(prefixes);
+    const k = diffs.findIndex((d) => d.length > 0);
+    if (k < 0) {
+      return { seq: index, prefix: seq, bytes: seq.items.map((_, j) => itemBytes(fullBatch, fullBatch.code, index, j)), diffs: fullDiffs };
+    }
+    return { seq: index, prefix: prefixes[k]!, bytes: prefixes[k]!.items.map((_, j) => itemBytes(batch, batch.code, k, j)), diffs: diffs[k]! };
+  }
+
+  close(): void {
+    this.native.close();
+  }
+}
+
+export interface RunOptions extends GenOptions {
+  seed: number;
+  count: number;
+  batchSize?: number;
+  /** Stop minimizing after this many mismatches (the rest are counted only). */
+  maxReports?: number;
+  onBatch?: (done: number, mismatches: number) => void;
+}
+
+export function runDifferential(opts: RunOptions): DiffResult & { unminimized: number } {
+  const rng = new Rng(opts.seed);
+  const h = new DiffHarness();
+  const mismatches: Mismatch[] = [];
+  let unminimized = 0, instructions = 0;
+  try {
+    const batchSize = Math.min(opts.batchSize ?? 500, L.MAX_BATCH);
+    for (let done = 0; done < opts.count;) {
+      const n = Math.min(batchSize, opts.count - done);
+      const seqs = Array.from({ length: n }, () => genSequence(rng, opts));
+      for (const s of seqs) instructions += s.items.length;
+      const { batch, diffs } = h.runBatch(seqs);
+      diffs.forEach((d, i) => {
+        if (d.length === 0) return;
+        if (mismatches.length < (opts.maxReports ?? 50)) mismatches.push(h.minimize(seqs[i]!, done + i, d, batch));
+        else unminimized++;
+      });
+      done += n;
+      opts.onBatch?.(done, mismatches.length + unminimized);
+    }
+  } finally {
+    h.close();
+  }
+  return { sequences: opts.count, instructions, mismatches, unminimized, nativeMs: h.nativeMs, emuMs: h.emuMs, asmMs: h.asmMs, kvmEntries: h.kvmEntries };
+}
+
+/** Human-readable reproduction of one mismatch. */
+export function formatMismatch(m: Mismatch): string {
+  const s = m.prefix.start;
+  const lines = [`sequence #${m.seq}, shortest failing prefix (${m.prefix.items.length} items):`];
+  m.prefix.items.forEach((it, j) => lines.push(`  ${it.lines.join("; ")}    [${m.bytes[j]}]`));
+  lines.push(`  start: ${L.GPR_NAMES.map((n, k) => (n === "rsp" ? "" : `${n}=${h64(s.regs[k]!)}`)).filter(Boolean).join(" ")}`);
+  lines.push(`  start flags: ${flagText(s.rflags)}`);
+  const usesXmm = m.prefix.items.some((it) => it.lines.some((l) => l.includes("xmm")));
+  if (usesXmm) for (let x = 0; x < 16; x++) lines.push(`  start xmm${x}: ${hexBytes(s.xmm.subarray(16 * x, 16 * x + 16))}`);
+  const usesMem = m.prefix.items.some((it) => it.lines.some((l) => l.includes("(%r15") || /\b0x1[0-9a-f]{4}\b/.test(l)));
+  if (usesMem) lines.push(`  scratch at 0x${L.SCRATCH.toString(16)} (r15 = 0x${L.SCRATCH_BASE_REG_VALUE.toString(16)}): ${hexBytes(s.data)}`);
+  lines.push(...m.diffs.map((d) => `  DIFF ${d}`));
+  return lines.join("\n");
+}

@@ -1,0 +1,474 @@
+// Random user-mode instruction sequences (AT&T syntax for binutils `as`), with a start state, and for every
+// instruction the set of flags that is architecturally undefined afterwards (Intel SDM vol. 2 "Flags
+// Affected"; AMD APM vol. 3 agrees for everything generated here). Generated code never faults: memory goes
+// through r15 (scratch middle, never written) and r14 (index 0..15, never written) or absolute scratch
+// addresses; divisors are set up non-zero with a dividend that cannot overflow; string ops get rsi/rdi/rcx/DF
+// set up to stay inside the scratch area. rsp is never an operand except as a lea base.
+import * as L from "./layout.ts";
+import type { Item, Sequence, StartState } from "./program.ts";
+
+export const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800, DF = 0x400;
+export const ARITH = CF | PF | AF | ZF | SF | OF;
+
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = (seed >>> 0) || 0x9e3779b9;
+  }
+  u32(): number {
+    let x = this.s;
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    this.s = x;
+    return x;
+  }
+  int(n: number): number { return this.u32() % n; }
+  range(lo: number, hi: number): number { return lo + this.int(hi - lo + 1); }
+  bool(p = 0.5): boolean { return this.u32() / 4294967296 < p; }
+  pick<T>(a: readonly T[]): T { return a[this.int(a.length)]!; }
+  u64(): bigint { return (BigInt(this.u32()) << 32n) | BigInt(this.u32()); }
+}
+
+type Size = 8 | 16 | 32 | 64;
+const SUF: Record<Size, string> = { 8: "b", 16: "w", 32: "l", 64: "q" };
+const MASK: Record<Size, bigint> = { 8: 0xffn, 16: 0xffffn, 32: 0xffffffffn, 64: 0xffffffffffffffffn };
+
+// Registers by number (0..15) and size; 4 = rsp, 14/15 = the memory base/index: never destinations.
+const R64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+const R32 = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"];
+const R16 = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di", "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"];
+const R8 = ["al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil", "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"];
+const HIGH8 = ["ah", "ch", "dh", "bh"];
+const DEST = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+const SRC = [...DEST, 14, 15];
+function reg(n: number, size: Size): string {
+  return "%" + (size === 64 ? R64 : size === 32 ? R32 : size === 16 ? R16 : R8)[n]!;
+}
+
+const CONDS: [string, number][] = [
+  ["o", OF], ["no", OF], ["b", CF], ["ae", CF], ["e", ZF], ["ne", ZF], ["be", CF | ZF], ["a", CF | ZF],
+  ["s", SF], ["ns", SF], ["p", PF], ["np", PF], ["l", SF | OF], ["ge", SF | OF], ["le", ZF | SF | OF], ["g", ZF | SF | OF],
+];
+
+const SSE_RR = [
+  "paddb", "paddw", "paddd", "paddq", "psubb", "psubw", "psubd", "psubq", "paddsb", "paddsw", "paddusb", "paddusw",
+  "psubsb", "psubsw", "psubusb", "psubusw", "pmullw", "pmulhw", "pmulhuw", "pmuludq", "pmaddwd", "pavgb", "pavgw",
+  "pminub", "pmaxub", "pminsw", "pmaxsw", "psadbw", "pcmpeqb", "pcmpeqw", "pcmpeqd", "pcmpgtb", "pcmpgtw", "pcmpgtd",
+  "pand", "pandn", "por", "pxor", "punpcklbw", "punpcklwd", "punpckldq", "punpcklqdq", "punpckhbw", "punpckhwd",
+  "punpckhdq", "punpckhqdq", "packsswb", "packssdw", "packuswb", "psllw", "pslld", "psllq", "psrlw", "psrld", "psrlq",
+  "psraw", "psrad", "movdqa", "movdqu", "movaps", "movups", "movapd", "movupd", "andps", "andnps", "orps", "xorps",
+  "andpd", "orpd", "xorpd", "unpcklps", "unpckhps", "unpcklpd", "unpckhpd",
+];
+const SSE_SHIFT_IMM = ["psllw", "pslld", "psllq", "psrlw", "psrld", "psrlq", "psraw", "psrad"];
+
+export interface GenOptions {
+  /** Instructions (items) per sequence. */
+  length: number;
+  /** Only these generator families (names of FAMILIES); default all. */
+  families?: readonly string[];
+  /** Families never generated (known-failing classes). */
+  exclude?: readonly string[];
+}
+
+/** Per-sequence generator state. */
+class Ctx {
+  undef = 0;
+  lines: string[] = [];
+  constructor(readonly r: Rng) {}
+  /** Flags `reads` must all be defined now. */
+  canRead(flags: number): boolean { return (this.undef & flags) === 0; }
+  /** An instruction that sets `defined` flags and leaves `undefined` flags undefined. */
+  flags(defined: number, undefinedOut = 0): void { this.undef = (this.undef & ~(defined | undefinedOut)) | undefinedOut; }
+  emit(...l: string[]): void { this.lines.push(...l); }
+
+  size(allow8 = true): Size { return this.r.pick(allow8 ? [8, 16, 32, 64, 64, 32] as Size[] : [16, 32, 64, 64, 32] as Size[]); }
+  dst(size: Size): string { return reg(this.r.pick(DEST), size); }
+  src(size: Size): string { return reg(this.r.pick(SRC), size); }
+  /** Two registers usable together in one instruction (legacy high-byte registers only without REX). */
+  pair(size: Size, srcAny = true): [string, string] {
+    if (size === 8 && this.r.bool(0.3)) {
+      const legacy = ["%al", "%cl", "%dl", "%bl", "%ah", "%ch", "%dh", "%bh"];
+      return [this.r.pick(legacy), this.r.pick(legacy)];
+    }
+    return [this.dst(size), srcAny ? this.src(size) : this.dst(size)];
+  }
+  /** A memory operand of `bytes` inside the scratch area (16-byte aligned when `align16`). */
+  mem(bytes: number, align16 = false): string {
+    if (align16) return `${this.r.range(-16, 15) * 16}(%r15)`;
+    const k = this.r.int(10);
+    const disp = this.r.range(-240, 112);
+    if (k < 4) return `${disp}(%r15)`;
+    if (k < 7) return `${disp}(%r15,%r14,${this.r.pick([1, 2, 4, 8])})`;
+    if (k < 8) return `${disp}(%r15d,%r14d,${this.r.pick([1, 2, 4, 8])})`;
+    if (k < 9) return `0x${(L.SCRATCH + this.r.int(L.SCRATCH_BYTES - bytes)).toString(16)}`;
+    return `(%r15)`;
+  }
+  imm(size: Size): bigint {
+    const r = this.r;
+    const k = r.int(6);
+    let v: bigint;
+    if (k === 0) v = BigInt(r.range(-2, 2));
+    else if (k === 1) v = BigInt(r.range(-128, 127));
+    else if (k === 2) v = size === 8 ? 0x80n : size === 16 ? 0x8000n : 0x80000000n;
+    else v = BigInt(r.u32() | 0);
+    if (size === 64 && (v > 0x7fffffffn || v < -0x80000000n)) v = BigInt.asIntN(32, v);
+    return BigInt.asIntN(size === 64 ? 32 : size, v);
+  }
+}
+
+function val(r: Rng, size: Size): bigint {
+  const k = r.int(9);
+  let v: bigint;
+  switch (k) {
+    case 0: v = 0n; break;
+    case 1: v = BigInt(r.range(1, 3)); break;
+    case 2: v = -BigInt(r.range(1, 3)); break;
+    case 3: v = 1n << BigInt(r.int(size)); break;
+    case 4: v = (1n << BigInt(size - 1)) - BigInt(r.int(2)); break;
+    case 5: v = BigInt(r.u32()); break;
+    case 6: v = BigInt(r.int(256)); break;
+    default: v = r.u64();
+  }
+  return v & MASK[size];
+}
+
+type Family = (c: Ctx) => boolean;
+
+const alu: Family = (c) => {
+  const r = c.r;
+  const op = r.pick(["add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test"]);
+  if ((op === "adc" || op === "sbb") && !c.canRead(CF)) return false;
+  const size = c.size();
+  const s = SUF[size];
+  const form = r.int(5);
+  const lock = op !== "cmp" && op !== "test" && r.bool(0.3) ? "lock " : "";
+  if (form === 0) { const [d, x] = c.pair(size); c.emit(`${op}${s} ${x}, ${d}`); }
+  else if (form === 1) c.emit(`${op}${s} ${c.mem(size / 8)}, ${c.dst(size)}`);
+  else if (form === 2) c.emit(`${lock}${op}${s} ${c.src(size)}, ${c.mem(size / 8)}`);
+  else if (form === 3) c.emit(`${op}${s} $${c.imm(size)}, ${c.dst(size)}`);
+  else c.emit(`${lock}${op}${s} $${c.imm(size)}, ${c.mem(size / 8)}`);
+  if (op === "and" || op === "or" || op === "xor" || op === "test") c.flags(ARITH & ~AF, AF);
+  else c.flags(ARITH);
+  return true;
+};
+
+const unary: Family = (c) => {
+  const r = c.r;
+  const op = r.pick(["inc", "dec", "neg", "not"]);
+  const size = c.size();
+  const target = r.bool(0.3) ? c.mem(size / 8) : c.dst(size);
+  c.emit(`${target.startsWith("%") || !r.bool(0.3) ? "" : "lock "}${op}${SUF[size]} ${target}`);
+  if (op === "inc" || op === "dec") c.flags(ARITH & ~CF);
+  else if (op === "neg") c.flags(ARITH);
+  return true;
+};
+
+const shift: Family = (c) => {
+  const r = c.r;
+  const op = r.pick(["shl", "shr", "sar", "sal", "rol", "ror", "rcl", "rcr"]);
+  if ((op === "rcl" || op === "rcr") && !c.canRead(CF)) return false;
+  const size = c.size();
+  const target = r.bool(0.25) ? c.mem(size / 8) : c.dst(size);
+  const how = r.int(3);
+  let count: number;
+  if (how === 0) { count = 1; c.emit(`${op}${SUF[size]} ${target}`); }
+  else if (how === 1) { count = r.range(0, 70); c.emit(`${op}${SUF[size]} $${count}, ${target}`); }
+  else {
+    if (target === "%cl" || target === "%ch") return false;
+    count = r.range(0, 70);
+    c.emit(`movb $${count}, %cl`, `${op}${SUF[size]} %cl, ${target}`);
+  }
+  const mc = count & (size === 64 ? 63 : 31);
+  if (mc === 0) return true;
+  const of = mc === 1 ? OF : 0;
+  if (op === "rol" || op === "ror" || op === "rcl" || op === "rcr") c.flags(CF | of, OF & ~of);
+  else {
+    const cfUndef = (op === "shl" || op === "shr" || op === "sal") && mc >= size ? CF : 0;
+    c.flags((CF & ~cfUndef) | SF | ZF | PF | of, AF | (OF & ~of) | cfUndef);
+  }
+  return true;
+};
+
+const shiftd: Family = (c) => {
+  const r = c.r;
+  const op = r.pick(["shld", "shrd"]);
+  const size = r.pick([16, 32, 64] as Size[]);
+  const lim = size === 64 ? 63 : 31;
+  let count = r.range(0, 70);
+  if (size === 16 && (count & 31) > 16) count = r.range(0, 16);
+  const target = r.bool(0.25) ? c.mem(size / 8) : c.dst(size);
+  const src = c.src(size);
+  if (r.bool()) c.emit(`${op}${SUF[size]} $${count}, ${src}, ${target}`);
+  else {
+    if (target === "%cl" || src === reg(1, size) || target === reg(1, size)) {
+      c.emit(`${op}${SUF[size]} $${count}, ${src}, ${target}`);
+    } else c.emit(`movb $${count}, %cl`, `${op}${SUF[size]} %cl, ${src}, ${target}`);
+  }
+  const mc = count & lim;
+  if (mc === 0) return true;
+  const of = mc === 1 ? OF : 0;
+  c.flags(CF | SF | ZF | PF | of, AF | (OF & ~of));
+  return true;
+};
+
+const muls: Family = (c) => {
+  const r = c.r;
+  const k = r.int(4);
+  if (k <= 1) {
+    const size = c.size();
+    const op = k === 0 ? "mul" : "imul";
+    c.emit(`${op}${SUF[size]} ${r.bool(0.3) ? c.mem(size / 8) : size === 8 && r.bool(0.3) ? r.pick(["%ah", "%bh", "%ch", "%dh"]) : c.src(size)}`);
+  } else if (k === 2) {
+    const size = c.size(false);
+    c.emit(`imul${SUF[size]} ${r.bool(0.3) ? c.mem(size / 8) : c.src(size)}, ${c.dst(size)}`);
+  } else {
+    const size = c.size(false);
+    c.emit(`imul${SUF[size]} $${c.imm(size)}, ${r.bool(0.3) ? c.mem(size / 8) : c.src(size)}, ${c.dst(size)}`);
+  }
+  c.flags(CF | OF, SF | ZF | AF | PF);
+  return true;
+};
+
+function movImm(size: Size, v: bigint, dst: string): string {
+  const sv = BigInt.asIntN(size, v);
+  if (size === 64 && (sv > 0x7fffffffn || sv < -0x80000000n)) return `movabsq $${sv}, ${dst}`;
+  return `mov${SUF[size]} $${sv}, ${dst}`;
+}
+
+const divs: Family = (c) => {
+  const r = c.r;
+  const size = c.size();
+  const signed = r.bool();
+  // divisor: a register other than rax/rdx (and their bytes), or memory
+  const dn = r.pick([1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+  const useMem = r.bool(0.3);
+  const divisorOp = useMem ? c.mem(size / 8) : size === 8 && dn <= 3 && r.bool(0.3) ? (dn === 1 ? "%ch" : "%bh") : reg(dn, size);
+  let d = val(r, size);
+  if (useMem && size === 64) d = BigInt.asUintN(64, BigInt.asIntN(32, d & 0xffffffffn));
+  if (d === 0n) d = 7n;
+  if (signed && BigInt.asIntN(size, d) === -1n) d = 3n;
+  c.emit(movImm(size, d, divisorOp));
+  if (signed) {
+    c.emit(size === 8 ? "cbtw" : size === 16 ? "cwtd" : size === 32 ? "cltd" : "cqto");
+  } else {
+    const hi = size === 64 ? (r.u64() % d) : BigInt(r.u32()) % d;
+    c.emit(movImm(size, hi, size === 8 ? "%ah" : reg(2, size)));
+  }
+  c.emit(`${signed ? "idiv" : "div"}${SUF[size]} ${divisorOp}`);
+  c.flags(0, ARITH);
+  return true;
+};
+
+const bits: Family = (c) => {
+  const r = c.r;
+  const k = r.int(3);
+  const size = c.size(false);
+  if (k === 0 || k === 1) {
+    const op = r.pick(["bt", "bts", "btr", "btc"]);
+    if (k === 0) {
+      const [d, s] = c.pair(size);
+      c.emit(`${op}${SUF[size]} ${s}, ${d}`);
+    } else {
+      const lock = op !== "bt" && r.bool(0.3) ? "lock " : "";
+      const m = r.bool() ? c.mem(size / 8) : c.dst(size);
+      c.emit(`${m.startsWith("%") ? "" : lock}${op}${SUF[size]} $${r.int(256)}, ${m}`);
+    }
+    c.flags(CF, OF | SF | AF | PF);
+  } else {
+    const op = r.pick(["bsf", "bsr"]);
+    c.emit(`${op}${SUF[size]} ${r.bool(0.3) ? c.mem(size / 8) : c.src(size)}, ${c.dst(size)}`);
+    c.flags(ZF, CF | OF | SF | AF | PF);
+  }
+  return true;
+};
+
+const condOps: Family = (c) => {
+  const r = c.r;
+  const ok = CONDS.filter(([, f]) => c.canRead(f));
+  if (ok.length === 0) return false;
+  const [cc] = r.pick(ok);
+  if (r.bool()) c.emit(`set${cc} ${r.bool(0.3) ? c.mem(1) : r.bool(0.2) ? r.pick(["%ah", "%bh", "%ch", "%dh"]) : c.dst(8)}`);
+  else {
+    const size = c.size(false);
+    c.emit(`cmov${cc}${SUF[size]} ${r.bool(0.3) ? c.mem(size / 8) : c.src(size)}, ${c.dst(size)}`);
+  }
+  return true;
+};
+
+const flagOps: Family = (c) => {
+  const r = c.r;
+  const k = r.int(5);
+  if (k === 0) { c.emit("clc"); c.flags(CF); }
+  else if (k === 1) { c.emit("stc"); c.flags(CF); }
+  else if (k === 2) { if (!c.canRead(CF)) return false; c.emit("cmc"); }
+  else if (k === 3) { if (!c.canRead(SF | ZF | AF | PF | CF)) return false; c.emit("lahf"); }
+  else { c.emit("sahf"); c.flags(SF | ZF | AF | PF | CF); }
+  return true;
+};
+
+const leas: Family = (c) => {
+  const r = c.r;
+  const size = r.pick([16, 32, 64, 64] as Size[]);
+  const a32 = r.bool(0.2);
+  const rs = (n: number): string => (a32 ? "%" + R32[n] : "%" + R64[n]);
+  const base = r.int(17); // 16 = no base
+  let idx = r.int(17);
+  if (idx === 4) idx = 16;
+  const disp = r.pick([0, r.range(-128, 127), r.u32() | 0]);
+  let ea: string;
+  if (r.bool(0.05) && !a32) ea = `${disp}(%rip)`;
+  else if (base === 16 && idx === 16) ea = `${disp}`;
+  else ea = `${disp === 0 ? "" : disp}(${base === 16 ? "" : rs(base)}${idx === 16 ? "" : `,${rs(idx)},${r.pick([1, 2, 4, 8])}`})`;
+  c.emit(`lea${SUF[size]} ${ea}, ${c.dst(size)}`);
+  return true;
+};
+
+const moves: Family = (c) => {
+  const r = c.r;
+  const k = r.int(8);
+  if (k === 0) {
+    const [op, from, to] = r.pick([
+      ["movzbw", 8, 16], ["movzbl", 8, 32], ["movzbq", 8, 64], ["movzwl", 16, 32], ["movzwq", 16, 64],
+      ["movsbw", 8, 16], ["movsbl", 8, 32], ["movsbq", 8, 64], ["movswl", 16, 32], ["movswq", 16, 64], ["movslq", 32, 64],
+    ] as [string, Size, Size][]);
+    const high = from === 8 && to !== 64 && r.bool(0.2);
+    const src = high ? r.pick(["%ah", "%bh", "%ch", "%dh"]) : r.bool(0.3) ? c.mem(from / 8) : c.src(from);
+    const dst = high ? reg(r.pick([0, 1, 2, 3, 5, 6, 7]), to) : c.dst(to);
+    c.emit(`${op} ${src}, ${dst}`);
+  } else if (k === 1) {
+    const size = c.size();
+    const [a, b] = c.pair(size, false);
+    c.emit(r.bool() ? `xchg${SUF[size]} ${a}, ${b}` : `xchg${SUF[size]} ${c.dst(size)}, ${c.mem(size / 8)}`);
+  } else if (k === 2) {
+    const size = c.size();
+    const lock = r.bool(0.5) ? "lock " : "";
+    if (r.bool()) { const [a, b] = c.pair(size, false); c.emit(`xadd${SUF[size]} ${a}, ${b}`); }
+    else c.emit(`${lock}xadd${SUF[size]} ${c.dst(size)}, ${c.mem(size / 8)}`);
+    c.flags(ARITH);
+  } else if (k === 3) {
+    const size = c.size();
+    const lock = r.bool(0.5) ? "lock " : "";
+    if (r.bool()) { const [a, b] = c.pair(size, false); c.emit(`cmpxchg${SUF[size]} ${a}, ${b}`); }
+    else c.emit(`${lock}cmpxchg${SUF[size]} ${c.src(size)}, ${c.mem(size / 8)}`);
+    c.flags(ARITH);
+  } else if (k === 4) {
+    const size = r.pick([32, 64] as Size[]);
+    c.emit(`bswap${SUF[size]} ${c.dst(size)}`);
+  } else if (k === 5) {
+    c.emit(r.pick(["cbtw", "cwtl", "cltq", "cwtd", "cltd", "cqto"]));
+  } else {
+    const size = c.size();
+    const f = r.int(4);
+    if (f === 0) { const [a, b] = c.pair(size); c.emit(`mov${SUF[size]} ${b}, ${a}`); }
+    else if (f === 1) c.emit(`mov${SUF[size]} ${c.mem(size / 8)}, ${c.dst(size)}`);
+    else if (f === 2) c.emit(`mov${SUF[size]} ${c.src(size)}, ${c.mem(size / 8)}`);
+    else c.emit(movImm(size, val(r, size), c.dst(size)));
+  }
+  return true;
+};
+
+const strings: Family = (c) => {
+  const r = c.r;
+  const op = r.pick(["movs", "stos", "lods", "cmps", "scas"]);
+  const size = c.size();
+  const n = r.range(0, 16);
+  const down = r.bool(0.4);
+  const off = (): number => (down ? r.range(0, 120) : r.range(-248, -8));
+  c.emit(`lea ${off()}(%r15), %rsi`, `lea ${off()}(%r15), %rdi`, `mov $${n}, %ecx`, down ? "std" : "cld");
+  const rep = r.bool(0.85);
+  const prefix = !rep ? "" : op === "cmps" || op === "scas" ? r.pick(["repe ", "repne "]) : "rep ";
+  c.emit(`${prefix}${op}${SUF[size]}`);
+  if ((op === "cmps" || op === "scas") && (!rep || n > 0)) c.flags(ARITH);
+  return true;
+};
+
+const sse: Family = (c) => {
+  const r = c.r;
+  const x = (): string => `%xmm${r.int(16)}`;
+  const k = r.int(12);
+  if (k < 5) {
+    const op = r.pick(SSE_RR);
+    if (r.bool(0.25)) {
+      if ((op === "movdqa" || op === "movdqu" || op.startsWith("mova") || op.startsWith("movu")) && r.bool()) {
+        c.emit(`${op} ${x()}, ${c.mem(16, !op.startsWith("movu") && op !== "movdqu")}`);
+      } else c.emit(`${op} ${c.mem(16, !op.startsWith("movu") && op !== "movdqu")}, ${x()}`);
+    } else c.emit(`${op} ${x()}, ${x()}`);
+  } else if (k === 5) {
+    c.emit(`${r.pick(["pshufd", "pshuflw", "pshufhw", "shufps", "shufpd"])} $${r.int(256)}, ${r.bool(0.2) ? c.mem(16, true) : x()}, ${x()}`);
+  } else if (k === 6) {
+    c.emit(`${r.pick(["psrldq", "pslldq"])} $${r.range(0, 20)}, ${x()}`);
+  } else if (k === 7) {
+    c.emit(`${r.pick(SSE_SHIFT_IMM)} $${r.range(0, 70)}, ${x()}`);
+  } else if (k === 8) {
+    c.emit(`pmovmskb ${x()}, ${reg(r.pick(DEST), r.pick([32, 64] as Size[]))}`);
+  } else if (k === 9) {
+    const f = r.int(6);
+    if (f === 0) c.emit(`movd ${c.src(32)}, ${x()}`);
+    else if (f === 1) c.emit(`movd ${x()}, ${c.dst(32)}`);
+    else if (f === 2) c.emit(`movq ${c.src(64)}, ${x()}`);
+    else if (f === 3) c.emit(`movq ${x()}, ${c.dst(64)}`);
+    else if (f === 4) c.emit(r.bool() ? `movd ${c.mem(4)}, ${x()}` : `movd ${x()}, ${c.mem(4)}`);
+    else c.emit(r.bool() ? `movq ${c.mem(8)}, ${x()}` : `movq ${x()}, ${c.mem(8)}`);
+  } else if (k === 10) {
+    if (r.bool()) c.emit(`pextrw $${r.int(256)}, ${x()}, ${c.dst(32)}`);
+    else c.emit(`pinsrw $${r.int(256)}, ${r.bool(0.3) ? c.mem(2) : c.src(32)}, ${x()}`);
+  } else {
+    c.emit(`${r.pick(["movq", "movhlps", "movlhps", "movss", "movsd"])} ${x()}, ${x()}`);
+  }
+  return true;
+};
+
+export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
+  alu: { weight: 14, gen: alu },
+  unary: { weight: 5, gen: unary },
+  shift: { weight: 10, gen: shift },
+  shiftd: { weight: 4, gen: shiftd },
+  mul: { weight: 5, gen: muls },
+  div: { weight: 4, gen: divs },
+  bits: { weight: 6, gen: bits },
+  cond: { weight: 6, gen: condOps },
+  flag: { weight: 3, gen: flagOps },
+  lea: { weight: 5, gen: leas },
+  move: { weight: 10, gen: moves },
+  string: { weight: 5, gen: strings },
+  sse: { weight: 14, gen: sse },
+};
+
+export function genStart(r: Rng): StartState {
+  const regs = Array.from({ length: 16 }, () => val(r, 64));
+  // KVM order: rax rbx rcx rdx rsi rdi rsp rbp r8..r15
+  regs[6] = 0n;
+  regs[14] = BigInt(r.int(16));
+  regs[15] = BigInt(L.SCRATCH_BASE_REG_VALUE);
+  let rflags = 0x202;
+  for (const f of [CF, PF, AF, ZF, SF, OF]) if (r.bool()) rflags |= f;
+  if (r.bool(0.3)) rflags |= DF;
+  const xmm = new Uint8Array(256);
+  for (let i = 0; i < 16; i++) {
+    const k = r.int(5);
+    for (let b = 0; b < 16; b++) {
+      xmm[i * 16 + b] = k === 0 ? 0 : k === 1 ? (b < 8 ? r.int(20) * (b === 0 ? 1 : 0) : 0) : k === 2 ? r.pick([0, 0xff, 0x80, 0x7f]) : r.int(256);
+    }
+  }
+  const data = new Uint8Array(L.SCRATCH_BYTES);
+  for (let i = 0; i < data.length; i++) data[i] = r.bool(0.2) ? r.pick([0, 0xff, 0x80, 0x7f]) : r.int(256);
+  return { regs, rflags, xmm, data };
+}
+
+export function genSequence(r: Rng, opts: GenOptions): Sequence {
+  const names = Object.keys(FAMILIES).filter((n) => (!opts.families || opts.families.includes(n)) && !(opts.exclude ?? []).includes(n));
+  const total = names.reduce((a, n) => a + FAMILIES[n]!.weight, 0);
+  const c = new Ctx(r);
+  const items: Item[] = [];
+  while (items.length < opts.length) {
+    let x = r.int(total);
+    let name = names[0]!;
+    for (const n of names) { x -= FAMILIES[n]!.weight; if (x < 0) { name = n; break; } }
+    c.lines = [];
+    const before = c.undef;
+    if (!FAMILIES[name]!.gen(c)) { c.undef = before; continue; }
+    items.push({ lines: c.lines, undefAfter: c.undef, family: name } as Item & { family: string });
+  }
+  return { items, start: genStart(r) };
+}

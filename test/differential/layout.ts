@@ -1,0 +1,34 @@
+// Guest memory layout shared by the native (KVM) and emu runners of the differential test.
+// Identity-mapped (linear = physical) 32 MiB, 2 MiB user pages. Ring-3 code runs a batch of sequences; each
+// sequence has a prologue that copies its data template into the scratch area and loads GPRs, XMMs and
+// RFLAGS from its IN block, and an epilogue that stores them (and the scratch area) into its OUT block.
+// The batch ends with `out %al, $EXIT_PORT` (IOPL is 3, so ring 3 may do port I/O and KVM exits at once).
+
+export const RAM_BYTES = 32 << 20;
+export const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000;
+export const GDT = 0x4000, TSS = 0x5000, IDT = 0x6000, STUBS = 0x7000, RSP0 = 0x9000;
+export const SEL = { KCODE: 0x08, KDATA: 0x10, UDATA: 0x23, UCODE: 0x2b, TSS: 0x30 } as const;
+/** Scratch data area every sequence sees at the same address; r15 points at its middle. */
+export const SCRATCH = 0x10000;
+export const SCRATCH_BYTES = 512;
+export const SCRATCH_BASE_REG_VALUE = SCRATCH + 256;
+export const CODE = 0x100000;
+export const CODE_LIMIT = 0x800000;
+export const STATE = 0x800000;
+/** Per-sequence state: IN, TEMPLATE, OUT, OUTDATA blocks of 512 bytes each. */
+export const STATE_STRIDE = 0x800;
+export const MAX_BATCH = Math.floor((RAM_BYTES - STATE) / STATE_STRIDE);
+export const IN_OFF = 0, TEMPLATE_OFF = 0x200, OUT_OFF = 0x400, OUTDATA_OFF = 0x600;
+/** Block layout: GPR i (KVM order rax rbx rcx rdx rsi rdi rsp rbp r8..r15) at 8*i, RFLAGS at 0x88, xmm i at 0x90+16*i. */
+export const FLAGS_OFF = 0x88, XMM_OFF = 0x90;
+export const EXIT_PORT = 0x80;
+/** Ring-0 exception stubs write the vector to this port (eax) then halt. */
+export const FAULT_PORT = 0x81;
+/** Where the CPU pushed the interrupted RIP on the ring-0 stack (SS, RSP, RFLAGS, CS, RIP from RSP0 down). */
+export const FAULT_FRAME_RIP = RSP0 - 40;
+
+export const GPR_NAMES = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"] as const;
+
+export function seqBase(i: number): number {
+  return STATE + i * STATE_STRIDE;
+}
