@@ -98,15 +98,29 @@ export class DiffHarness {
     return { batch, diffs };
   }
 
-  /** The shortest prefix of `seq` that still mismatches (one extra batch of all prefixes). */
+  /** Shrinks a mismatching sequence: the shortest failing prefix, then greedily drops earlier items while it
+   * still fails (one batch of candidates per round, on both sides). */
   minimize(seq: Sequence, index: number, fullDiffs: string[], fullBatch: AssembledBatch): Mismatch {
     const prefixes = seq.items.map((_, k) => ({ items: seq.items.slice(0, k + 1), start: seq.start }));
-    const { batch, diffs } = this.runBatch(prefixes);
+    let { batch, diffs } = this.runBatch(prefixes);
     const k = diffs.findIndex((d) => d.length > 0);
     if (k < 0) {
       return { seq: index, prefix: seq, bytes: seq.items.map((_, j) => itemBytes(fullBatch, fullBatch.code, index, j)), diffs: fullDiffs };
     }
-    return { seq: index, prefix: prefixes[k]!, bytes: prefixes[k]!.items.map((_, j) => itemBytes(batch, batch.code, k, j)), diffs: diffs[k]! };
+    let best = prefixes[k]!, bestDiffs = diffs[k]!, bestBatch = batch, bestIdx = k;
+    for (let round = 0; round < 16 && best.items.length > 1; round++) {
+      // Drop one earlier item; the undefined-flags mask of the rest is kept conservative (union).
+      const cands = best.items.slice(0, -1).map((_, j) => {
+        const items = best.items.filter((_, i) => i !== j);
+        const undef = best.items.reduce((a, it) => a | it.undefAfter, 0);
+        return { items: items.map((it, i) => (i === items.length - 1 ? { ...it, undefAfter: undef } : it)), start: seq.start };
+      });
+      ({ batch, diffs } = this.runBatch(cands));
+      const j = diffs.findIndex((d) => d.length > 0);
+      if (j < 0) break;
+      best = cands[j]!; bestDiffs = diffs[j]!; bestBatch = batch; bestIdx = j;
+    }
+    return { seq: index, prefix: best, bytes: best.items.map((_, j) => itemBytes(bestBatch, bestBatch.code, bestIdx, j)), diffs: bestDiffs };
   }
 
   close(): void {
@@ -152,7 +166,7 @@ export function runDifferential(opts: RunOptions): DiffResult & { unminimized: n
 /** Human-readable reproduction of one mismatch. */
 export function formatMismatch(m: Mismatch): string {
   const s = m.prefix.start;
-  const lines = [`sequence #${m.seq}, shortest failing prefix (${m.prefix.items.length} items):`];
+  const lines = [`sequence #${m.seq}, minimal failing sequence (${m.prefix.items.length} items):`];
   m.prefix.items.forEach((it, j) => lines.push(`  ${it.lines.join("; ")}    [${m.bytes[j]}]`));
   lines.push(`  start: ${L.GPR_NAMES.map((n, k) => (n === "rsp" ? "" : `${n}=${h64(s.regs[k]!)}`)).filter(Boolean).join(" ")}`);
   lines.push(`  start flags: ${flagText(s.rflags)}`);
