@@ -131,13 +131,13 @@ export class FlatEmuSystem implements EmuSystem {
     const c = this.cpu;
     c.gdtrLimit = this.readLin16(lo, hi);
     c.gdtrBaseLo = this.readLin32(lo + 2, hi);
-    c.gdtrBaseHi = opSize === 8 ? this.readLin32(lo + 6, hi) : 0;
+    c.gdtrBaseHi = opSize === 8 || c.mode === 5 ? this.readLin32(lo + 6, hi) : 0;
   }
   lidt(lo: number, hi: number, opSize: number): void {
     const c = this.cpu;
     c.idtrLimit = this.readLin16(lo, hi);
     c.idtrBaseLo = this.readLin32(lo + 2, hi);
-    c.idtrBaseHi = opSize === 8 ? this.readLin32(lo + 6, hi) : 0;
+    c.idtrBaseHi = opSize === 8 || c.mode === 5 ? this.readLin32(lo + 6, hi) : 0;
   }
   sgdt(lo: number, hi: number): void {
     const c = this.cpu;

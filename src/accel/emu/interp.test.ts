@@ -501,3 +501,68 @@ t("loop uses RCX, or ECX with an address-size prefix, and jrcxz tests the full r
   assert.equal(r.r(0), 5n);
   assert.equal(r.st.rlo[3], 1);
 });
+
+t("system instructions delegate to the EmuSystem (cpuid, msr, cr, descriptor tables, hypercall, swapgs)", () => {
+  const r = runAsm(`
+    xor eax, eax
+    cpuid
+    mov r8d, ebx
+    mov ecx, 0xc0000100
+    mov eax, 0x1234
+    mov edx, 0x5678
+    wrmsr
+    xor eax, eax
+    xor edx, edx
+    rdmsr
+    mov r9d, edx
+    mov r10d, eax
+    mov rax, cr4
+    or eax, 0x80
+    mov cr4, rax
+    lgdt [${DATA}]
+    sgdt [${DATA + 16}]
+    vmcall
+    swapgs
+    rdtsc
+    hlt`, {
+    setup: (x) => {
+      const dv = new DataView(x.sys.ram.buffer);
+      dv.setUint16(DATA, 0x7f, true);
+      dv.setBigUint64(DATA + 2, 0xffffffff81000000n, true);
+      x.st.kernelGsBaseLo = 0x1000;
+    },
+  });
+  assert.equal(r.st.rlo[8], 0x68747541); // "Auth"
+  assert.equal(r.st.rlo[9], 0x5678);
+  assert.equal(r.st.rlo[10], 0x1234);
+  assert.equal(r.st.rlo[0], 1000); // rdtsc from the test double
+  assert.equal(r.st.cr4 & 0x80, 0x80);
+  assert.equal(r.st.gdtrLimit, 0x7f);
+  assert.equal(r.st.gdtrBaseHi >>> 0, 0xffffffff);
+  assert.equal(new DataView(r.sys.ram.buffer).getBigUint64(DATA + 18, true), 0xffffffff81000000n);
+  assert.equal(r.sys.hypercalls, 1);
+  assert.equal(r.st.segBaseLo[5], 0x1000);
+  assert.equal(r.st.halted, true);
+});
+
+t("mov to and from segment registers goes through loadSegment and mov ss blocks interrupts for one instruction", () => {
+  const r = runAsm("sti\nnop\nmov ax, 0x10\nmov ss, ax\nnop\nnop\nhlt", {
+    bits: 16,
+    setup: (x) => { x.sys.pendingIrq = -1; },
+  });
+  assert.equal(r.st.segSel[2], 0x10);
+  assert.equal(r.st.segBaseLo[2], 0x100);
+  const s = runAsm("mov ax, 0x10\nmov ss, ax\nnop\nhlt", {
+    bits: 16,
+    setup: (x) => { x.sys.pendingIrq = 0x20; x.st.eflagsRest |= 0x200; },
+  });
+  // The interrupt is taken before the first instruction, not between mov ss and nop.
+  assert.equal(s.sys.events[0]?.ripLo, 0x1000);
+});
+
+t("xsave-family, AVX (VEX) and other unadvertised encodings raise #UD", () => {
+  for (const insn of ["xsave [0x2000]", "rdrand eax", "popcnt eax, ebx", "rdtscp", "cmpxchg16b [0x2000]", "vmovdqu ymm0, [0x2000]"]) {
+    const r = runAsm(`${insn}\nhlt`);
+    assert.equal(r.sys.events[0]?.vector, 6, insn);
+  }
+});

@@ -16,7 +16,7 @@ import {
 } from "./exec/system.ts";
 import { execGroup15, execSse, sseImmBytes } from "./exec/sse.ts";
 import { execFwait, execX87 } from "./exec/x87.ts";
-import { LF_NONE, LF_SUB } from "./flags.ts";
+import { LF_NONE } from "./flags.ts";
 
 /** Interrupt poll period in instructions executed with IF=1. */
 const IRQ_POLL = 8;
@@ -995,4 +995,3 @@ export class Interp extends CoreBase {
   }
 }
 
-export { LF_SUB, CF };

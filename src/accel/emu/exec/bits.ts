@@ -2,7 +2,7 @@
 // bsf/bsr (also tzcnt/lzcnt encodings when BMI1/ABM are not advertised), popcnt, bswap (Intel SDM vol. 2).
 
 import type { CoreBase } from "../decode/decoder.ts";
-import { LF_LOGIC, LF_NONE } from "../flags.ts";
+import { LF_NONE } from "../flags.ts";
 
 const ZF = 0x40;
 
@@ -102,4 +102,3 @@ export function execBswap(c: CoreBase, r: number, os: number): void {
   else rlo[r] &= ~0xffff; // bswap r16 is undefined; hardware clears the low word
 }
 
-export { LF_LOGIC };

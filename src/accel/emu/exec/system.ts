@@ -251,4 +251,3 @@ export function readFarPtr(c: CoreBase): number {
   return off;
 }
 
-export { IF };
