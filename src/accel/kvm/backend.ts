@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { KVM_RUN_OFF } from "../../abi/kvm/kvm_run.ts";
 import { KVM_CAP } from "../../abi/kvm/ioctl_numbers.ts";
-import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, LaunchSpec } from "../../hv/ports.ts";
+import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, GuestRam, LaunchSpec } from "../../hv/ports.ts";
 import type { FromVcpu, OwnerHypercalls } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
 import { guestCpuid } from "./cpuid_policy.ts";
@@ -67,6 +67,8 @@ export function probeKvm(): AccelProbe {
 
 /** A domain on kvm: DomainExecution plus what only this backend offers the core. */
 export interface KvmDomain extends DomainExecution {
+  /** Guest RAM as the owner thread sees it (a memfd mapping shared with the vCPU threads and KVM). */
+  readonly ram: GuestRam;
   /** Raises an interrupt vector on a vCPU's LAPIC (the Xen event-channel upcall). Main thread. */
   injectVector(vcpuId: number, vector: number): boolean;
 }
@@ -76,12 +78,15 @@ class KvmDomainExecution implements KvmDomain {
   private ended = false;
   private destroyed: Promise<void> | null = null;
   private cpuNsOfStopped = 0;
+  readonly ram: GuestRam;
 
   constructor(
     private readonly spec: KvmLaunchSpec,
     private readonly vm: KvmVm,
     private readonly events: ExecutionEvents,
-  ) {}
+  ) {
+    this.ram = { bytes: vm.ram, sizeBytes: vm.ramSizeBytes };
+  }
 
   start(): Promise<void[]> {
     const cpuid = this.vm.system.supportedCpuid();
@@ -90,6 +95,7 @@ class KvmDomainExecution implements KvmDomain {
         vcpuFd: v.fd,
         runAddr: v.runAddr,
         runSizeBytes: v.runSizeBytes,
+        // hideCx16 (a kvm_pvm quirk, xen-abi-on-kvm.md §1) stays off: with it Debian's 6.1 kernel printed nothing here.
         cpuid: guestCpuid(cpuid, { vcpuId: v.id, domid: this.spec.domid }),
       };
       const run8 = ffi.nativeView(v.runAddr, v.runSizeBytes);

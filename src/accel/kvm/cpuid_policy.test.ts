@@ -18,6 +18,12 @@ test("guestCpuid() replaces KVM's hypervisor leaves with Xen's and sets the APIC
   assert.equal(out.find((e) => e.function === 0x40000004)!.ecx, 9);
 });
 
+test("guestCpuid() hides CX16 only when asked (kvm_pvm quirk)", () => {
+  const l1 = (hideCx16: boolean) => guestCpuid([leaf(1, 0, 1 << 13)], { vcpuId: 0, domid: 1, hideCx16 }).find((e) => e.function === 1)!;
+  assert.equal(l1(false).ecx & (1 << 13), 1 << 13);
+  assert.equal(l1(true).ecx & (1 << 13), 0);
+});
+
 test("applyBootEntry() sets up PVH 32-bit entry: flat protected mode, paging off, EBX = start_info", () => {
   const regs = new KvmRegs();
   const s = decodeSregs(new Uint8Array(KVM_SREGS_SIZE));
