@@ -193,7 +193,7 @@ export class Interp extends CoreBase {
       for (let i = 0; i < n && i < 15; i++) {
         let v: number;
         try {
-          const lo = this.is64 ? this.linAdd(this.linLo, this.linHi, i) : (cpu.segBaseLo[CS] + ((this.startLo + i) & this.ipMask)) | 0;
+          const lo = this.is64 ? this.linAdd(this.startLo, this.startHi, i) : (cpu.segBaseLo[CS] + ((this.startLo + i) & this.ipMask)) | 0;
           v = sys.fetch8(lo, this.is64 ? this.hi : 0);
         } catch { break; }
         bytes += (v & 0xff).toString(16).padStart(2, "0") + " ";

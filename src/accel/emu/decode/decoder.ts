@@ -23,8 +23,6 @@ export class CoreBase extends LazyFlags {
   startLo = 0; startHi = 0;
   /** Bytes consumed so far by the current instruction. */
   get ilen(): number { return this.fPtr - this.fStart; }
-  /** Linear address of the instruction start. */
-  linLo = 0; linHi = 0;
   is64 = false;
   /** 0xffff for 16-bit code segments, -1 (32 bits) otherwise; unused in 64-bit mode. */
   ipMask = -1;
@@ -88,7 +86,6 @@ export class CoreBase extends LazyFlags {
     if (this.is64) { lo = cpu.ripLo; hi = cpu.ripHi; }
     else { lo = (cpu.segBaseLo[CS] + cpu.ripLo) | 0; hi = 0; }
     this.startLo = cpu.ripLo; this.startHi = cpu.ripHi;
-    this.linLo = lo; this.linHi = hi;
     const page = lo & ~0xfff;
     if (page !== this.fPageLo || hi !== this.fPageHi || cpu.tlbGen !== this.fGen || cpu.cpl !== this.fCpl) {
       this.refillFetch(page, hi);
@@ -121,8 +118,8 @@ export class CoreBase extends LazyFlags {
     if (n >= 15) this.gp0();
     let lo: number, hi = 0;
     if (this.is64) {
-      const s = (this.linLo >>> 0) + n;
-      lo = s | 0; hi = s > 0xffffffff ? (this.linHi + 1) | 0 : this.linHi;
+      const s = (this.startLo >>> 0) + n;
+      lo = s | 0; hi = s > 0xffffffff ? (this.startHi + 1) | 0 : this.startHi;
     } else {
       lo = (this.cpu.segBaseLo[CS] + ((this.startLo + n) & this.ipMask)) | 0;
     }
