@@ -156,7 +156,29 @@ export class Interp extends CoreBase {
       this.pfxDirty = false;
     }
     const kind = PFX[b];
-    if (kind === 1 || (kind === 2 && is64)) {
+    if (kind === 2 && is64) {
+      // REX alone (the common 64-bit case) inline; REX followed by a legacy prefix takes the slow path.
+      const rex = b;
+      b = this.f8();
+      if (PFX[b] === 0) {
+        this.pfxDirty = true;
+        this.rex = rex;
+        this.rexR = (rex & 4) << 1; this.rexX = (rex & 2) << 2; this.rexB = (rex & 1) << 3;
+        if ((rex & 8) !== 0) os = 8;
+      } else {
+        b = this.prefixes(b, is64, os, as);
+        os = this.os; as = this.as;
+      }
+    } else if (kind === 1) {
+      b = this.prefixes(b, is64, os, as);
+      os = this.os; as = this.as;
+    }
+    this.os = os; this.as = as;
+    this.exec1(b);
+  }
+
+  /** Slow path of step(): legacy prefixes and REX. Returns the opcode byte; sets this.os / this.as. */
+  private prefixes(b: number, is64: boolean, os: number, as: number): number {
       let rex = 0;
       this.pfxDirty = true;
       for (;;) {
@@ -180,9 +202,8 @@ export class Interp extends CoreBase {
         if ((rex & 8) !== 0) os = 8;
         else if (this.has66) os = os === 2 ? 4 : 2;
       } else if (this.has66) os = os === 2 ? 4 : 2;
-    }
-    this.os = os; this.as = as;
-    this.exec1(b);
+        this.os = os; this.as = as;
+    return b;
   }
 
   private unknown(): never {
