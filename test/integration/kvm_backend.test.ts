@@ -222,6 +222,44 @@ test("injectVector() delivers the upcall vector through the in-kernel LAPIC to a
   assert.equal(g.exec.injectVector(0, 0xf3), false, "no injection after destroy");
 });
 
+const OVERLAY_MAGIC = 0x7a5e4e00;
+function magicPage(exec: KvmDomain): Uint8Array {
+  const page = exec.physmapHooks.allocOverlayPage!();
+  new DataView(page.buffer, page.byteOffset, 4096).setUint32(0, OVERLAY_MAGIC, true);
+  return page;
+}
+
+test("an overlay page mapped above RAM becomes visible to the running guest", { skip }, async () => {
+  const g = await launchTiny("watch=0x2000000 reason=reboot"); // gfn 0x2000: past the 16 MiB of RAM
+  try {
+    await g.waitForConsole("tiny: watching for the overlay");
+    g.exec.physmapHooks.overlayMapped!(0x2000, magicPage(g.exec));
+    assert.deepEqual(await withTimeout(g.outcome, 15000, "guest run"), { kind: "shutdown", reason: "reboot" });
+    assert.match(g.console(), /tiny: saw the overlay/);
+  } finally {
+    await g.exec.destroy();
+  }
+});
+
+test("an overlay inside RAM replaces the RAM page until unmapped; released RAM reads back as zeros", { skip }, async () => {
+  const g = await launchTiny("watch=0x800000 reason=watchdog");
+  try {
+    await g.waitForConsole("tiny: watching for the overlay");
+    const ram = g.exec.ram.bytes;
+    ram.fill(0x11, 0x800000, 0x801000);
+    g.exec.physmapHooks.overlayMapped!(0x800, magicPage(g.exec));
+    assert.deepEqual(await withTimeout(g.outcome, 15000, "guest run"), { kind: "shutdown", reason: "watchdog" });
+    assert.match(g.console(), /tiny: saw the overlay/);
+    assert.equal(new DataView(ram.buffer, 0x800000, 4).getUint32(0, true), OVERLAY_MAGIC, "the owner's RAM view shows the overlay too");
+    g.exec.physmapHooks.overlayUnmapped!(0x800);
+    assert.equal(ram[0x800000], 0x11, "the RAM page underneath is back, untouched");
+    g.exec.physmapHooks.ramReleased!(0x800);
+    assert.equal(ram.subarray(0x800000, 0x801000).every((b) => b === 0), true);
+  } finally {
+    await g.exec.destroy();
+  }
+});
+
 test("a domain with two vCPUs runs on the boot vCPU while the other waits for INIT/SIPI, and both stop", { skip }, async () => {
   const g = await launchTiny("reason=watchdog", "elf64", 2);
   try {

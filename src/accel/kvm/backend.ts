@@ -8,6 +8,7 @@ import { KVM_CAP } from "../../abi/kvm/ioctl_numbers.ts";
 import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, GuestRam, LaunchSpec } from "../../hv/ports.ts";
 import type { FromVcpu, OwnerHypercalls } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
+import type { PhysmapHooks } from "../../hv/xen/guest_physmap.ts";
 import { guestCpuid } from "./cpuid_policy.ts";
 import { patchVmcallHypercalls } from "./hypercall_patch.ts";
 import { KvmSystem, KvmVm } from "./kvm_vm.ts";
@@ -69,6 +70,11 @@ export function probeKvm(): AccelProbe {
 export interface KvmDomain extends DomainExecution {
   /** Guest RAM as the owner thread sees it (a memfd mapping shared with the vCPU threads and KVM). */
   readonly ram: GuestRam;
+  /**
+   * For the core's `new RamPhysmap(domain.ram, domain.physmapHooks)`: overlay pages (shared_info, grant
+   * frames) become KVM memslots, released RAM is hole-punched back to the host. Main thread.
+   */
+  readonly physmapHooks: PhysmapHooks;
   /** Raises an interrupt vector on a vCPU's LAPIC (the Xen event-channel upcall). Main thread. */
   injectVector(vcpuId: number, vector: number): boolean;
 }
@@ -79,6 +85,7 @@ class KvmDomainExecution implements KvmDomain {
   private destroyed: Promise<void> | null = null;
   private cpuNsOfStopped = 0;
   readonly ram: GuestRam;
+  readonly physmapHooks: PhysmapHooks;
 
   constructor(
     private readonly spec: KvmLaunchSpec,
@@ -86,6 +93,12 @@ class KvmDomainExecution implements KvmDomain {
     private readonly events: ExecutionEvents,
   ) {
     this.ram = { bytes: vm.ram, sizeBytes: vm.ramSizeBytes };
+    this.physmapHooks = {
+      allocOverlayPage: () => vm.allocOverlayPage(),
+      overlayMapped: (gfn, page) => vm.mapOverlay(gfn, page),
+      overlayUnmapped: (gfn) => vm.unmapOverlay(gfn),
+      ramReleased: (gfn) => vm.releaseRamPage(gfn),
+    };
   }
 
   start(): Promise<void[]> {

@@ -19,6 +19,7 @@ const c = {
   pthreadKill: libc.func("int pthread_kill(uint64_t thread, int sig)"),
   pthreadGetcpuclockid: libc.func("int pthread_getcpuclockid(uint64_t thread, _Out_ int *clockid)"),
   clockGettime: libc.func("int clock_gettime(int clockid, _Out_ int64_t *ts)"),
+  fallocate: libc.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)"),
   malloc: libc.func("uint64_t malloc(size_t size)"),
   free: libc.func("void free(uint64_t ptr)"),
 };
@@ -83,6 +84,13 @@ export function mmapShared(fd: number, lengthBytes: number, what: string): bigin
   return addr;
 }
 
+const MAP_FIXED = 0x10;
+/** Maps fd at offset over [addr, addr+length) in place (MAP_FIXED): the old pages there are replaced atomically. */
+export function mmapFixedShared(addr: bigint, lengthBytes: number, fd: number, offset: number, what: string): void {
+  const r = BigInt(c.mmap(addr, lengthBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, BigInt(offset)) as number | bigint);
+  if (r !== addr) fail(`mmap(MAP_FIXED) ${what}`);
+}
+
 export function munmap(addr: bigint, lengthBytes: number): void {
   c.munmap(addr, lengthBytes);
 }
@@ -97,6 +105,13 @@ export function memfdCreate(name: string, sizeBytes: number): number {
     throw new KvmError(`ftruncate memfd to ${sizeBytes} bytes`, e, errnoName(e));
   }
   return fd;
+}
+
+const FALLOC_FL_KEEP_SIZE = 1;
+const FALLOC_FL_PUNCH_HOLE = 2;
+/** Returns a file range's memory to the host (reads back as zeros). */
+export function punchHole(fd: number, offset: number, lengthBytes: number): void {
+  if ((c.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, BigInt(offset), BigInt(lengthBytes)) as number) < 0) fail("fallocate(PUNCH_HOLE)");
 }
 
 /** A view of native memory (no copy). The ArrayBuffer stays valid until the memory is unmapped. */

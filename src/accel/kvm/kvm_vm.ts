@@ -9,6 +9,7 @@ import { HYPERCALL_PAGE_MSR } from "../../hv/hypercall/hypercall_page.ts";
 import { KvmError } from "./errors.ts";
 import * as ffi from "./ffi.ts";
 import * as kvm from "./ioctl.ts";
+import { diffMemslots, planMemslots, slotKey, type SlotSpec } from "./memslot_plan.ts";
 
 export const KVM_DEVICE = "/dev/kvm";
 /** RAM is one slot below the LAPIC/IOAPIC/BIOS area; larger guests need a second slot above 4 GiB (later). */
@@ -70,9 +71,21 @@ export interface KvmVcpuHandle {
   readonly runSizeBytes: number;
 }
 
+/** Overlay pages come from memfd chunks of this many pages, mapped once and never moved. */
+const OVERLAY_CHUNK_PAGES = 64;
+
 export class KvmVm {
   readonly vcpus: KvmVcpuHandle[] = [];
   private closed = false;
+  /** Memslots as installed: slot id → what it maps. */
+  private readonly slots = new Map<number, SlotSpec>();
+  /** Overlay gfn above RAM → host address of the page shown there (each has its own memslot). */
+  private readonly overlays = new Map<number, bigint>();
+  /** Overlay gfns inside RAM: their page is mapped over the RAM mapping itself (see mapOverlay). */
+  private readonly ramOverlays = new Set<number>();
+  private readonly overlayHost = new WeakMap<Uint8Array, { host: bigint; fd: number; offset: number }>();
+  private readonly overlayChunks: { fd: number; addr: bigint }[] = [];
+  private overlayFree: Uint8Array[] = [];
 
   private constructor(
     readonly system: KvmSystem,
@@ -97,13 +110,14 @@ export class KvmVm {
       cleanup.push(() => ffi.closeFd(memfd));
       const addr = ffi.mmapShared(memfd, size, "guest RAM");
       cleanup.push(() => ffi.munmap(addr, size));
-      kvm.setUserMemoryRegion(vmFd, 0, 0n, BigInt(size), addr);
       // Optional on PVM hosts, required for real mode on VMX without unrestricted guest.
       ffi.ioctlRaw(vmFd, KVM.SET_TSS_ADDR, TSS_ADDR);
       kvm.enableCap(vmFd, KVM_CAP.SPLIT_IRQCHIP, [SPLIT_IRQCHIP_PINS], "SPLIT_IRQCHIP");
       kvm.enableCap(vmFd, KVM_CAP.X86_USER_SPACE_MSR, [BigInt(KVM_MSR_EXIT_REASON.FILTER | KVM_MSR_EXIT_REASON.UNKNOWN)], "X86_USER_SPACE_MSR");
       installMsrFilter(vmFd);
-      return new KvmVm(system, vmFd, memfd, addr, size, ffi.nativeView(addr, size));
+      const vm = new KvmVm(system, vmFd, memfd, addr, size, ffi.nativeView(addr, size));
+      vm.applyMemslots();
+      return vm;
     } catch (e) {
       for (const c of cleanup.reverse()) c();
       throw e;
@@ -120,6 +134,76 @@ export class KvmVm {
     } catch (e) {
       ffi.closeFd(fd);
       throw e;
+    }
+  }
+
+  // ---- guest-physical layout: RAM and overlay pages (main thread) ----
+
+  /** A zeroed host page that mapOverlay() can show to the guest (memfd-backed, address known to KVM). */
+  allocOverlayPage(): Uint8Array {
+    if (this.overlayFree.length === 0) {
+      const bytes = OVERLAY_CHUNK_PAGES * 4096;
+      const fd = ffi.memfdCreate("tsxen-overlay", bytes);
+      const addr = ffi.mmapShared(fd, bytes, "overlay pages");
+      this.overlayChunks.push({ fd, addr });
+      const view = ffi.nativeView(addr, bytes);
+      for (let i = OVERLAY_CHUNK_PAGES - 1; i >= 0; i--) {
+        const page = view.subarray(i * 4096, (i + 1) * 4096);
+        this.overlayHost.set(page, { host: addr + BigInt(i * 4096), fd, offset: i * 4096 });
+        this.overlayFree.push(page);
+      }
+    }
+    return this.overlayFree.pop()!;
+  }
+
+  /**
+   * Shows `page` (from allocOverlayPage) at gfn, in front of any RAM there.
+   * Design: above RAM the page gets its own memslot. Inside RAM, splitting the RAM memslot would leave a
+   * moment with no RAM slot, and a running vCPU that walks its page tables then faults (seen: a triple
+   * fault). Instead the overlay's memfd page is mmapped with MAP_FIXED over that page of the RAM mapping:
+   * KVM (through its MMU notifier), the vCPU threads and the owner all see the overlay at once, and the
+   * RAM page underneath stays intact in the RAM memfd until unmapOverlay() maps it back.
+   */
+  mapOverlay(gfn: number, page: Uint8Array): void {
+    const where = this.overlayHost.get(page);
+    if (where === undefined) throw new Error(`Overlay page for gfn 0x${gfn.toString(16)} was not allocated by the kvm backend`);
+    if (gfn >= 0 && gfn < this.ramSizeBytes / 4096) {
+      ffi.mmapFixedShared(this.ramAddr + BigInt(gfn) * 4096n, 4096, where.fd, where.offset, `overlay at gfn 0x${gfn.toString(16)}`);
+      this.ramOverlays.add(gfn);
+      return;
+    }
+    this.overlays.set(gfn, where.host);
+    this.applyMemslots();
+  }
+
+  unmapOverlay(gfn: number): void {
+    if (this.ramOverlays.delete(gfn)) {
+      ffi.mmapFixedShared(this.ramAddr + BigInt(gfn) * 4096n, 4096, this.memfd, gfn * 4096, `RAM at gfn 0x${gfn.toString(16)}`);
+      return;
+    }
+    if (this.overlays.delete(gfn)) this.applyMemslots();
+  }
+
+  /** Gives a RAM page's memory back to the host (balloon); the guest reads zeros there afterwards. */
+  releaseRamPage(gfn: number): void {
+    ffi.punchHole(this.memfd, gfn * 4096, 4096);
+  }
+
+  /** Brings the memslots in line with RAM + overlays: removed slots first, so none ever overlap. */
+  private applyMemslots(): void {
+    const wanted = planMemslots(this.ramSizeBytes / 4096, this.ramAddr, this.overlays);
+    const { remove, add } = diffMemslots([...this.slots.values()], wanted);
+    const removeKeys = new Set(remove.map(slotKey));
+    for (const [id, spec] of this.slots) {
+      if (!removeKeys.has(slotKey(spec))) continue;
+      kvm.setUserMemoryRegion(this.fd, id, BigInt(spec.gfn) * 4096n, 0n, spec.host);
+      this.slots.delete(id);
+    }
+    for (const spec of add) {
+      let id = 0;
+      while (this.slots.has(id)) id++;
+      kvm.setUserMemoryRegion(this.fd, id, BigInt(spec.gfn) * 4096n, BigInt(spec.pages) * 4096n, spec.host);
+      this.slots.set(id, spec);
     }
   }
 
@@ -143,6 +227,11 @@ export class KvmVm {
     }
     ffi.munmap(this.ramAddr, this.ramSizeBytes);
     ffi.closeFd(this.memfd);
+    for (const c of this.overlayChunks) {
+      ffi.munmap(c.addr, OVERLAY_CHUNK_PAGES * 4096);
+      ffi.closeFd(c.fd);
+    }
+    this.overlayFree = [];
     ffi.closeFd(this.fd);
     this.system.close();
   }

@@ -3,6 +3,7 @@
  *   reason=poweroff|reboot|crash|watchdog|suspend  shut down with that reason (default poweroff)
  *   spin    loop forever (for destroy/pause tests)
  *   fault   triple-fault
+ *   watch=0xADDR  spin until the u32 at guest-physical ADDR reads 0x7a5e4e00 (an overlay page the test maps)
  *   irq     enable the x2APIC, wait (hlt) for vector 0xf3 from the hypervisor, then shut down
  * Prints "RESULT: PASS" when every check passed, "RESULT: FAIL <why>" otherwise. Must behave the same
  * on every backend. */
@@ -88,6 +89,23 @@ static u64 rdmsr(u32 msr) {
 /* 64-bit IDT: only the upcall vector 0xf3 has a gate. */
 static struct { unsigned short off0, sel; u8 ist, attr; unsigned short off1; u32 off2, zero; } idt[256] __attribute__((aligned(16)));
 
+static u64 parse_hex(const char *v) {
+    u64 x = 0;
+    if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) v += 2;
+    for (;; v++) {
+        int d = *v >= '0' && *v <= '9' ? *v - '0' : *v >= 'a' && *v <= 'f' ? *v - 'a' + 10 : *v >= 'A' && *v <= 'F' ? *v - 'A' + 10 : -1;
+        if (d < 0) return x;
+        x = x * 16 + (u64)d;
+    }
+}
+
+static void watch(u64 addr) {
+    volatile u32 *p = (volatile u32 *)addr;
+    puts_("tiny: watching for the overlay\n");
+    while (*p != 0x7a5e4e00) __asm__ volatile("pause");
+    puts_("tiny: saw the overlay\n");
+}
+
 static void wait_for_vector(void) {
     u64 h = (u64)irq_f3_entry;
     idt[0xf3].off0 = (unsigned short)h;
@@ -142,6 +160,8 @@ void kmain(struct hvm_start_info *si) {
         for (;;) __asm__ volatile("pause");
     }
     if (cmdline_value(cmd, "irq")) wait_for_vector();
+    const char *w = cmdline_value(cmd, "watch");
+    if (w) watch(parse_hex(w));
     if (cmdline_value(cmd, "fault")) {
         puts_(failed ? "RESULT: FAIL\n" : "RESULT: PASS\n");
         puts_("tiny: triple fault\n");
