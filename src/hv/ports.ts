@@ -87,6 +87,32 @@ export interface LaunchSpec {
   readonly memoryBytes: number;
   readonly vcpus: number;
   readonly image: BootImage;
+  /** The domain's Xen guest interface (PVH): hypercalls served on the owner thread, event upcalls, PV console. */
+  readonly xen?: XenDomainPort;
+}
+
+/** What the backend does for the Xen layer of one domain (called on the main thread). */
+export interface XenBackendHooks {
+  /** Raise interrupt vector on vcpuId's LAPIC (the event-channel upcall). */
+  inject(vcpuId: number, vector: number): void;
+}
+
+/** The Xen guest interface of one domain as a backend sees it: created by the toolstack, attached at launch. */
+export interface XenDomainPort {
+  /** Called once guest RAM exists and before any vCPU runs (main thread). */
+  attach(ram: GuestRam, hooks: XenBackendHooks, events: ExecutionEvents): XenDomainAttachment;
+}
+
+export interface XenDomainAttachment {
+  /** Hypercalls the owner (main thread) serves: the vCPU thread forwards these numbers. */
+  readonly ownerHypercalls: {
+    readonly numbers: readonly number[];
+    handle(req: HypercallRequest, mem: GuestVirtualMemory): bigint;
+  };
+  /** Keyboard input for the PV console (xl console). */
+  consoleInput(bytes: Uint8Array): void;
+  /** The domain is going away: unbind backends, release its Xen state. Idempotent. */
+  detach(): void;
 }
 
 /** Callbacks from a running domain to the core. Called on the main thread. */

@@ -1,11 +1,12 @@
 // emuBackend: the ExecutionBackend (hv/ports.ts) on the software x86-64 CPU. Guest RAM is a
 // SharedArrayBuffer; one thread (vcpu_thread/ worker running emu_engine.ts) runs every vCPU of the domain
 // interleaved, with the PC platform. Works on any host Node runs on.
-import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, LaunchSpec } from "../../hv/ports.ts";
+import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, LaunchSpec, XenDomainAttachment } from "../../hv/ports.ts";
 import type { FromVcpu } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
 import type { EmuEngineData } from "./emu_engine.ts";
 import { InputRing } from "./input_ring.ts";
+import { VectorMailbox } from "./vector_mailbox.ts";
 
 const ENGINE_MODULE = new URL("./emu_engine.ts", import.meta.url).href;
 
@@ -18,14 +19,25 @@ class EmuDomainExecution implements DomainExecution {
   private pausedMs = 0;
   private pausedAt = -1;
   private stoppedCpuNs = -1;
+  /** PVH: the domain's Xen layer (owner hypercalls, upcalls into the LAPICs, PV console). */
+  private xen: XenDomainAttachment | null = null;
+  private readonly vectors: VectorMailbox;
 
-  constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents) {}
+  constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents) {
+    this.vectors = VectorMailbox.create(spec.vcpus);
+  }
 
   start(): Promise<void> {
+    const bytes = new Uint8Array(this.ram);
+    if (this.spec.xen !== undefined) {
+      const vectors = this.vectors;
+      this.xen = this.spec.xen.attach({ bytes, sizeBytes: bytes.length }, { inject: (vcpu, vector) => vectors.post(vcpu, vector) }, this.events);
+    }
     const engineData: EmuEngineData = {
       type: this.spec.type,
       input: this.input.buffer,
       writeAcpi: this.spec.type === "hvm" || this.spec.vcpus > 1,
+      vectors: this.vectors.buffer,
     };
     this.thread = new VcpuThread({
       init: {
@@ -41,6 +53,7 @@ class EmuDomainExecution implements DomainExecution {
         entry: this.spec.image.entry,
       },
       kick: () => {}, // the engine checks ATTENTION between slices
+      ...(this.xen !== null ? { ownerHypercalls: { service: this.xen.ownerHypercalls, ram: bytes } } : {}),
       onMessage: (m) => this.onMessage(m),
       onThreadError: (e) => this.end(() => this.events.crashed(`emu thread failed: ${e.message}`, e.stack ?? "")),
     });
@@ -92,12 +105,14 @@ class EmuDomainExecution implements DomainExecution {
     this.destroyed ??= (async () => {
       if (this.stoppedCpuNs < 0) this.stoppedCpuNs = this.cpuTimeNs();
       await this.thread?.stop();
+      this.xen?.detach();
     })();
     return this.destroyed;
   }
 
   consoleInput(bytes: Uint8Array): void {
-    this.input.push(bytes);
+    if (this.xen !== null) this.xen.consoleInput(bytes);
+    else this.input.push(bytes);
   }
 
   /** The emu thread is busy whenever the domain runs and is not idle; wall time while running is a fair bound. */

@@ -11,6 +11,7 @@ import type { VcpuInit } from "../../vcpu_thread/protocol.ts";
 import type { VcpuControlBlock } from "../../vcpu_thread/shared_layout.ts";
 import { EmuMachine } from "./machine.ts";
 import { InputRing } from "./input_ring.ts";
+import { VectorMailbox } from "./vector_mailbox.ts";
 
 /** Structured-cloneable set-up the owner passes in VcpuInit.engineData. */
 export interface EmuEngineData {
@@ -19,6 +20,8 @@ export interface EmuEngineData {
   readonly input: SharedArrayBuffer;
   /** Where the owner wants ACPI tables (HVM); the loader already pointed the kernel at it. */
   readonly writeAcpi: boolean;
+  /** Vectors the owner raises on this domain's LAPICs (Xen event-channel upcalls): a VectorMailbox buffer. */
+  readonly vectors?: SharedArrayBuffer;
 }
 
 /** Optional extras a platform may offer the emu engine beyond VcpuIo. */
@@ -33,6 +36,7 @@ class EmuEngine implements CpuEngine {
   private machine: EmuMachine | null = null;
   private readonly input: InputRing;
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
+  private readonly vectors: VectorMailbox | null;
   private stoppedReason: ShutdownReason | null = null;
 
   constructor(
@@ -43,6 +47,14 @@ class EmuEngine implements CpuEngine {
     private readonly data: EmuEngineData,
   ) {
     this.input = new InputRing(data.input);
+    this.vectors = data.vectors !== undefined ? new VectorMailbox(data.vectors) : null;
+  }
+
+  /** Moves vectors the owner posted into the LAPICs (between slices and right after a hypercall). */
+  private deliverVectors(): void {
+    const m = this.machine;
+    if (m === null || this.vectors === null) return;
+    this.vectors.drain((cpu, vector) => m.pc.lapics[cpu]?.acceptExternal(vector));
   }
 
   reset(entry: BootEntry | null): void {
@@ -63,7 +75,11 @@ class EmuEngine implements CpuEngine {
         this.stoppedReason = reason;
         io.requestShutdown?.(reason);
       },
-      hypercall: (req, mem) => io.hypercall(req, mem),
+      hypercall: (req, mem) => {
+        const r = io.hypercall(req, mem);
+        this.deliverVectors();
+        return r;
+      },
     });
     if (this.data.writeAcpi) machine.pc.writeAcpiTables(this.ram);
     this.machine = machine;
@@ -77,6 +93,7 @@ class EmuEngine implements CpuEngine {
         if (this.control.attentionRequested()) return { kind: "attention" };
         if (this.io.stopRequested) return { kind: "stopRequested" };
         if (this.input.available()) m.consoleInput(this.input.drain());
+        this.deliverVectors();
         const r = m.runSlice();
         if (r.kind === "stopped") {
           if (m.crash !== null) return { kind: "crashed", why: m.crash.why };
@@ -84,7 +101,9 @@ class EmuEngine implements CpuEngine {
           return { kind: "crashed", why: "the machine stopped without a reason" };
         }
         if (r.kind === "idle") {
-          Atomics.wait(this.sleeper, 0, 0, Math.max(0.05, Math.min(r.sleepNs / 1e6, IDLE_WAIT_MS)));
+          const ms = Math.max(0.05, Math.min(r.sleepNs / 1e6, IDLE_WAIT_MS));
+          if (this.vectors !== null) this.vectors.sleep(ms);
+          else Atomics.wait(this.sleeper, 0, 0, ms);
         }
       }
     } finally {

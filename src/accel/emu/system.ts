@@ -83,6 +83,11 @@ export class GuestVirtualFault extends Error {
 /** Hypercall buffers: guest-virtual, supervisor accesses through this vCPU's page tables. */
 class VcpuVirtualMemory implements GuestVirtualMemory {
   constructor(private readonly sys: X86System) {}
+  /** The paging registers now (vcpu_thread forwards owner hypercalls with them: PagingGuestMemory). */
+  get paging(): { cr0: number; cr3: number; cr4: number; efer: number } {
+    const c = this.sys.cpu;
+    return { cr0: c.cr0 >>> 0, cr3: (c.cr3Lo >>> 0) + (c.cr3Hi >>> 0) * 2 ** 32, cr4: c.cr4 >>> 0, efer: c.efer >>> 0 };
+  }
   read(va: bigint, len: number): Uint8Array {
     const out = new Uint8Array(len);
     for (let k = 0; k < len;) {

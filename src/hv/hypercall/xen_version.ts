@@ -1,6 +1,6 @@
 // xen_version hypercall (xen/common/kernel.c do_xen_version, public/version.h): version 4.17, features submap.
 import { Errno } from "../../abi/xen/errno.ts";
-import { XenFeat, featureMask } from "../../abi/xen/features.ts";
+import { XenFeat, pvhFeatureSubmap } from "../../abi/xen/features.ts";
 import { XenVer, encodeXenVersion } from "../../abi/xen/version.ts";
 import type { HypercallHandler } from "./context.ts";
 import { writeGuestFixedString, readGuestU32 } from "./guest_copy.ts";
@@ -12,10 +12,10 @@ export const XEN_EXTRAVERSION = ".0-tsxen";
 
 /**
  * Submap 0 for a PVH domU as Xen reports it (kernel.c): the guest's own page tables, a translated physmap,
- * the kernel in ring 0. hvm_callback_vector and hvm_safe_pvclock join when event channels and pvclock
- * exist (xen-abi-on-kvm.md §5); abi/xen/features.ts pvhFeatureSubmap() is the full set for then.
+ * the kernel in ring 0, event-channel upcalls through a LAPIC vector (Linux PVH needs hvm_callback_vector).
+ * hvm_safe_pvclock is left out: Linux then keeps TSC + LAPIC timers (xen-abi-on-kvm.md §5).
  */
-export const PVH_DOMU_FEATURES = featureMask(XenFeat.writable_page_tables, XenFeat.auto_translated_physmap, XenFeat.supervisor_mode_kernel);
+export const PVH_DOMU_FEATURES = pvhFeatureSubmap({ safePvclock: false });
 
 export const xenVersion: HypercallHandler = (ctx, [cmd, arg]) => {
   switch (Number(BigInt.asUintN(32, cmd))) {

@@ -1,0 +1,185 @@
+// dom0's side of the Xen guest interface for every PVH domain: the hypervisor core's Xen state (event
+// channels, grant tables, XenGuests), dom0's own event-channel table, the PV console backends and the
+// xenstore rings served by xenstored. What libxl + xenconsoled + xenstored do for a new domain.
+//
+// Design: one XenHost per daemon (main thread). The toolstack asks domainPort() for each PVH domain and passes
+// the result in LaunchSpec.xen; the CPU backend calls attach() once guest RAM exists, before any vCPU runs.
+// attach() creates the domain's XenGuest over that RAM, places the console and xenstore rings in the first two
+// special pages (top of RAM, e820-reserved), offers their event channels to dom0, starts the console backend,
+// writes the domain's xenstore layout and introduces the domain to xenstored. The hypercalls that need this
+// state (memory_op, grant_table_op, vcpu_op, event_channel_op, hvm_op) are served here on the main thread
+// (xenOwnerHypercalls); the backend forwards them from the vCPU thread.
+import { randomUUID } from "node:crypto";
+import { guestE820, specialPagesGpa } from "../../boot/e820.ts";
+import { Dom0EventChannels } from "../../hv/evtchn/dom0_evtchn.ts";
+import { EventChannels } from "../../hv/evtchn/event_channels.ts";
+import { GrantTables } from "../../hv/gnttab/grant_table.ts";
+import type { ExecutionEvents, GuestRam, XenBackendHooks, XenDomainAttachment, XenDomainPort } from "../../hv/ports.ts";
+import { setupConsoleAndStore } from "../../hv/xen/domain_setup.ts";
+import { xenOwnerHypercalls } from "../../hv/xen/entry_points.ts";
+import { RamPhysmap } from "../../hv/xen/guest_physmap.ts";
+import { derivedTscClock } from "../../hv/xen/time.ts";
+import { XenGuests } from "../../hv/xen/xen_guest.ts";
+import { PvConsoleBackend } from "../backends/console/console_backend.ts";
+import type { XenstoreClient } from "../xenstored/client.ts";
+import { createDomainLayout, removeDomainLayout } from "../xenstored/domain_layout.ts";
+import { domainPath } from "../xenstored/path.ts";
+import { dom0RingHost } from "../xenstored/ring_host.ts";
+import type { RingHost } from "../xenstored/ring_transport.ts";
+import type { Xenstored } from "../xenstored/xenstored.ts";
+
+const PAGE = 4096;
+/** The emu TSC rate (accel/emu machine); only the pvclock fill uses it, and pvclock is not offered yet. */
+const TSC_KHZ = 2_000_000;
+
+/** The parts of startXenstoredService()'s result XenHost uses. */
+export interface XenstoreAccess {
+  readonly xenstored: Xenstored;
+  readonly client: XenstoreClient;
+  attachRingHost(host: RingHost): void;
+}
+
+export interface XenDomainSpec {
+  readonly domid: number;
+  readonly name: string;
+  readonly memoryBytes: number;
+  readonly maxmemBytes?: number;
+  readonly vcpus: number;
+  readonly uuid?: string;
+}
+
+/** Where a domain's console and xenstore rings live (guest frame numbers). */
+export function specialPageGfns(memoryBytes: number): { console: number; store: number } {
+  const first = specialPagesGpa(memoryBytes) / PAGE;
+  return { console: first, store: first + 1 };
+}
+
+interface AttachedDomain {
+  readonly spec: XenDomainSpec;
+  readonly uuid: string;
+  readonly console: PvConsoleBackend;
+}
+
+export class XenHost {
+  readonly events = new EventChannels();
+  readonly grants = new GrantTables();
+  readonly xen = new XenGuests(this.events, this.grants);
+  readonly dom0 = new Dom0EventChannels(this.events);
+  private readonly rams = new Map<number, GuestRam>();
+  private readonly attached = new Map<number, AttachedDomain>();
+
+  constructor(
+    private readonly xenstore: XenstoreAccess,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    xenstore.attachRingHost(dom0RingHost(this.dom0, (domid) => this.rams.get(domid)));
+  }
+
+  /** The LaunchSpec.xen of a new PVH domain. */
+  domainPort(spec: XenDomainSpec): XenDomainPort {
+    return { attach: (ram, hooks, events) => this.attach(spec, ram, hooks, events) };
+  }
+
+  isAttached(domid: number): boolean {
+    return this.attached.has(domid);
+  }
+
+  /** xl shutdown / reboot: the PV control channel (control/shutdown), which the guest's xenbus watches. */
+  requestShutdown(domid: number, reason: "poweroff" | "reboot" | "suspend" | "halt"): void {
+    if (!this.attached.has(domid)) throw new Error(`Domain ${domid} has no Xen control channel`);
+    this.xenstore.client.write(`${domainPath(domid)}/control/shutdown`, reason);
+  }
+
+  /** The domain shut down (SCHEDOP_shutdown): @releaseDomain for dom0 watchers. */
+  domainShutdown(domid: number): void {
+    if (this.attached.has(domid)) this.xenstore.xenstored.domainShutdown(domid);
+  }
+
+  private attach(spec: XenDomainSpec, ram: GuestRam, hooks: XenBackendHooks, events: ExecutionEvents): XenDomainAttachment {
+    const { domid } = spec;
+    if (this.attached.has(domid)) throw new Error(`Domain ${domid} is already attached to the Xen layer`);
+    this.rams.set(domid, ram);
+    const e820 = guestE820(spec.memoryBytes, "pvh").map((r) => ({ addr: r.addr, size: r.size, type: r.type }));
+    const guest = this.xen.add({
+      domid,
+      nrVcpus: spec.vcpus,
+      physmap: new RamPhysmap(ram),
+      clock: derivedTscClock(() => performance.now() * 1e6, () => BigInt(Date.now()) * 1_000_000n, TSC_KHZ),
+      hooks: { inject: (vcpu, vector) => hooks.inject(vcpu, vector) },
+      e820,
+      maxPages: Math.floor((spec.maxmemBytes ?? spec.memoryBytes) / PAGE),
+    });
+    let console: PvConsoleBackend | undefined;
+    const uuid = spec.uuid ?? randomUUID();
+    try {
+      const gfns = specialPageGfns(spec.memoryBytes);
+      const { consolePort, storePort } = setupConsoleAndStore(this.xen, this.dom0, domid, gfns.console, gfns.store);
+      console = new PvConsoleBackend({
+        domid,
+        page: guest.physmap.page(gfns.console)!,
+        guestPort: consolePort,
+        evtchn: this.dom0,
+        output: (bytes) => events.console(bytes),
+      });
+      createDomainLayout(this.xenstore.client, {
+        domid,
+        name: spec.name,
+        uuid,
+        memoryKiB: Math.floor(spec.memoryBytes / 1024),
+        maxMemoryKiB: Math.floor((spec.maxmemBytes ?? spec.memoryBytes) / 1024),
+        vcpus: spec.vcpus,
+        store: { gfn: gfns.store, evtchnPort: storePort },
+        console: { gfn: gfns.console, evtchnPort: consolePort },
+      });
+      this.xenstore.client.introduceDomain(domid, gfns.store, storePort);
+    } catch (e) {
+      console?.close();
+      this.xen.remove(domid);
+      this.rams.delete(domid);
+      throw e;
+    }
+    const dom: AttachedDomain = { spec, uuid, console };
+    this.attached.set(domid, dom);
+    this.log(`d${domid}: Xen interface ready (console ring gfn 0x${specialPageGfns(spec.memoryBytes).console.toString(16)}, xenstore introduced)`);
+    const service = xenOwnerHypercalls(
+      this.xen,
+      { domid, privileged: false, handle: uuidBytes(uuid) },
+      { console: (b) => events.console(b), log: (l) => events.log(l), shutdown: (r) => events.shutdown(r) },
+    );
+    let detached = false;
+    return {
+      ownerHypercalls: { numbers: service.numbers, handle: (req, mem) => service.handle(req, mem) },
+      consoleInput: (bytes) => console.input(bytes),
+      detach: () => {
+        if (detached) return;
+        detached = true;
+        this.detach(domid);
+      },
+    };
+  }
+
+  private detach(domid: number): void {
+    const dom = this.attached.get(domid);
+    if (dom === undefined) return;
+    this.attached.delete(domid);
+    dom.console.close();
+    const step = (what: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        this.log(`d${domid}: ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    };
+    step("xenstore release", () => this.xenstore.client.releaseDomain(domid));
+    step("xenstore layout removal", () => removeDomainLayout(this.xenstore.client, domid, dom.uuid));
+    step("Xen state removal", () => this.xen.remove(domid));
+    this.rams.delete(domid);
+  }
+}
+
+function uuidBytes(uuid: string): Uint8Array {
+  const hex = uuid.replace(/-/g, "");
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16 && i * 2 + 2 <= hex.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
