@@ -636,7 +636,7 @@ export class Interp extends CoreBase {
         return;
       }
       case 0xeb: { const d = this.fs8(); this.jumpRel(d); return; }
-      case 0xf1: this.advance(); this.sys.deliverInterrupt(1, "software", false, 0); return;
+      case 0xf1: this.advance(); this.sys.deliverInterrupt(1, "exception", false, 0); return; // int1/icebp: #DB trap, no DPL check
       case 0xf4: // hlt
         needCpl0(this);
         this.advance();
