@@ -69,7 +69,7 @@ function genCase(): Case {
   const r1 = pick(regs), r2 = pick(regs);
   const dst = rnd() % 4 === 0 ? mem : r1;
   let insn: string, mask = ALL;
-  const kind = rnd() % 17;
+  const kind = rnd() % 18;
   let c = rnd64();
   switch (kind) {
     case 0: case 1: {
@@ -141,8 +141,22 @@ function genCase(): Case {
     }
     case 10: {
       const cc = pick(["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]);
-      if (size === 1) insn = `set${cc} ${dst}`;
-      else insn = `cmov${cc} ${r1}, ${pick([r2, mem])}`;
+      // Half of the cases evaluate the condition right after an arithmetic op (lazy flags), half after popf.
+      const pre = rnd() % 2 === 0 ? `${pick(["cmp", "sub", "add", "test", "and", "adc", "sbb", "xor"])} ${r1}, ${pick([r2, mem])}\n` +
+        (rnd() % 4 === 0 ? `${pick(["inc", "dec", "neg"])} ${r1}\n` : "") : "";
+      if (size === 1) insn = `${pre}set${cc} ${dst}`;
+      else insn = `${pre}cmov${cc} ${r1}, ${pick([r2, mem])}`;
+      if (pre.startsWith("test") || pre.startsWith("and") || pre.startsWith("xor")) mask &= ~AF;
+      break;
+    }
+    case 17: {
+      // cmp/sub/test + jcc: record which way the branch went in rdx.
+      const cc = pick(["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]);
+      const op = pick(["cmp", "sub", "test", "add", "dec", "inc"]);
+      const first = op === "dec" || op === "inc" ? `${op} ${r1}` : `${op} ${r1}, ${pick([r2, mem])}`;
+      if (r1 === "dl" || r1 === "dx" || r1 === "edx" || r1 === "rdx") return genCase();
+      insn = `${first}\nmov edx, 0\nj${cc} 1f\nmov edx, 1\n1:`;
+      if (op === "test") mask &= ~AF;
       break;
     }
     case 11: {

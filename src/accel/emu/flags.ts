@@ -149,6 +149,59 @@ export class LazyFlags {
 
   /** Condition code cc (0..15, the low nibble of jcc/setcc/cmovcc) evaluated on the current flags. */
   cond(cc: number): boolean {
+    const op = this.lfOp;
+    if (op === LF_SUB) return this.condSub(cc);
+    if (op === LF_LOGIC) {
+      // CF = OF = 0: b/be/l/le reduce to ZF/SF tests.
+      const s = this.lfSize;
+      const zero = s === 8 ? (this.lfResLo | this.lfResHi) === 0 : this.lfResLo === 0;
+      switch (cc) {
+        case 4: return zero;
+        case 5: return !zero;
+        case 8: case 12: return this.sf() !== 0; // s, l (SF != OF with OF = 0)
+        case 9: case 13: return this.sf() === 0;
+        case 14: return zero || this.sf() !== 0; // le
+        case 15: return !zero && this.sf() === 0; // g
+      }
+    }
+    return this.condSlow(cc);
+  }
+
+  /** Conditions after cmp/sub computed directly from the operands (unsigned/signed compares). */
+  private condSub(cc: number): boolean {
+    const s = this.lfSize;
+    let a = this.lfS1Lo, b = this.lfS2Lo;
+    switch (cc) {
+      case 4: return s === 8 ? (this.lfResLo | this.lfResHi) === 0 : this.lfResLo === 0;
+      case 5: return s === 8 ? (this.lfResLo | this.lfResHi) !== 0 : this.lfResLo !== 0;
+      case 2: case 3: case 6: case 7: { // b, ae, be, a (unsigned)
+        let lt: boolean, eq: boolean;
+        if (s === 8 && this.lfS1Hi !== this.lfS2Hi) { lt = (this.lfS1Hi >>> 0) < (this.lfS2Hi >>> 0); eq = false; }
+        else { lt = (a >>> 0) < (b >>> 0); eq = a === b; }
+        if (cc === 2) return lt;
+        if (cc === 3) return !lt;
+        return cc === 6 ? lt || eq : !lt && !eq;
+      }
+      case 12: case 13: case 14: case 15: { // l, ge, le, g (signed)
+        let lt: boolean, eq: boolean;
+        if (s === 8) {
+          const ah = this.lfS1Hi, bh = this.lfS2Hi;
+          if (ah !== bh) { lt = ah < bh; eq = false; }
+          else { lt = (a >>> 0) < (b >>> 0); eq = a === b; }
+        } else {
+          if (s === 1) { a = (a << 24) >> 24; b = (b << 24) >> 24; }
+          else if (s === 2) { a = (a << 16) >> 16; b = (b << 16) >> 16; }
+          lt = a < b; eq = a === b;
+        }
+        if (cc === 12) return lt;
+        if (cc === 13) return !lt;
+        return cc === 14 ? lt || eq : !lt && !eq;
+      }
+      default: return this.condSlow(cc);
+    }
+  }
+
+  private condSlow(cc: number): boolean {
     let r: number;
     switch (cc >> 1) {
       case 0: r = this.of(); break;
