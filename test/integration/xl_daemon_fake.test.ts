@@ -30,7 +30,10 @@ test("xl create -c shows the console from the first line and returns when the gu
   assert.equal(r.stdout, "hello from the guest\nsecond line\n");
   assert.match(r.stderr, /^Parsing config from .*hello\.cfg\naccel emu: requested in the config\nStarted domain hello \(id=\d+\)\n$/);
   assert.deepEqual(await names(), ["Domain-0"]);
-  assert.match(readFileSync(join(h.daemon.paths.consoleDir, "guest-hello.log"), "utf8"), /hello from the guest/);
+  const logFile = join(h.daemon.paths.consoleDir, "guest-hello.log");
+  const readLog = (): string => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } };
+  for (let i = 0; i < 50 && !readLog().includes("second line"); i++) await delay(20);
+  assert.equal(readLog(), "hello from the guest\nsecond line\n");
 });
 
 test("xl list shows running domains and -l prints JSON with the config", async () => {
@@ -207,4 +210,28 @@ test("a malformed request on the socket gets an error reply and the daemon keeps
   s.destroy();
   assert.deepEqual(JSON.parse(reply), { id: 0, ok: false, error: { kind: "protocol", message: "request is not JSON" } });
   assert.equal((await h.xl(["list"])).code, 0);
+});
+
+test("xl create -c returns when the guest shuts down and on_poweroff=preserve keeps it", async () => {
+  const r = await h.xl(["create", "-c", h.guest("pres", "print bye\\n\nshutdown poweroff", 'on_poweroff = "preserve"\n')]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, "bye\n");
+  assert.equal(await state("pres"), "---s--");
+  await h.xl(["destroy", "pres"]);
+});
+
+test("xl create -c follows a rename-restart to the new domain", async () => {
+  const cfg = h.guest("rr", "print boot\\n\nspin", 'on_crash = "rename-restart"\n');
+  const stdin = new PassThrough();
+  const run = h.xl(["create", "-c", cfg], { stdin });
+  await delay(50);
+  h.emu.last.guestCrash("oops");
+  await delay(50);
+  const n = await names();
+  assert.ok(n.includes("rr"), n.join());
+  assert.ok(n.some((x) => /^rr--\d+$/.test(x)), n.join());
+  stdin.write(Buffer.from([0x1d]));
+  const r = await run;
+  assert.equal(r.stdout, "boot\nboot\n");
+  for (const x of await names()) if (x.startsWith("rr")) await h.xl(["destroy", x]);
 });

@@ -74,13 +74,15 @@ export class ConsoleHub {
     };
   }
 
-  /** The domain was restarted: its listeners follow it to newDomid. */
-  move(oldDomid: number, newDomid: number): void {
+  /** The domain was restarted: its listeners follow it to newDomid. keepOld: the old domain lives on (rename-restart). */
+  move(oldDomid: number, newDomid: number, keepOld = false): void {
     const c = this.consoles.get(oldDomid);
     const n = this.consoles.get(newDomid);
     if (!c || !n) return;
-    this.consoles.delete(oldDomid);
-    for (const l of c.listeners) {
+    if (!keepOld) this.consoles.delete(oldDomid);
+    const moving = [...c.listeners];
+    c.listeners.clear();
+    for (const l of moving) {
       n.listeners.add(l);
       safeCall(() => l.moved?.(newDomid));
     }
@@ -90,6 +92,15 @@ export class ConsoleHub {
       n.unreadBytes = 0;
       for (const b of unread) for (const l of n.listeners) safeCall(() => l.data(b));
     }
+  }
+
+  /** Ends the attached clients' sessions but keeps the console (a preserved, shut-down domain). */
+  endListeners(domid: number, reason: string): void {
+    const c = this.consoles.get(domid);
+    if (!c) return;
+    const ending = [...c.listeners];
+    c.listeners.clear();
+    for (const l of ending) safeCall(() => l.end(reason));
   }
 
   close(domid: number, reason: string): void {

@@ -339,6 +339,8 @@ export class Toolstack {
     if (info.state.kind === "shutdown") {
       const a = actionFor(info.state.reason, info.policies);
       if (a === "restart") this.pendingRestart.add(info.domid);
+      // A preserved domain keeps its console, but attached clients (xl create -c) are done.
+      if (a === "preserve") this.consoles.endListeners(info.domid, `domain ${info.domid} shut down (${info.state.reason}) and is preserved`);
     }
     if (info.state.kind === "gone") {
       if (!this.pendingRestart.has(info.domid)) {
@@ -378,10 +380,8 @@ export class Toolstack {
     this.deps.log.write(`d${old.domid}: restarting "${config.name}" after ${reason}`);
     this.createDomain(config).then(
       (r) => {
-        if (!preserved) {
-          this.configs.delete(old.domid);
-          this.consoles.move(old.domid, r.domid);
-        }
+        if (!preserved) this.configs.delete(old.domid);
+        this.consoles.move(old.domid, r.domid, preserved);
       },
       (e) => finish(`restart of "${config.name}" failed: ${e instanceof Error ? e.message : String(e)}`),
     );
