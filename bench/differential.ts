@@ -43,8 +43,9 @@ process.stderr.write("\n");
 for (const m of r.mismatches) console.log(formatMismatch(m) + "\n");
 const total = r.mismatches.length + r.unminimized;
 const secs = (performance.now() - t0) / 1000;
+const known = Object.entries(r.known).map(([k, n]) => `${k} ${n}`).join(", ");
 console.log(`${r.sequences} sequences (${r.instructions} instructions), ${total} mismatches` +
-  (r.unminimized ? ` (${r.unminimized} not minimized)` : ""));
+  (r.unminimized ? ` (${r.unminimized} not minimized)` : "") + (known ? `; known-failing classes seen: ${known}` : ""));
 console.log(`time ${secs.toFixed(1)} s: native ${(r.nativeMs / 1000).toFixed(2)} s in ${r.kvmEntries} KVM_RUN calls, ` +
   `emu ${(r.emuMs / 1000).toFixed(2)} s, as ${(r.asmMs / 1000).toFixed(2)} s`);
 process.exit(total === 0 ? 0 : 1);

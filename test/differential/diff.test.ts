@@ -19,7 +19,9 @@ const LENGTH = Number(process.env.DIFF_LENGTH ?? 8);
 test("random ring-3 instruction sequences give the same registers, flags, XMM and memory on emu as on the real CPU", { skip: skip ?? false, timeout: 120_000 }, (t) => {
   const r = runDifferential({ seed: SEED, count: COUNT, length: LENGTH, avoid: Object.keys(KNOWN_FAILING), maxReports: 10 });
   const total = r.mismatches.length + r.unminimized;
-  t.diagnostic(`${r.sequences} sequences (${r.instructions} instructions, seed ${SEED}), ${total} mismatches; ` +
+  const known = Object.entries(r.known).map(([k, n]) => `${k} ${n}`).join(", ");
+  t.diagnostic(`${r.sequences} sequences (${r.instructions} instructions, seed ${SEED}), ${total} mismatches` +
+    `${known ? ` (+ known-failing: ${known})` : ""}; ` +
     `native ${r.nativeMs.toFixed(0)} ms in ${r.kvmEntries} KVM_RUN calls, emu ${r.emuMs.toFixed(0)} ms, as ${r.asmMs.toFixed(0)} ms`);
   assert.equal(total, 0, `${r.sequences} sequences, ${total} mismatches:\n\n${r.mismatches.map(formatMismatch).join("\n\n")}`);
 });
@@ -29,7 +31,7 @@ test("every known-failing class still fails (remove entries from known_failing.t
   try {
     const names = Object.keys(KNOWN_FAILING);
     const rng = new Rng(SEED);
-    const seqs = names.map((n) => ({ items: KNOWN_FAILING[n]!.repro, start: genStart(rng) }));
+    const seqs = names.map((n) => ({ items: KNOWN_FAILING[n]!.repro, start: { ...genStart(rng), ...KNOWN_FAILING[n]!.start } }));
     const { diffs } = h.runBatch(seqs);
     const fixed = names.filter((_, i) => diffs[i]!.length === 0);
     assert.deepEqual(fixed, [], `now passing, remove from known_failing.ts: ${fixed.join(", ")}`);

@@ -4,6 +4,7 @@
 import { EmuRunner } from "./emu_runner.ts";
 import { ARITH, DF, Rng, genSequence, type GenOptions } from "./gen.ts";
 import { KvmRunner, type SeqFault } from "./kvm_runner.ts";
+import { KNOWN_FAILING } from "./known_failing.ts";
 import * as L from "./layout.ts";
 import { assemble, readEndState, writeImage, type AssembledBatch, type EndState, type Sequence } from "./program.ts";
 
@@ -52,6 +53,11 @@ export function compare(seq: Sequence, nat: EndState, emu: EndState, natFault?: 
   for (let x = 0; x < 16; x++) {
     const a = nat.xmm.subarray(16 * x, 16 * x + 16), b = emu.xmm.subarray(16 * x, 16 * x + 16);
     if (a.some((v, i) => v !== b[i])) out.push(`xmm${x}: native ${hexBytes(a)} emu ${hexBytes(b)}`);
+  }
+  if (nat.mxcsr !== emu.mxcsr) out.push(`mxcsr: native 0x${nat.mxcsr.toString(16)} emu 0x${emu.mxcsr.toString(16)}`);
+  for (let x = 0; x < 8; x++) {
+    const a = nat.mm.subarray(8 * x, 8 * x + 8), b = emu.mm.subarray(8 * x, 8 * x + 8);
+    if (a.some((v, i) => v !== b[i])) out.push(`mm${x}: native ${hexBytes(a)} emu ${hexBytes(b)}`);
   }
   for (let i = 0; i < L.SCRATCH_BYTES; i++) {
     if (nat.data[i] !== emu.data[i]) {
@@ -132,16 +138,20 @@ export interface RunOptions extends GenOptions {
   seed: number;
   count: number;
   batchSize?: number;
+  /** Known-failing classes recognised by their `matches` are counted here instead of failing. */
+  classify?: boolean;
   /** Stop minimizing after this many mismatches (the rest are counted only). */
   maxReports?: number;
   onBatch?: (done: number, mismatches: number) => void;
 }
 
-export function runDifferential(opts: RunOptions): DiffResult & { unminimized: number } {
+export function runDifferential(opts: RunOptions): DiffResult & { unminimized: number; known: Record<string, number> } {
   const rng = new Rng(opts.seed);
   const h = new DiffHarness();
   const mismatches: Mismatch[] = [];
   let unminimized = 0, instructions = 0;
+  const known: Record<string, number> = {};
+  const classes = opts.classify ?? true ? Object.entries(KNOWN_FAILING).filter(([n, k]) => k.matches && (opts.avoid ?? []).includes(n)) : [];
   try {
     const batchSize = Math.min(opts.batchSize ?? 500, L.MAX_BATCH);
     for (let done = 0; done < opts.count;) {
@@ -151,6 +161,8 @@ export function runDifferential(opts: RunOptions): DiffResult & { unminimized: n
       const { batch, diffs } = h.runBatch(seqs);
       diffs.forEach((d, i) => {
         if (d.length === 0) return;
+        const cls = classes.find(([, k]) => k.matches!(seqs[i]!, d));
+        if (cls) { known[cls[0]] = (known[cls[0]] ?? 0) + 1; return; }
         if (mismatches.length < (opts.maxReports ?? 50)) mismatches.push(h.minimize(seqs[i]!, done + i, d, batch));
         else unminimized++;
       });
@@ -160,7 +172,7 @@ export function runDifferential(opts: RunOptions): DiffResult & { unminimized: n
   } finally {
     h.close();
   }
-  return { sequences: opts.count, instructions, mismatches, unminimized, nativeMs: h.nativeMs, emuMs: h.emuMs, asmMs: h.asmMs, kvmEntries: h.kvmEntries };
+  return { sequences: opts.count, instructions, mismatches, unminimized, known, nativeMs: h.nativeMs, emuMs: h.emuMs, asmMs: h.asmMs, kvmEntries: h.kvmEntries };
 }
 
 /** Human-readable reproduction of one mismatch. */
@@ -172,6 +184,10 @@ export function formatMismatch(m: Mismatch): string {
   lines.push(`  start flags: ${flagText(s.rflags)}`);
   const usesXmm = m.prefix.items.some((it) => it.lines.some((l) => l.includes("xmm")));
   if (usesXmm) for (let x = 0; x < 16; x++) lines.push(`  start xmm${x}: ${hexBytes(s.xmm.subarray(16 * x, 16 * x + 16))}`);
+  if (usesXmm) lines.push(`  start mxcsr: 0x${s.mxcsr.toString(16)}`);
+  if (m.prefix.items.some((it) => it.lines.some((l) => l.includes("%mm")))) {
+    for (let x = 0; x < 8; x++) lines.push(`  start mm${x}: ${hexBytes(s.mm.subarray(8 * x, 8 * x + 8))}`);
+  }
   const usesMem = m.prefix.items.some((it) => it.lines.some((l) => l.includes("(%r15") || /\b0x1[0-9a-f]{4}\b/.test(l)));
   if (usesMem) lines.push(`  scratch at 0x${L.SCRATCH.toString(16)} (r15 = 0x${L.SCRATCH_BASE_REG_VALUE.toString(16)}): ${hexBytes(s.data)}`);
   lines.push(...m.diffs.map((d) => `  DIFF ${d}`));

@@ -425,6 +425,117 @@ const sse: Family = (c) => {
   return true;
 };
 
+function fpVal(r: Rng): number {
+  const k = r.int(8);
+  if (k === 0) return r.pick([0, -0, 1, -1, 0.5, Infinity, -Infinity, NaN, 2 ** 31, -(2 ** 31), 2 ** 63, 1e-40, -1e-310, 1.5, 2.5, -2.5]);
+  if (k === 1) return r.range(-1000, 1000);
+  if (k === 2) return r.range(-1000, 1000) / r.range(1, 64);
+  if (k === 3) return (r.u32() / 4294967296) * 2 ** r.range(-150, 150) * (r.bool() ? 1 : -1);
+  return (r.u32() - 2147483648) / r.range(1, 100000);
+}
+
+const MMX_RR = [
+  "paddb", "paddw", "paddd", "paddq", "psubb", "psubw", "psubd", "psubq", "paddsb", "paddsw", "paddusb", "paddusw",
+  "psubsb", "psubsw", "psubusb", "psubusw", "pmullw", "pmulhw", "pmulhuw", "pmuludq", "pmaddwd", "pavgb", "pavgw",
+  "pminub", "pmaxub", "pminsw", "pmaxsw", "psadbw", "pcmpeqb", "pcmpeqw", "pcmpeqd", "pcmpgtb", "pcmpgtw", "pcmpgtd",
+  "pand", "pandn", "por", "pxor", "punpcklbw", "punpcklwd", "punpckldq", "punpckhbw", "punpckhwd", "punpckhdq",
+  "packsswb", "packssdw", "packuswb", "psllw", "pslld", "psllq", "psrlw", "psrld", "psrlq", "psraw", "psrad", "movq",
+];
+
+const mmx: Family = (c) => {
+  const r = c.r;
+  const m = (): string => `%mm${r.int(8)}`;
+  const k = r.int(8);
+  if (k < 4) c.emit(`${r.pick(MMX_RR)} ${r.bool(0.25) ? c.mem(8) : m()}, ${m()}`);
+  else if (k === 4) c.emit(`${r.pick(SSE_SHIFT_IMM.filter((x) => x !== "psllq" || true))} $${r.range(0, 70)}, ${m()}`);
+  else if (k === 5) {
+    const f = r.int(6);
+    if (f === 0) c.emit(`movd ${c.src(32)}, ${m()}`);
+    else if (f === 1) c.emit(`movd ${m()}, ${c.dst(32)}`);
+    else if (f === 2) c.emit(`movq ${c.src(64)}, ${m()}`);
+    else if (f === 3) c.emit(`movq ${m()}, ${c.dst(64)}`);
+    else if (f === 4) c.emit(`movq ${m()}, ${c.mem(8)}`);
+    else c.emit(r.bool() ? `movd ${c.mem(4)}, ${m()}` : `movd ${m()}, ${c.mem(4)}`);
+  } else if (k === 6) {
+    const f = r.int(5);
+    if (f === 0) c.emit(`pshufw $${r.int(256)}, ${r.bool(0.3) ? c.mem(8) : m()}, ${m()}`);
+    else if (f === 1) c.emit(`pextrw $${r.int(256)}, ${m()}, ${c.dst(32)}`);
+    else if (f === 2) c.emit(`pinsrw $${r.int(256)}, ${r.bool(0.3) ? c.mem(2) : c.src(32)}, ${m()}`);
+    else if (f === 3) c.emit(`pmovmskb ${m()}, ${c.dst(32)}`);
+    else c.emit(r.bool() ? `movq2dq ${m()}, %xmm${r.int(16)}` : `movdq2q %xmm${r.int(16)}, ${m()}`);
+  } else c.emit(`movntq ${m()}, ${c.mem(8)}`);
+  return true;
+};
+
+const FP_ARITH = ["add", "sub", "mul", "div", "min", "max", "sqrt"];
+const FP_CMP = ["eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord"];
+
+const ssefp: Family = (c) => {
+  const r = c.r;
+  const x = (): string => `%xmm${r.int(16)}`;
+  const k = r.int(10);
+  if (k < 4) {
+    const sfx = r.pick(["ps", "pd", "ss", "sd"]);
+    const op = r.pick(FP_ARITH) + sfx;
+    const src = r.bool(0.25) ? c.mem(sfx === "ss" ? 4 : sfx === "sd" ? 8 : 16, sfx.startsWith("p")) : x();
+    c.emit(`${op} ${src}, ${x()}`);
+  } else if (k === 4) {
+    const sfx = r.pick(["ps", "pd", "ss", "sd"]);
+    c.emit(`cmp${r.pick(FP_CMP)}${sfx} ${r.bool(0.25) ? c.mem(sfx === "ss" ? 4 : sfx === "sd" ? 8 : 16, sfx.startsWith("p")) : x()}, ${x()}`);
+  } else if (k === 5) {
+    const op = r.pick(["comiss", "ucomiss", "comisd", "ucomisd"]);
+    c.emit(`${op} ${r.bool(0.25) ? c.mem(op.endsWith("ss") ? 4 : 8) : x()}, ${x()}`);
+    c.flags(ARITH);
+  } else if (k === 6) {
+    const op = r.pick(["cvtdq2ps", "cvtps2dq", "cvttps2dq", "cvtdq2pd", "cvtpd2dq", "cvttpd2dq", "cvtps2pd", "cvtpd2ps", "cvtss2sd", "cvtsd2ss"]);
+    c.emit(`${op} ${x()}, ${x()}`);
+  } else if (k === 7) {
+    const op = r.pick(["cvtss2si", "cvttss2si", "cvtsd2si", "cvttsd2si"]);
+    const size = r.pick([32, 64] as Size[]);
+    c.emit(`${op}${SUF[size]} ${r.bool(0.25) ? c.mem(op.includes("ss") ? 4 : 8) : x()}, ${c.dst(size)}`);
+  } else if (k === 8) {
+    const size = r.pick([32, 64] as Size[]);
+    c.emit(`${r.pick(["cvtsi2ss", "cvtsi2sd"])}${SUF[size]} ${r.bool(0.25) ? c.mem(size / 8) : c.src(size)}, ${x()}`);
+  } else {
+    c.emit(`${r.pick(["movmskps", "movmskpd"])} ${x()}, ${c.dst(32)}`);
+  }
+  return true;
+};
+
+const misc: Family = (c) => {
+  const r = c.r;
+  const k = r.int(8);
+  if (k === 0) {
+    // cmpxchg8b: edx:eax vs m64, ecx:ebx
+    c.emit(`${r.bool() ? "lock " : ""}cmpxchg8b ${c.mem(8)}`);
+    c.flags(ZF);
+  } else if (k === 1) {
+    const size = r.pick([32, 64] as Size[]);
+    c.emit(`movnti ${c.src(size)}, ${c.mem(size / 8)}`);
+  } else if (k === 2) {
+    c.emit(`lea ${r.range(-240, 0)}(%r15), %rbx`, "xlatb");
+  } else if (k === 3) {
+    c.emit(r.pick(["nop", "nopw 0(%rax,%rax,1)", "nopl 0(%rax)", "nopl 0(%rax,%rax,1)", "nopw %cs:0(%rax,%rax,1)", "pause", "lfence", "mfence", "sfence", "prefetcht0 (%r15)", "prefetchnta 8(%r15)", "prefetcht2 16(%r15)"]));
+  } else if (k === 4) {
+    // bt with a register bit offset into memory: offset bounded by a setup mov
+    const size = r.pick([16, 32, 64] as Size[]);
+    const op = r.pick(["bt", "bts", "btr", "btc"]);
+    const off = r.range(-1000, 1000);
+    const oreg = r.pick([0, 1, 2, 3, 5, 6, 7, 8, 9]);
+    c.emit(movImm(size, BigInt(off), reg(oreg, size)), `${op !== "bt" && r.bool(0.3) ? "lock " : ""}${op}${SUF[size]} ${reg(oreg, size)}, ${r.range(-100, 100)}(%r15)`);
+    c.flags(CF, OF | SF | AF | PF);
+  } else if (k === 5) {
+    // maskmovdqu stores through rdi
+    c.emit(`lea ${r.range(-240, 224)}(%r15), %rdi`, `maskmovdqu %xmm${r.int(16)}, %xmm${r.int(16)}`);
+  } else if (k === 6) {
+    c.emit(`movntdq %xmm${r.int(16)}, ${c.mem(16, true)}`);
+  } else {
+    const size = c.size(false);
+    c.emit(`${r.pick(["cmovz", "cmovnz"])}${SUF[size]} ${c.mem(size / 8)}, ${c.dst(size)}`.replace(/^cmov/, c.canRead(ZF) ? "cmov" : "xchg").replace(/^xchgn?z/, "xchg"));
+  }
+  return true;
+};
+
 export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
   alu: { weight: 14, gen: alu },
   unary: { weight: 5, gen: unary },
@@ -439,9 +550,12 @@ export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
   move: { weight: 10, gen: moves },
   string: { weight: 5, gen: strings },
   sse: { weight: 14, gen: sse },
+  mmx: { weight: 6, gen: mmx },
+  ssefp: { weight: 8, gen: ssefp },
+  misc: { weight: 5, gen: misc },
 };
 
-export function genStart(r: Rng): StartState {
+export function genStart(r: Rng, known: ReadonlySet<string> = new Set()): StartState {
   const regs = Array.from({ length: 16 }, () => val(r, 64));
   // KVM order: rax rbx rcx rdx rsi rdi rsp rbp r8..r15
   regs[6] = 0n;
@@ -457,15 +571,40 @@ export function genStart(r: Rng): StartState {
       xmm[i * 16 + b] = k === 0 ? 0 : k === 1 ? (b < 8 ? r.int(20) * (b === 0 ? 1 : 0) : 0) : k === 2 ? r.pick([0, 0xff, 0x80, 0x7f]) : r.int(256);
     }
   }
+  const dv = new DataView(xmm.buffer);
+  for (let i = 0; i < 16; i++) {
+    // Some registers hold ordinary floating-point numbers (random bytes are mostly NaNs and huge values).
+    const k = r.int(6);
+    if (k === 0) for (let l = 0; l < 4; l++) dv.setFloat32(16 * i + 4 * l, fpVal(r), true);
+    else if (k === 1) for (let l = 0; l < 2; l++) dv.setFloat64(16 * i + 8 * l, fpVal(r), true);
+  }
   const data = new Uint8Array(L.SCRATCH_BYTES);
   for (let i = 0; i < data.length; i++) data[i] = r.bool(0.2) ? r.pick([0, 0xff, 0x80, 0x7f]) : r.int(256);
-  return { regs, rflags, xmm, data };
+  const ddv = new DataView(data.buffer);
+  for (let i = 0; i < 8; i++) {
+    const o = 16 * r.int(L.SCRATCH_BYTES / 16);
+    if (r.bool()) for (let l = 0; l < 4; l++) ddv.setFloat32(o + 4 * l, fpVal(r), true);
+    else for (let l = 0; l < 2; l++) ddv.setFloat64(o + 8 * l, fpVal(r), true);
+  }
+  // MXCSR: all exceptions masked; random rounding mode, FTZ and sticky status bits. Never DAZ: emu's
+  // MXCSR_MASK (0xffbf, what its fxsave reports) leaves it out by design, so ldmxcsr with DAZ is #GP there.
+  let mxcsr = 0x1f80 | (r.int(4) << 13);
+  if (known.has("mxcsr-rc")) mxcsr &= ~0x6000;
+  if (r.bool(0.15) && !known.has("ftz-sign")) mxcsr |= 0x8000;
+  if (r.bool(0.3)) mxcsr |= r.int(64);
+  const mm = new Uint8Array(64);
+  for (let i = 0; i < 8; i++) {
+    const v = val(r, 64);
+    for (let b = 0; b < 8; b++) mm[8 * i + b] = Number((v >> BigInt(8 * b)) & 0xffn);
+  }
+  return { regs, rflags, xmm, data, mxcsr, mm };
 }
 
 export function genSequence(r: Rng, opts: GenOptions): Sequence {
   const names = Object.keys(FAMILIES).filter((n) => (!opts.families || opts.families.includes(n)) && !(opts.exclude ?? []).includes(n));
   const total = names.reduce((a, n) => a + FAMILIES[n]!.weight, 0);
-  const c = new Ctx(r, new Set(opts.avoid ?? []));
+  const known = new Set(opts.avoid ?? []);
+  const c = new Ctx(r, known);
   const items: Item[] = [];
   while (items.length < opts.length) {
     let x = r.int(total);
@@ -474,7 +613,9 @@ export function genSequence(r: Rng, opts: GenOptions): Sequence {
     c.lines = [];
     const before = c.undef;
     if (!FAMILIES[name]!.gen(c)) { c.undef = before; continue; }
+    // Redundant segment-override prefixes (no effect in 64-bit mode; fs/gs bases are 0 here) on the last line.
+    if (r.bool(0.08)) c.lines.splice(c.lines.length - 1, 0, `.byte 0x${r.pick(["2e", "3e", "26", "36", "64", "65"])}`);
     items.push({ lines: c.lines, undefAfter: c.undef, family: name } as Item & { family: string });
   }
-  return { items, start: genStart(r) };
+  return { items, start: genStart(r, known) };
 }

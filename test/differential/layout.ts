@@ -8,8 +8,9 @@ export const RAM_BYTES = 32 << 20;
 export const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000;
 export const GDT = 0x4000, TSS = 0x5000, IDT = 0x6000, STUBS = 0x7000, RSP0 = 0x9000;
 export const SEL = { KCODE: 0x08, KDATA: 0x10, UDATA: 0x23, UCODE: 0x2b, TSS: 0x30 } as const;
-/** Scratch data area every sequence sees at the same address; r15 points at its middle. */
-export const SCRATCH = 0x10000;
+/** Scratch data area every sequence sees at the same address; r15 points at its middle, which is a page
+ * boundary, so many accesses straddle two pages. */
+export const SCRATCH = 0x10f00;
 export const SCRATCH_BYTES = 512;
 export const SCRATCH_BASE_REG_VALUE = SCRATCH + 256;
 export const CODE = 0x100000;
@@ -19,8 +20,9 @@ export const STATE = 0x800000;
 export const STATE_STRIDE = 0x800;
 export const MAX_BATCH = Math.floor((RAM_BYTES - STATE) / STATE_STRIDE);
 export const IN_OFF = 0, TEMPLATE_OFF = 0x200, OUT_OFF = 0x400, OUTDATA_OFF = 0x600;
-/** Block layout: GPR i (KVM order rax rbx rcx rdx rsi rdi rsp rbp r8..r15) at 8*i, RFLAGS at 0x88, xmm i at 0x90+16*i. */
-export const FLAGS_OFF = 0x88, XMM_OFF = 0x90;
+/** Block layout: GPR i (KVM order rax rbx rcx rdx rsi rdi rsp rbp r8..r15) at 8*i, RFLAGS at 0x88, xmm i at
+ * 0x90+16*i, MXCSR at 0x190, mm i at 0x1a0+8*i. */
+export const FLAGS_OFF = 0x88, XMM_OFF = 0x90, MXCSR_OFF = 0x190, MM_OFF = 0x1a0;
 export const EXIT_PORT = 0x80;
 /** Ring-0 exception stubs write the vector to this port (eax) then halt. */
 export const FAULT_PORT = 0x81;

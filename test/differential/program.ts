@@ -21,6 +21,9 @@ export interface StartState {
   xmm: Uint8Array;
   /** Initial contents of the scratch area. */
   data: Uint8Array;
+  mxcsr: number;
+  /** mm0..7, 8 bytes each. */
+  mm: Uint8Array;
 }
 
 export interface Sequence {
@@ -55,6 +58,8 @@ function prologue(i: number): string[] {
     `mov $${hex(b + L.IN_OFF)}, %esp`,
   ];
   for (let x = 0; x < 16; x++) out.push(`movdqu ${hex(L.XMM_OFF + 16 * x)}(%rsp), %xmm${x}`);
+  for (let x = 0; x < 8; x++) out.push(`movq ${hex(L.MM_OFF + 8 * x)}(%rsp), %mm${x}`);
+  out.push(`ldmxcsr ${hex(L.MXCSR_OFF)}(%rsp)`);
   L.GPR_NAMES.forEach((r, k) => { if (r !== "rsp") out.push(`mov ${hex(8 * k)}(%rsp), %${r}`); });
   out.push(`lea ${hex(L.FLAGS_OFF)}(%rsp), %rsp`, "popfq");
   return out;
@@ -66,6 +71,8 @@ function epilogue(i: number): string[] {
   const out = [`mov $${hex(top)}, %esp`, "pushfq"];
   L.GPR_NAMES.forEach((r, k) => { if (r !== "rsp") out.push(`mov %${r}, ${hex(8 * k - L.FLAGS_OFF)}(%rsp)`); });
   for (let x = 0; x < 16; x++) out.push(`movdqu %xmm${x}, ${hex(8 + 16 * x)}(%rsp)`);
+  for (let x = 0; x < 8; x++) out.push(`movq %mm${x}, ${hex(L.MM_OFF - L.FLAGS_OFF + 8 * x)}(%rsp)`);
+  out.push(`stmxcsr ${hex(L.MXCSR_OFF - L.FLAGS_OFF)}(%rsp)`);
   out.push(`mov $${hex(L.SCRATCH)}, %esi`, `mov $${hex(b + L.OUTDATA_OFF)}, %edi`, `mov $${L.SCRATCH_BYTES / 8}, %ecx`, "cld", "rep movsq");
   return out;
 }
@@ -155,6 +162,8 @@ export function writeImage(ram: Uint8Array, batch: AssembledBatch, seqs: readonl
     s.start.regs.forEach((r, k) => put64(dv, b + L.IN_OFF + 8 * k, r));
     put64(dv, b + L.IN_OFF + L.FLAGS_OFF, BigInt(s.start.rflags));
     ram.set(s.start.xmm, b + L.IN_OFF + L.XMM_OFF);
+    dv.setUint32(b + L.IN_OFF + L.MXCSR_OFF, s.start.mxcsr, true);
+    ram.set(s.start.mm, b + L.IN_OFF + L.MM_OFF);
     ram.set(s.start.data, b + L.TEMPLATE_OFF);
   });
 }
@@ -165,6 +174,8 @@ export interface EndState {
   rflags: number;
   xmm: Uint8Array;
   data: Uint8Array;
+  mxcsr: number;
+  mm: Uint8Array;
 }
 
 export function readEndState(ram: Uint8Array, i: number): EndState {
@@ -175,5 +186,7 @@ export function readEndState(ram: Uint8Array, i: number): EndState {
     rflags: Number(dv.getBigUint64(b + L.FLAGS_OFF, true)),
     xmm: ram.slice(b + L.XMM_OFF, b + L.XMM_OFF + 256),
     data: ram.slice(L.seqBase(i) + L.OUTDATA_OFF, L.seqBase(i) + L.OUTDATA_OFF + L.SCRATCH_BYTES),
+    mxcsr: dv.getUint32(b + L.MXCSR_OFF, true),
+    mm: ram.slice(b + L.MM_OFF, b + L.MM_OFF + 64),
   };
 }
