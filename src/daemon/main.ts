@@ -2,10 +2,10 @@
 // or by hand: `node --import tsx src/daemon/main.ts` (logs to the terminal).
 
 import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
-import { loadKernel } from "../boot/load.ts";
 import { loadBackends } from "./backends.ts";
 import { DaemonAlreadyRunning, startDaemon } from "./daemon.ts";
 import { tsxenPaths } from "./home.ts";
+import { KernelLoader } from "./kernel_loader.ts";
 
 const MiB = 1024 * 1024;
 
@@ -31,12 +31,14 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (e) => log(`unhandled rejection (daemon continues): ${e instanceof Error ? e.stack : String(e)}`));
 
   const backends = await loadBackends();
+  const kernels = new KernelLoader();
+  kernels.prewarm();
   let daemon;
   try {
     daemon = await startDaemon({
       paths,
       backends,
-      loadKernel,
+      loadKernel: kernels.load,
       version,
       ...(envMiB("TSXEN_HOST_MEMORY_MIB") !== undefined ? { poolBytes: envMiB("TSXEN_HOST_MEMORY_MIB")! } : {}),
       ...(envMiB("TSXEN_DOM0_MEMORY_MIB") !== undefined ? { dom0MemoryBytes: envMiB("TSXEN_DOM0_MEMORY_MIB")! } : {}),

@@ -20,7 +20,7 @@ import { ToolstackError } from "./toolstack_error.ts";
 
 const MiB = 1024 * 1024;
 
-/** The boot loader's signature (src/boot/load.ts). */
+/** The boot loader's signature (src/boot/load.ts loadKernel), possibly run on another thread. */
 export type LoadKernel = (opts: {
   kernelPath: string;
   ramdiskPath?: string;
@@ -28,7 +28,7 @@ export type LoadKernel = (opts: {
   memoryBytes: number;
   vcpus: number;
   type: "pvh" | "hvm";
-}) => BootImage;
+}) => BootImage | Promise<BootImage>;
 
 /** Facts about the host and dom0 that the daemon measures. */
 export interface HostFacts {
@@ -138,7 +138,7 @@ export class Toolstack {
     const decision = this.chooser.choose(config.accel);
     let image: BootImage;
     try {
-      image = this.deps.loadKernel({
+      image = await this.deps.loadKernel({
         kernelPath: config.kernel,
         ...(config.ramdisk !== undefined ? { ramdiskPath: config.ramdisk } : {}),
         cmdline: config.cmdline,
