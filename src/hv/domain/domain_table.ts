@@ -6,7 +6,7 @@
 // domain at launch; once the domain is dying or gone they are dropped, and an exception in a handler
 // is logged, never thrown back into the backend, so a misbehaving domain cannot take the core down.
 
-import type { BootImage, DomainExecution, ExecutionBackend, ExecutionEvents, ShutdownReason } from "../ports.ts";
+import type { BootImage, DomainExecution, ExecutionBackend, ExecutionEvents, ShutdownReason, XenDomainPort } from "../ports.ts";
 import { Domain, type DomainInfo, type DomainSpec } from "./domain.ts";
 import { DomainError } from "./domain_errors.ts";
 import { describeState, transition, type DomainState, type LifecycleEvent } from "./domain_state.ts";
@@ -103,15 +103,15 @@ export class DomainTable {
     throw new DomainError("no_memory", "Cannot create a domain: every domid is in use");
   }
 
-  /** Starts the domain's vCPUs on backend. On failure the domain is destroyed and the error rethrown. */
-  async launch(domid: number, backend: ExecutionBackend, image: BootImage): Promise<void> {
+  /** Starts the domain's vCPUs on backend (xen: its Xen guest interface, PVH). On failure the domain is destroyed and the error rethrown. */
+  async launch(domid: number, backend: ExecutionBackend, image: BootImage, xen?: XenDomainPort): Promise<void> {
     const d = this.get(domid);
     if (d.state.kind !== "building") throw new DomainError("bad_state", `Cannot launch domain ${domid}: it is ${describeState(d.state)}`);
     this.deps.log.write(`d${domid}: boot image: ${image.description}`);
     let exec: DomainExecution;
     try {
       exec = await backend.launch(
-        { domid, name: d.name, type: d.spec.type, memoryBytes: d.spec.memoryBytes, vcpus: d.spec.vcpus, image },
+        { domid, name: d.name, type: d.spec.type, memoryBytes: d.spec.memoryBytes, vcpus: d.spec.vcpus, image, ...(xen !== undefined ? { xen } : {}) },
         this.eventsFor(d),
       );
     } catch (e) {
