@@ -141,3 +141,22 @@ test("an owner hypercall that throws crashes the domain and the vCPU gets -EFAUL
   assert.equal(s.text(), "after\n");
   await s.t.stop();
 });
+
+test("a warm thread started ahead of time runs the next domain, and is replaced", async (t) => {
+  const { prewarmVcpuThreads, stopPrewarming, warmThreadCount } = await import("./host.ts");
+  prewarmVcpuThreads(1, ENGINE);
+  assert.equal(warmThreadCount(ENGINE), 1);
+  await new Promise((r) => setTimeout(r, 1500)); // let it load tsx and the engine
+  const t0 = performance.now();
+  const s = start([{ op: "out", port: 0xe9, bytes: "warm\n" }, { op: "poke", gpa: 0x100, bytes: [0, 0, 0, 0] }, { op: "hypercall", nr: 29, args: [2, 0x100] }]);
+  assert.equal(warmThreadCount(ENGINE), 0, "the domain took the warm thread");
+  await s.t.started();
+  const startMs = performance.now() - t0;
+  assert.equal(warmThreadCount(ENGINE), 1, "and a replacement is on its way");
+  assert.deepEqual(await s.until((x) => x.kind === "shutdown"), { kind: "shutdown", reason: "poweroff" });
+  assert.equal(s.text(), "warm\n");
+  await s.t.stop();
+  await stopPrewarming();
+  assert.equal(warmThreadCount(ENGINE), 0);
+  t.diagnostic(`warm thread start: ${startMs.toFixed(1)} ms`);
+});

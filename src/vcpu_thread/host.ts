@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { Errno } from "../abi/xen/errno.ts";
 import { PagingGuestMemory, type PagingState } from "../hv/hypercall/guest_pagewalk.ts";
 import type { HypercallRequest } from "../hv/ports.ts";
-import type { FromVcpu, OwnerHypercalls, VcpuInit } from "./protocol.ts";
+import type { FromVcpu, OwnerHypercalls, ToVcpu, VcpuInit, WarmThreadData } from "./protocol.ts";
 import { VcpuCommand, VcpuControlBlock, VcpuState } from "./shared_layout.ts";
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
@@ -19,6 +19,56 @@ const WORKER_BOOTSTRAP =
   `.then((tsx) => tsx.tsImport(${JSON.stringify(WORKER_URL.href)}, ${JSON.stringify(import.meta.url)}))`;
 /** How long stop() waits for a thread that does not leave the guest before terminating it. */
 const STOP_TIMEOUT_MS = 5000;
+
+/** Idle vCPU threads that already loaded tsx, the loop and (optionally) an engine module. */
+const warmThreads: { worker: Worker; engineModule?: string }[] = [];
+const warmTargets = new Map<string, number>();
+
+function spawnWarm(engineModule?: string): void {
+  const data: WarmThreadData = { warm: true, engineModule };
+  const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: data, name: "vcpu-warm" });
+  worker.unref(); // an idle thread never keeps the process alive
+  const entry = { worker, engineModule };
+  worker.once("exit", () => {
+    const i = warmThreads.indexOf(entry);
+    if (i >= 0) warmThreads.splice(i, 1);
+  });
+  worker.on("error", () => {});
+  warmThreads.push(entry);
+}
+
+/**
+ * Keeps `count` idle vCPU threads ready for `engineModule`, so a domain starts without paying for a
+ * thread's start-up (≈250 ms: tsx and the engine's modules). Replenished as threads are taken.
+ */
+export function prewarmVcpuThreads(count: number, engineModule?: string): void {
+  warmTargets.set(engineModule ?? "", count);
+  const have = warmThreads.filter((w) => w.engineModule === engineModule).length;
+  for (let i = have; i < count; i++) spawnWarm(engineModule);
+}
+
+/** Idle threads ready for `engineModule`. */
+export function warmThreadCount(engineModule?: string): number {
+  return warmThreads.filter((w) => w.engineModule === engineModule).length;
+}
+
+/** Stops keeping warm threads and ends the idle ones. */
+export async function stopPrewarming(): Promise<void> {
+  warmTargets.clear();
+  await Promise.all(warmThreads.splice(0).map((w) => w.worker.terminate()));
+}
+
+function takeWarm(engineModule: string): Worker | undefined {
+  const i = warmThreads.findIndex((w) => w.engineModule === engineModule);
+  if (i < 0) return undefined;
+  const [entry] = warmThreads.splice(i, 1);
+  const target = warmTargets.get(engineModule) ?? 0;
+  if (target > 0) setImmediate(() => prewarmVcpuThreads(target, engineModule));
+  entry!.worker.removeAllListeners("error");
+  entry!.worker.removeAllListeners("exit");
+  entry!.worker.ref();
+  return entry!.worker;
+}
 
 export interface VcpuThreadOptions {
   /** VcpuInit without `control` (the host creates the control block). */
@@ -40,7 +90,14 @@ export class VcpuThread {
 
   constructor(private readonly opts: VcpuThreadOptions) {
     const init: VcpuInit = { ...opts.init, control: this.control.buffer, ownerHypercalls: opts.ownerHypercalls?.service.numbers ?? [] };
-    this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: init, name: `${init.name}-vcpu${init.vcpuId}` });
+    const warm = takeWarm(init.engineModule);
+    if (warm !== undefined) {
+      this.worker = warm;
+      const start: ToVcpu = { kind: "start", init };
+      this.worker.postMessage(start);
+    } else {
+      this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: init, name: `${init.name}-vcpu${init.vcpuId}` });
+    }
     let readyOk!: () => void;
     let readyFail!: (e: Error) => void;
     this.ready = new Promise((res, rej) => ((readyOk = res), (readyFail = rej)));

@@ -44,6 +44,15 @@ export interface OwnerHypercalls {
   handle(req: HypercallRequest, mem: GuestVirtualMemory): bigint;
 }
 
+/** The one message to a vCPU thread: its VcpuInit, for a thread that was started idle (warm). */
+export type ToVcpu = { readonly kind: "start"; readonly init: VcpuInit };
+
+/** workerData of an idle (warm) thread: which engine module to load ahead of time. */
+export interface WarmThreadData {
+  readonly warm: true;
+  readonly engineModule?: string;
+}
+
 export type FromVcpu =
   /** The engine is set up and about to run the guest (or failed: then `error`). */
   | { readonly kind: "ready" }

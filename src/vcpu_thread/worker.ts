@@ -1,21 +1,22 @@
 // A vCPU thread (worker_threads entry): loads the engine named in VcpuInit, then runs the
 // engine-agnostic loop: run the guest, obey pause/stop from the control block, report shutdown/crash.
 // Lifecycle: starting → running ⇄ paused → halted (guest shut down / crashed) → stopped.
+// A thread either starts with its VcpuInit (workerData) or is spawned idle ahead of time (a warm thread,
+// host.ts prewarmVcpuThreads) and receives the VcpuInit later in a ToVcpu "start" message.
 import { parentPort, workerData } from "node:worker_threads";
 import type { CpuEngine, EngineModule } from "./engine.ts";
-import type { FromVcpu, VcpuInit } from "./protocol.ts";
+import type { FromVcpu, ToVcpu, VcpuInit, WarmThreadData } from "./protocol.ts";
 import { VcpuCommand, VcpuControlBlock, VcpuState } from "./shared_layout.ts";
 import { VcpuPlatform } from "./vcpu_platform.ts";
 
-const init = workerData as VcpuInit;
-const control = new VcpuControlBlock(init.control);
 const post = (m: FromVcpu): void => parentPort!.postMessage(m);
 
 function describe(e: unknown): string {
   return e instanceof Error ? (e.stack ?? e.message) : String(e);
 }
 
-async function main(): Promise<void> {
+async function main(init: VcpuInit): Promise<void> {
+  const control = new VcpuControlBlock(init.control);
   let engine: CpuEngine;
   let platform: VcpuPlatform;
   try {
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   }
   post({ kind: "ready" });
   try {
-    runLoop(engine, platform);
+    runLoop(engine, platform, control);
   } catch (e) {
     // A bug below the guest (engine or hypervisor core): only this domain ends.
     platform.flushConsole();
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   control.setState(VcpuState.stopped);
 }
 
-function runLoop(engine: CpuEngine, platform: VcpuPlatform): void {
+function runLoop(engine: CpuEngine, platform: VcpuPlatform, control: VcpuControlBlock): void {
   control.setState(VcpuState.running);
   for (;;) {
     const cmd = control.takeCommand();
@@ -69,4 +70,12 @@ function runLoop(engine: CpuEngine, platform: VcpuPlatform): void {
   }
 }
 
-await main();
+const data = workerData as VcpuInit | WarmThreadData;
+if ("warm" in data) {
+  // Warm thread: load the engine now, while nobody waits, then wait for a domain.
+  if (data.engineModule !== undefined) await import(data.engineModule).catch(() => {});
+  const msg = await new Promise<ToVcpu>((resolve) => parentPort!.once("message", resolve));
+  await main(msg.init);
+} else {
+  await main(data);
+}
