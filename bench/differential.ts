@@ -1,6 +1,6 @@
 // Large differential runs: emu vs the real CPU (ring 3 of a KVM guest), see test/differential/.
 // Usage: npm run bench:diff -- [--seed N] [--count N] [--length N] [--batch N] [--families a,b] [--exclude a,b]
-//                               [--no-avoid] [--reports N]
+//                               [--no-avoid] [--reports N] [--emu paged|flat]
 //   --no-avoid also generates the known-failing classes (test/differential/known_failing.ts).
 import { parseArgs } from "node:util";
 import { formatMismatch, runDifferential } from "../test/differential/diff.ts";
@@ -19,6 +19,7 @@ const { values: a } = parseArgs({
     exclude: { type: "string" },
     "no-avoid": { type: "boolean", default: false },
     reports: { type: "string", default: "20" },
+    emu: { type: "string", default: "paged" },
   },
 });
 const why = !hasBinutils() ? "binutils (as, objcopy) not installed" : kvmUnavailable();
@@ -35,7 +36,7 @@ const seed = Number(a.seed), count = Number(a.count), length = Number(a.length);
 console.log(`bench:diff seed ${seed}, ${count} sequences x ${length} instructions${families ? `, families ${families.join(",")}` : ""}`);
 const t0 = performance.now();
 const r = runDifferential({
-  seed, count, length, batchSize: Number(a.batch), families, exclude: list(a.exclude),
+  seed, count, length, batchSize: Number(a.batch), emu: a.emu === "flat" ? "flat" : "paged", families, exclude: list(a.exclude),
   avoid: a["no-avoid"] ? [] : Object.keys(KNOWN_FAILING), maxReports: Number(a.reports),
   onBatch: (done, bad) => process.stderr.write(`\r${done}/${count} sequences, ${bad} mismatches`),
 });

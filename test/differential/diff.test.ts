@@ -39,3 +39,28 @@ test("every known-failing class still fails (remove entries from known_failing.t
     h.close();
   }
 });
+
+test("faults in ring 3 are delivered through the IDT with the same vector and RIP on both sides, and the batch goes on", { skip: skip ?? false }, () => {
+  const h = new DiffHarness();
+  try {
+    const rng = new Rng(SEED + 1);
+    const cases: [string[], number][] = [
+      [["ud2"], 6],
+      [["xor %ecx, %ecx", "div %ecx"], 0],
+      [["mov $0x3000000, %eax", "mov (%rax), %eax"], 14],
+      [["movabs $0x8000000000000000, %rax", "mov (%rax), %eax"], 13],
+      [["int3"], 3],
+      [["hlt"], 13],
+      [["movdqa 8(%r15), %xmm0"], 13],
+      [["add $1, %eax"], -1],
+    ];
+    const seqs = cases.map(([lines]) => ({ items: [{ lines, undefAfter: 0 }], start: genStart(rng) }));
+    const { diffs, faults } = h.runBatch(seqs);
+    assert.deepEqual(diffs.map((d, i) => [cases[i]![0].join("; "), d]), cases.map(([l]) => [l.join("; "), []]));
+    const vectors = (fs: { seq: number; vector: number }[]): number[] => cases.map((_, i) => fs.find((f) => f.seq === i)?.vector ?? -1);
+    assert.deepEqual(vectors(faults.native), cases.map(([, v]) => v));
+    assert.deepEqual(vectors(faults.emu), cases.map(([, v]) => v));
+  } finally {
+    h.close();
+  }
+});

@@ -1,7 +1,7 @@
 // The differential driver: generate sequences, run each batch natively (KVM ring 3) and on emu from the same
 // memory image, compare final GPRs, defined flags, XMM registers and the scratch data, and shrink every
 // mismatch to its shortest failing prefix (re-run on both sides) for the report.
-import { EmuRunner } from "./emu_runner.ts";
+import { EmuRunner, type EmuSystemKind } from "./emu_runner.ts";
 import { ARITH, DF, Rng, genSequence, type GenOptions } from "./gen.ts";
 import { KvmRunner, type SeqFault } from "./kvm_runner.ts";
 import { KNOWN_FAILING } from "./known_failing.ts";
@@ -39,7 +39,7 @@ export function compare(seq: Sequence, nat: EndState, emu: EndState, natFault?: 
   const out: string[] = [];
   if (natFault || emuFault) {
     const f = (x?: SeqFault): string => (x ? `vector ${x.vector} at rip 0x${x.rip.toString(16)}` : "no fault");
-    if (natFault?.vector !== emuFault?.vector) out.push(`fault: native ${f(natFault)}, emu ${f(emuFault)}`);
+    if (natFault?.vector !== emuFault?.vector || natFault?.rip !== emuFault?.rip) out.push(`fault: native ${f(natFault)}, emu ${f(emuFault)}`);
     return out;
   }
   L.GPR_NAMES.forEach((n, k) => {
@@ -79,13 +79,17 @@ export function itemBytes(batch: AssembledBatch, code: Uint8Array, s: number, j:
 /** Runs native and emu on one batch; returns per-sequence differences and timings. */
 export class DiffHarness {
   readonly native = new KvmRunner();
-  readonly emu = new EmuRunner();
+  readonly emu: EmuRunner;
   nativeMs = 0;
   emuMs = 0;
   asmMs = 0;
   kvmEntries = 0;
 
-  runBatch(seqs: readonly Sequence[]): { batch: AssembledBatch; diffs: string[][] } {
+  constructor(emuKind: EmuSystemKind = "paged") {
+    this.emu = new EmuRunner(emuKind);
+  }
+
+  runBatch(seqs: readonly Sequence[]): { batch: AssembledBatch; diffs: string[][]; faults: { native: SeqFault[]; emu: SeqFault[] } } {
     let t = performance.now();
     const batch = assemble(seqs);
     this.asmMs += performance.now() - t;
@@ -101,7 +105,7 @@ export class DiffHarness {
     const diffs = seqs.map((s, i) =>
       compare(s, readEndState(this.native.ram, i), readEndState(this.emu.ram, i),
         nat.faults.find((f) => f.seq === i), emu.faults.find((f) => f.seq === i)));
-    return { batch, diffs };
+    return { batch, diffs, faults: { native: nat.faults, emu: emu.faults } };
   }
 
   /** Shrinks a mismatching sequence: the shortest failing prefix, then greedily drops earlier items while it
@@ -138,6 +142,8 @@ export interface RunOptions extends GenOptions {
   seed: number;
   count: number;
   batchSize?: number;
+  /** Emu system side: the real X86System with paging (default) or the flat test double. */
+  emu?: EmuSystemKind;
   /** Known-failing classes recognised by their `matches` are counted here instead of failing. */
   classify?: boolean;
   /** Stop minimizing after this many mismatches (the rest are counted only). */
@@ -147,7 +153,7 @@ export interface RunOptions extends GenOptions {
 
 export function runDifferential(opts: RunOptions): DiffResult & { unminimized: number; known: Record<string, number> } {
   const rng = new Rng(opts.seed);
-  const h = new DiffHarness();
+  const h = new DiffHarness(opts.emu);
   const mismatches: Mismatch[] = [];
   let unminimized = 0, instructions = 0;
   const known: Record<string, number> = {};
