@@ -4,7 +4,7 @@
 // backend slots, the boot loader, console log files, the toolstack — and listens on the socket.
 // Tests call it in-process with a fake backend; src/daemon/main.ts calls it with the real ones.
 
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import os from "node:os";
 import type { BackendSlot } from "../dom0/toolstack/accel_select.ts";
@@ -40,8 +40,41 @@ export interface RunningDaemon {
 }
 
 export class DaemonAlreadyRunning extends Error {
-  constructor(readonly socket: string) {
-    super(`tsxen daemon is already running (socket "${socket}")`);
+  constructor(readonly socket: string, pid?: number) {
+    super(`tsxen daemon is already running (${pid !== undefined ? `pid ${pid}, ` : ""}socket "${socket}")`);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Creates the pid file exclusively; a stale one (its process gone) is replaced. */
+function acquirePidFile(paths: TsxenPaths): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(paths.pidFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const pid = Number(readFileSync(paths.pidFile, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) throw new DaemonAlreadyRunning(paths.socket, pid);
+    unlinkSync(paths.pidFile);
+  }
+  throw new DaemonAlreadyRunning(paths.socket);
+}
+
+function releasePidFile(paths: TsxenPaths): void {
+  try {
+    if (Number(readFileSync(paths.pidFile, "utf8").trim()) === process.pid) unlinkSync(paths.pidFile);
+  } catch {
+    // gone already
   }
 }
 
@@ -49,8 +82,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const { paths } = opts;
   const dlog = opts.log ?? ((line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
-  if (await socketAlive(paths.socket)) throw new DaemonAlreadyRunning(paths.socket);
-  if (existsSync(paths.socket)) unlinkSync(paths.socket);
+  // The pid file is the lock: two daemons started at once (two xl on a cold start) cannot both win.
+  acquirePidFile(paths);
+  try {
+    if (await socketAlive(paths.socket)) throw new DaemonAlreadyRunning(paths.socket);
+    if (existsSync(paths.socket)) unlinkSync(paths.socket);
+  } catch (e) {
+    releasePidFile(paths);
+    throw e;
+  }
 
   const startedAtMs = Date.now();
   const dom0MemoryBytes = opts.dom0MemoryBytes ?? 512 * MiB;
@@ -93,7 +133,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     s.on("close", () => sockets.delete(s));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (e) => {
+      releasePidFile(paths);
+      reject(e);
+    });
     server.listen(paths.socket, () => {
       server.off("error", reject);
       resolve();
@@ -114,6 +157,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       } catch {
         // already gone
       }
+      releasePidFile(paths);
     })();
     return closing;
   }

@@ -1,7 +1,7 @@
 // tsxend: the daemon process. Started on demand by xl (detached, stdout/stderr → $TSXEN_HOME/daemon.log)
 // or by hand: `node --import tsx src/daemon/main.ts` (logs to the terminal).
 
-import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { loadBackends } from "./backends.ts";
 import { DaemonAlreadyRunning, startDaemon } from "./daemon.ts";
 import { tsxenPaths } from "./home.ts";
@@ -52,13 +52,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  writeFileSync(paths.pidFile, `${process.pid}\n`);
   const exit = (code: number): void => {
-    try {
-      unlinkSync(paths.pidFile);
-    } catch {
-      // fine
-    }
     log("stopped");
     process.exit(code);
   };
