@@ -269,6 +269,22 @@ test("a domain with two vCPUs runs on the boot vCPU while the other waits for IN
   }
 });
 
+test("rapid pause/unpause cycles, destroy while paused and destroy right after launch never hang", { skip }, async () => {
+  const g = await launchTiny("spin");
+  try {
+    await g.waitForConsole("tiny: spinning");
+    for (let i = 0; i < 30; i++) {
+      await withTimeout(g.exec.pause(), 5000, `pause ${i}`);
+      await withTimeout(g.exec.unpause(), 5000, `unpause ${i}`);
+    }
+    await withTimeout(Promise.all([g.exec.pause(), g.exec.pause()]), 5000, "concurrent pauses");
+  } finally {
+    await withTimeout(g.exec.destroy(), 5000, "destroy while paused");
+  }
+  const h = await launchTiny("spin");
+  await withTimeout(h.exec.destroy(), 5000, "destroy right after launch");
+});
+
 test("destroy stops a spinning guest promptly and is idempotent", { skip }, async () => {
   const g = await launchTiny("spin");
   await g.waitForConsole("tiny: spinning");
