@@ -1,7 +1,7 @@
 // Starts the daemon on demand: a detached `node --import tsx src/daemon/main.ts`, logging to $TSXEN_HOME/daemon.log.
 
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { TsxenPaths } from "../../daemon/home.ts";
 import { DaemonClient } from "./daemon_client.ts";
@@ -9,6 +9,16 @@ import { DaemonError } from "./exit_codes.ts";
 
 const DAEMON_MAIN = fileURLToPath(new URL("../../daemon/main.ts", import.meta.url));
 const START_TIMEOUT_MS = 20_000;
+/** daemon.log is moved to daemon.log.1 when a daemon starts and it has grown past this. */
+const LOG_ROTATE_BYTES = 16 * 1024 * 1024;
+
+function rotateLog(path: string): void {
+  try {
+    if (statSync(path).size > LOG_ROTATE_BYTES) renameSync(path, `${path}.1`);
+  } catch {
+    // no log yet
+  }
+}
 
 function tail(path: string, lines: number): string {
   try {
@@ -26,6 +36,7 @@ export async function connectOrStart(paths: TsxenPaths, env: NodeJS.ProcessEnv):
     if (!(e instanceof DaemonError) || !/not running/.test(e.message)) throw e;
   }
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+  rotateLog(paths.daemonLog);
   const logFd = openSync(paths.daemonLog, "a", 0o600);
   const tsxLoader = import.meta.resolve("tsx");
   const child = spawn(process.execPath, ["--import", tsxLoader, DAEMON_MAIN], {
