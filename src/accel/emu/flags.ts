@@ -18,6 +18,45 @@ export const LF_INC = 6; // lfAux = CF before
 export const LF_DEC = 7; // lfAux = CF before
 /** SZP from the result, CF/OF from lfAux (bits Fl.CF / Fl.OF), AF=0: shifts, mul, imul. */
 export const LF_RESAUX = 8;
+/** 64-bit 2/3-operand imul: result = low 64 bits; CF = OF = the signed 128-bit product does not fit,
+ * computed from the operands only when read (it rarely is). SZP from the result, AF = 0. */
+export const LF_IMUL64 = 9;
+
+/** True when the signed 64x64 product of (aLo,aHi)*(bLo,bHi) does not fit in 64 bits (resHi = high half of
+ * the low 64 bits of the product). */
+export function imul64Overflows(aLo: number, aHi: number, bLo: number, bHi: number, resHi: number): boolean {
+  // High 64 bits of the unsigned product from 16-bit limbs... via 32-bit partial products in doubles.
+  const mul = (x: number, y: number): [number, number] => {
+    x >>>= 0; y >>>= 0;
+    const xl = x & 0xffff, xh = x >>> 16, yl = y & 0xffff, yh = y >>> 16;
+    const ll = xl * yl, lh = xl * yh, hl = xh * yl;
+    const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
+    return [(((mid & 0xffff) << 16) | (ll & 0xffff)) >>> 0, xh * yh + (lh >>> 16) + (hl >>> 16) + Math.floor(mid / 65536)];
+  };
+  const [, p0h] = mul(aLo, bLo);
+  const [p1, p1h] = mul(aLo, bHi);
+  const [p2, p2h] = mul(aHi, bLo);
+  const [p3, p3h] = mul(aHi, bHi);
+  const w1 = p0h + p1 + p2;
+  const c1 = Math.floor(w1 / 4294967296);
+  let w2 = p1h + p2h + p3 + c1;
+  const c2 = Math.floor(w2 / 4294967296);
+  let w3 = p3h + c2;
+  w2 = w2 - c2 * 4294967296;
+  // Signed adjustment of the high 64 bits: minus b if a < 0, minus a if b < 0.
+  let hl = w2, hh = w3;
+  const sub = (lo: number, hi: number): void => {
+    let t = hl - (lo >>> 0);
+    let borrow = 0;
+    if (t < 0) { t += 4294967296; borrow = 1; }
+    hl = t; hh = hh - (hi >>> 0) - borrow;
+  };
+  if (aHi < 0) sub(bLo, bHi);
+  if (bHi < 0) sub(aLo, aHi);
+  const ext = resHi < 0 ? -1 : 0;
+  w3 = hh | 0;
+  return (hl | 0) !== ext || w3 !== ext;
+}
 
 const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 
@@ -75,6 +114,7 @@ export class LazyFlags {
       case LF_SUB: return this.ltu(this.lfS1Lo, this.lfS1Hi, this.lfS2Lo, this.lfS2Hi, 0);
       case LF_SBB: return this.ltu(this.lfS1Lo, this.lfS1Hi, this.lfS2Lo, this.lfS2Hi, this.lfAux);
       case LF_LOGIC: return 0;
+      case LF_IMUL64: return imul64Overflows(this.lfS1Lo, this.lfS1Hi, this.lfS2Lo, this.lfS2Hi, this.lfResHi) ? 1 : 0;
       default: return this.lfAux & CF; // INC, DEC, RESAUX
     }
   }
@@ -105,6 +145,7 @@ export class LazyFlags {
         return this.top((this.lfS1Lo ^ this.lfS2Lo) & (this.lfS1Lo ^ this.lfResLo),
           (this.lfS1Hi ^ this.lfS2Hi) & (this.lfS1Hi ^ this.lfResHi));
       case LF_LOGIC: return 0;
+      case LF_IMUL64: return imul64Overflows(this.lfS1Lo, this.lfS1Hi, this.lfS2Lo, this.lfS2Hi, this.lfResHi) ? 1 : 0;
       default: return (this.lfAux >> 11) & 1;
     }
   }
@@ -112,7 +153,7 @@ export class LazyFlags {
   af(): number {
     switch (this.lfOp) {
       case LF_NONE: return (this.lfFlags >> 4) & 1;
-      case LF_LOGIC: case LF_RESAUX: return 0;
+      case LF_LOGIC: case LF_RESAUX: case LF_IMUL64: return 0;
       default: return ((this.lfS1Lo ^ this.lfS2Lo ^ this.lfResLo) >> 4) & 1;
     }
   }

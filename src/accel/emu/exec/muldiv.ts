@@ -2,7 +2,7 @@
 // limbs (exact in doubles); 128/64 division falls back to BigInt only when the dividend exceeds 2^53.
 
 import type { CoreBase } from "../decode/decoder.ts";
-import { LF_RESAUX } from "../flags.ts";
+import { LF_IMUL64, LF_RESAUX } from "../flags.ts";
 
 const CF_OF = 1 | 0x800;
 
@@ -53,10 +53,11 @@ function setMulFlags(c: CoreBase, os: number, lo: number, hi: number, overflow: 
 /** Signed multiply a*b truncated to os (2- and 3-operand imul): returns lo, c.hi = hi; sets CF=OF. */
 export function imulTrunc(c: CoreBase, os: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
   if (os === 8) {
-    smul64(c, aLo, aHi, bLo, bHi);
-    const lo = prod[0], hi = prod[1];
-    const ext = hi >> 31;
-    setMulFlags(c, 8, lo, hi, prod[2] !== ext || prod[3] !== ext);
+    // Low 64 bits only; CF/OF are derived lazily from the operands (LF_IMUL64).
+    const lo = umul32(c, aLo, bLo);
+    const hi = (c.hi + Math.imul(aLo, bHi) + Math.imul(aHi, bLo)) | 0;
+    c.lfOp = LF_IMUL64; c.lfSize = 8; c.lfResLo = lo; c.lfResHi = hi;
+    c.lfS1Lo = aLo; c.lfS1Hi = aHi; c.lfS2Lo = bLo; c.lfS2Hi = bHi;
     c.hi = hi;
     return lo;
   }
