@@ -81,6 +81,7 @@ export class Interp extends CoreBase {
         cpu.icount += n;
       } catch (e) {
         cpu.icount += n;
+        this.noSeg = false; // a fetch fault inside lea/nop decoding
         if (e !== FAULT) throw e;
         cpu.ripLo = this.startLo; cpu.ripHi = this.startHi;
         this.deliverException();
@@ -294,12 +295,15 @@ export class Interp extends CoreBase {
       case 0x60: { // pusha
         if (this.is64) this.unknown();
         const os = this.os, sp = rlo[4];
-        for (let r = 0; r < 8; r++) this.push(os, r === 4 ? sp : rlo[r], 0);
+        try {
+          for (let r = 0; r < 8; r++) this.push(os, r === 4 ? sp : rlo[r], 0);
+        } catch (e) { rlo[4] = sp; throw e; } // restartable after a stack fault
         break;
       }
       case 0x61: { // popa
         if (this.is64) this.unknown();
         const os = this.os;
+        for (let i = 0; i < 8; i++) this.peek(os, i * os); // probe first: no register changes on a fault
         for (let r = 7; r >= 0; r--) {
           const v = this.peek(os, 0);
           this.adjSp(os);
