@@ -9,6 +9,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import os from "node:os";
 import type { BackendSlot } from "../dom0/toolstack/accel_select.ts";
 import { Toolstack, type LoadKernel } from "../dom0/toolstack/toolstack.ts";
+import { XenHost } from "../dom0/xen/xen_host.ts";
+import { startXenstoredService, xenstoredSocketPath } from "../dom0/xenstored/service.ts";
 import { HvLog, formatHvLogLine } from "../hv/domain/hv_log.ts";
 import { HostMemoryPool } from "../hv/domain/memory_pool.ts";
 import { ConsoleLogFiles } from "./console_logs.ts";
@@ -98,6 +100,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const poolBytes = opts.poolBytes ?? Math.max(0, Math.floor((total - dom0MemoryBytes) / MiB) * MiB);
   const log = new HvLog(() => Date.now(), startedAtMs, 4000, (l) => dlog(formatHvLogLine(l)));
   const consoleFiles = new ConsoleLogFiles(paths.consoleDir);
+  // xenstored (unix socket for host tools: XENSTORED_PATH=<home>/xenstored/socket) and the Xen layer of PVH domains.
+  const xenstore = await startXenstoredService({ socketPath: xenstoredSocketPath(paths.home), log: (l) => log.write(l) });
+  const xen = new XenHost(xenstore, (l) => log.write(l));
   const toolstack = new Toolstack({
     pool: new HostMemoryPool(poolBytes),
     log,
@@ -105,6 +110,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     backends: opts.backends,
     loadKernel: opts.loadKernel,
     consoleSink: consoleFiles,
+    xen,
     host: {
       hostname: os.hostname(),
       release: os.release(),
@@ -149,6 +155,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     closing ??= (async () => {
       log.write("stopping: destroying all domains");
       await toolstack.shutdownAll();
+      await xenstore.stop().catch((e: unknown) => log.write(`xenstored stop failed: ${e instanceof Error ? e.message : String(e)}`));
       server.close();
       for (const s of sockets) s.end();
       consoleFiles.closeAll();

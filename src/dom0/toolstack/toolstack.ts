@@ -5,7 +5,7 @@
 // what it can before changing anything, so a refused request leaves no trace. It runs on the
 // daemon's main thread; nothing here touches files except through the injected loader and sinks.
 
-import type { AccelKind, BootImage, ShutdownReason } from "../../hv/ports.ts";
+import type { AccelKind, BootImage, ShutdownReason, XenDomainPort } from "../../hv/ports.ts";
 import type { DomainInfo } from "../../hv/domain/domain.ts";
 import { DomainError } from "../../hv/domain/domain_errors.ts";
 import { describeState, xlStateString } from "../../hv/domain/domain_state.ts";
@@ -43,6 +43,15 @@ export interface HostFacts {
   dom0CpuTimeNs(): number;
 }
 
+/** The Xen guest interface of PVH domains (dom0/xen/xen_host.ts XenHost). */
+export interface ToolstackXen {
+  domainPort(spec: { domid: number; name: string; memoryBytes: number; maxmemBytes?: number; vcpus: number }): XenDomainPort;
+  /** The backend attached the domain's Xen interface (so it has xenstore and a PV control channel). */
+  isAttached(domid: number): boolean;
+  /** Writes control/shutdown: the guest's xenbus shuts it down. */
+  requestShutdown(domid: number, reason: "poweroff" | "reboot"): void;
+}
+
 export interface ToolstackDeps {
   readonly pool: HostMemoryPool;
   readonly log: HvLog;
@@ -51,6 +60,7 @@ export interface ToolstackDeps {
   readonly loadKernel: LoadKernel;
   readonly host: HostFacts;
   readonly consoleSink?: ConsoleSink;
+  readonly xen?: ToolstackXen;
 }
 
 export interface CreateResult {
@@ -171,7 +181,10 @@ export class Toolstack {
     for (const w of decision.warnings) this.deps.log.write(`d${d.domid}: warning: ${w}`);
     try {
       beforeLaunch?.(d.domid);
-      await this.table.launch(d.domid, decision.backend, image);
+      const xen = config.type === "pvh" && this.deps.xen !== undefined
+        ? this.deps.xen.domainPort({ domid: d.domid, name: config.name, memoryBytes, maxmemBytes: config.maxmemMiB * MiB, vcpus: config.vcpus })
+        : undefined;
+      await this.table.launch(d.domid, decision.backend, image, xen);
     } catch (e) {
       this.configs.delete(d.domid);
       this.consoles.close(d.domid, "the domain failed to start");
@@ -216,6 +229,12 @@ export class Toolstack {
     const d = this.lookup(dom);
     if (d.state.kind !== "running" && d.state.kind !== "paused") {
       throw new DomainError("bad_state", `Cannot ${reason === "reboot" ? "reboot" : "shut down"} domain "${d.name}": it is ${describeState(d.state)}`);
+    }
+    if (d.state.kind === "running" && this.deps.xen?.isAttached(d.domid) === true) {
+      // PV control channel: the guest shuts itself down and reports it through SCHEDOP_shutdown.
+      this.deps.xen.requestShutdown(d.domid, reason);
+      this.deps.log.write(`d${d.domid}: asked the guest to ${reason === "reboot" ? "reboot" : "power off"} (control/shutdown)`);
+      return { domid: d.domid, action: actionFor(reason, d.policies) };
     }
     const action = await this.table.shutdown(d.domid, reason, `the toolstack (xl ${reason === "reboot" ? "reboot" : "shutdown"}; no PV control channel yet)`);
     return { domid: d.domid, action };
