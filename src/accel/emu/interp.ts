@@ -533,11 +533,15 @@ export class Interp extends CoreBase {
       case 0xc8: this.enter(); break;
       case 0xc9: { // leave
         const ss = this.stackSize();
+        const spLo = rlo[4], spHi = rhi[4];
         if (ss === 8) { rlo[4] = rlo[5]; rhi[4] = rhi[5]; }
         else if (ss === 4) rlo[4] = rlo[5];
         else rlo[4] = (rlo[4] & ~0xffff) | (rlo[5] & 0xffff);
         const os = this.stackOs();
-        const v = this.peek(os, 0), h = this.hi;
+        let v: number, h: number;
+        try {
+          v = this.peek(os, 0); h = this.hi;
+        } catch (e) { rlo[4] = spLo; rhi[4] = spHi; throw e; } // restartable after a stack fault
         this.adjSp(os);
         this.setReg(os, 5, v, h);
         break;
