@@ -626,6 +626,11 @@ export class Interp extends CoreBase {
         const os = this.stackOs();
         const d = os === 2 ? (this.f16() << 16) >> 16 : this.f32();
         const lo = this.nextRip(), hi = this.hi;
+        if (this.is64) { // check the target before pushing, so a #GP leaves RSP alone
+          const s = (lo >>> 0) + d;
+          const th = s > 0xffffffff ? (hi + 1) | 0 : s < 0 ? (hi - 1) | 0 : hi;
+          if (((th << 16) >> 16) !== th) this.gp0();
+        }
         this.push(os, lo, hi);
         this.jumpRel(d);
         return;
@@ -722,6 +727,7 @@ export class Interp extends CoreBase {
       case 2: { // call near indirect
         const os = this.stackOs();
         const t = this.readE(os), th = os === 8 ? this.hi : 0;
+        if (os === 8 && ((th << 16) >> 16) !== th) this.gp0(); // before the push: RSP unchanged on #GP
         const lo = this.nextRip(), hi = this.hi;
         this.push(os, lo, hi);
         this.jumpNear(t, th, os);
@@ -756,6 +762,14 @@ export class Interp extends CoreBase {
   }
 
   private enter(): void {
+    const rlo = this.rlo, rhi = this.rhi;
+    const spLo = rlo[4], spHi = rhi[4];
+    try {
+      this.enterBody();
+    } catch (e) { rlo[4] = spLo; rhi[4] = spHi; throw e; } // restartable after a stack fault
+  }
+
+  private enterBody(): void {
     const size = this.f16();
     const level = this.f8() & 31;
     const os = this.stackOs();
