@@ -87,6 +87,7 @@ export class VcpuThread {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
   private readonly ready: Promise<void>;
+  private alive = true;
 
   constructor(private readonly opts: VcpuThreadOptions) {
     const init: VcpuInit = { ...opts.init, control: this.control.buffer, ownerHypercalls: opts.ownerHypercalls?.service.numbers ?? [] };
@@ -113,7 +114,12 @@ export class VcpuThread {
       readyFail(err);
       opts.onThreadError(err);
     });
-    this.exited = new Promise((res) => this.worker.once("exit", () => res()));
+    this.exited = new Promise((res) =>
+      this.worker.once("exit", () => {
+        this.alive = false;
+        res();
+      }),
+    );
     this.exited.then(() => readyFail(new Error("vCPU thread exited during start-up")));
   }
 
@@ -144,8 +150,12 @@ export class VcpuThread {
     return this.control.state();
   }
 
+  /**
+   * The native thread id while the thread exists, else 0n. Main thread: Node joins an ended thread only
+   * from this thread's event loop, so an id returned here stays valid until the caller yields.
+   */
   threadId(): bigint {
-    return this.control.threadId();
+    return this.alive ? this.control.threadId() : 0n;
   }
 
   async pause(): Promise<void> {

@@ -258,6 +258,7 @@ test("an overlay inside RAM replaces the RAM page until unmapped; released RAM r
   } finally {
     await g.exec.destroy();
   }
+  assert.throws(() => g.exec.physmapHooks.overlayMapped!(0x800, new Uint8Array(4096)), /destroyed/);
 });
 
 test("a domain with two vCPUs runs on the boot vCPU while the other waits for INIT/SIPI, and both stop", { skip }, async () => {

@@ -84,6 +84,7 @@ class KvmDomainExecution implements KvmDomain {
   private ended = false;
   private destroyed: Promise<void> | null = null;
   private cpuNsOfStopped = 0;
+  private readonly lastCpuNs: number[] = [];
   readonly ram: GuestRam;
   readonly physmapHooks: PhysmapHooks;
 
@@ -125,9 +126,9 @@ class KvmDomainExecution implements KvmDomain {
           ram: { kind: "native", addr: this.vm.ramAddr, sizeBytes: this.vm.ramSizeBytes },
           entry: v.id === 0 ? this.spec.image.entry : null,
         },
-        kick: (control) => {
+        kick: () => {
           Atomics.store(run8, KVM_RUN_OFF.immediateExit, 1);
-          const tid = control.threadId();
+          const tid = t.threadId(); // 0n before the engine published it (immediate_exit covers that) or after exit
           if (tid !== 0n) ffi.signalThread(tid, ffi.KICK_SIGNAL);
         },
         onMessage: (m) => this.onMessage(v.id, m),
@@ -193,14 +194,18 @@ class KvmDomainExecution implements KvmDomain {
     // Tiny guests read no input; the PV console ring (dom0 backends) will take it.
   }
 
+  /** Sum of the vCPU threads' CPU clocks (guest time in KVM_RUN included); a thread that ended keeps its last sample. */
   cpuTimeNs(): number {
     if (this.destroyed !== null) return this.cpuNsOfStopped;
     let total = 0;
-    for (const t of this.threads) {
+    this.threads.forEach((t, i) => {
       const id = t.threadId();
-      const ns = id === 0n ? 0 : ffi.threadCpuTimeNs(id);
-      if (ns > 0) total += ns;
-    }
+      if (id !== 0n) {
+        const ns = ffi.threadCpuTimeNs(id);
+        if (ns > 0) this.lastCpuNs[i] = ns;
+      }
+      total += this.lastCpuNs[i] ?? 0;
+    });
     return total;
   }
 }

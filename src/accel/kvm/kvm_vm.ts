@@ -141,6 +141,7 @@ export class KvmVm {
 
   /** A zeroed host page that mapOverlay() can show to the guest (memfd-backed, address known to KVM). */
   allocOverlayPage(): Uint8Array {
+    this.checkOpen();
     if (this.overlayFree.length === 0) {
       const bytes = OVERLAY_CHUNK_PAGES * 4096;
       const fd = ffi.memfdCreate("tsxen-overlay", bytes);
@@ -165,6 +166,7 @@ export class KvmVm {
    * RAM page underneath stays intact in the RAM memfd until unmapOverlay() maps it back.
    */
   mapOverlay(gfn: number, page: Uint8Array): void {
+    this.checkOpen();
     const where = this.overlayHost.get(page);
     if (where === undefined) throw new Error(`Overlay page for gfn 0x${gfn.toString(16)} was not allocated by the kvm backend`);
     if (gfn >= 0 && gfn < this.ramSizeBytes / 4096) {
@@ -177,6 +179,7 @@ export class KvmVm {
   }
 
   unmapOverlay(gfn: number): void {
+    this.checkOpen();
     if (this.ramOverlays.delete(gfn)) {
       ffi.mmapFixedShared(this.ramAddr + BigInt(gfn) * 4096n, 4096, this.memfd, gfn * 4096, `RAM at gfn 0x${gfn.toString(16)}`);
       return;
@@ -186,7 +189,14 @@ export class KvmVm {
 
   /** Gives a RAM page's memory back to the host (balloon); the guest reads zeros there afterwards. */
   releaseRamPage(gfn: number): void {
+    this.checkOpen();
+    if (!(gfn >= 0 && gfn < this.ramSizeBytes / 4096)) throw new RangeError(`gfn 0x${gfn.toString(16)} is not RAM`);
     ffi.punchHole(this.memfd, gfn * 4096, 4096);
+  }
+
+  /** Its memory is unmapped after close(): touching it (MAP_FIXED above all) could hit someone else's mapping. */
+  private checkOpen(): void {
+    if (this.closed) throw new Error("The VM has been destroyed");
   }
 
   /** Brings the memslots in line with RAM + overlays: removed slots first, so none ever overlap. */
