@@ -17,6 +17,7 @@ import { setFlatSeg } from "./segments.ts";
 const TSC_KHZ = 2_000_000;
 /** Instructions per vCPU per slice: ~1-2 ms of guest time at interpreter speed, bounding timer latency. */
 const SLICE_INSTRUCTIONS = 20_000;
+const MIN_SLICE_INSTRUCTIONS = 200;
 
 export interface EmuMachineOptions {
   readonly ram: GuestRam;
@@ -61,6 +62,8 @@ export class EmuMachine {
   private pausedTotalMs = 0;
   private readonly startMs = performance.now();
   private stopped = false;
+  /** Measured interpreter speed, to size slices by time (starts at 10 MIPS). */
+  private instructionsPerNs = 0.01;
   /** Set by device callbacks (shutdown/reset) during a slice. */
   private pendingShutdown: ShutdownReason | null = null;
   crash: { why: string; dump: string } | null = null;
@@ -144,18 +147,25 @@ export class EmuMachine {
     for (const v of this.vcpus) {
       if (v.waitingForSipi) continue;
       v.state.stopRequest = false;
+      // End the slice near the next device timer deadline so that timer interrupts arrive on time.
+      const before = this.nowNs();
+      const untilDeadlineNs = this.pc.timers.nextDeadlineNs() - before;
+      const budget = Math.max(MIN_SLICE_INSTRUCTIONS, Math.min(SLICE_INSTRUCTIONS, Math.floor(untilDeadlineNs * this.instructionsPerNs)));
       let n: number;
       try {
-        n = v.cpu.run(SLICE_INSTRUCTIONS);
+        n = v.cpu.run(budget);
       } catch (e) {
         this.fail(`emulator error on vcpu${v.state.vcpuId}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
         return { kind: "stopped" };
       }
-      if (n > 0) ran = true;
+      const now = this.nowNs();
+      if (n > 0) {
+        ran = true;
+        if (n >= 1000 && now > before) this.instructionsPerNs = 0.9 * this.instructionsPerNs + 0.1 * (n / (now - before));
+      }
+      if (now >= this.pc.timers.nextDeadlineNs()) this.pc.runTimers(now);
       if (this.pendingShutdown !== null || this.stopped) break;
     }
-    const now = this.nowNs();
-    if (now >= this.pc.timers.nextDeadlineNs()) this.pc.runTimers(now);
     if (this.pendingShutdown !== null) {
       const reason = this.pendingShutdown;
       this.pendingShutdown = null;
