@@ -171,17 +171,25 @@ export class VcpuThread {
     await this.control.waitState((s) => s !== VcpuState.paused);
   }
 
-  /** Stops the thread and waits for it to exit. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the thread and waits for it to exit. Idempotent. Returns false if the thread could not be
+   * ended (stuck in a native call even after terminate()): its memory must then stay mapped.
+   */
+  async stop(): Promise<boolean> {
     this.control.command(VcpuCommand.stop);
     this.opts.kick(this.control);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((res) => (timer = setTimeout(() => res("timeout"), STOP_TIMEOUT_MS)));
-    const r = await Promise.race([this.exited.then(() => "exited" as const), timeout]);
-    clearTimeout(timer);
-    if (r === "timeout") {
-      await this.worker.terminate();
-      await this.exited;
-    }
+    if (await this.exitedWithin(STOP_TIMEOUT_MS)) return true;
+    this.opts.kick(this.control);
+    void this.worker.terminate();
+    return this.exitedWithin(STOP_TIMEOUT_MS);
   }
+
+  private async exitedWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((res) => (timer = setTimeout(() => res(false), ms)));
+    const r = await Promise.race([this.exited.then(() => true), timeout]);
+    clearTimeout(timer);
+    return r;
+  }
+
 }
