@@ -17,6 +17,7 @@ import { BackendChooser, type BackendSlot, type BackendStatus } from "./accel_se
 import { ConsoleHub, type ConsoleListener, type ConsoleSink } from "./console_hub.ts";
 import type { DomainConfig } from "./domain_config.ts";
 import { ToolstackError } from "./toolstack_error.ts";
+import { ACPI_REGION_GPA } from "../../devices/acpi/tables.ts";
 
 const MiB = 1024 * 1024;
 
@@ -28,6 +29,7 @@ export type LoadKernel = (opts: {
   memoryBytes: number;
   vcpus: number;
   type: "pvh" | "hvm";
+  rsdpPaddr?: number;
 }) => BootImage | Promise<BootImage>;
 
 /** Facts about the host and dom0 that the daemon measures. */
@@ -155,6 +157,9 @@ export class Toolstack {
         memoryBytes,
         vcpus: config.vcpus,
         type: config.type,
+        // The platform's ACPI tables (MADT for SMP, FADT for poweroff) sit at a fixed address: HVM always,
+        // PVH when it has more than one vCPU (xen-abi-on-kvm.md §4).
+        ...(config.type === "hvm" || config.vcpus > 1 ? { rsdpPaddr: ACPI_REGION_GPA } : {}),
       });
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
