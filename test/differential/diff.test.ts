@@ -52,6 +52,16 @@ test("faults in ring 3 are delivered through the IDT with the same vector and RI
       [["int3"], 3],
       [["hlt"], 13],
       [["movdqa 8(%r15), %xmm0"], 13],
+      [["rdmsr"], 13],
+      [["mov %cr0, %rax"], 13],
+      [["mov $1, %edx", "mov $1, %ecx", "div %ecx"], 0],
+      [["movabs $0x8000000000000000, %rax", "cqto", "mov $-1, %rcx", "idiv %rcx"], 0],
+      [[".byte 0xce"], 6],
+      [[".byte 0x06"], 6],
+      [["mov $0x2fffffe, %eax", "movl $1, (%rax)"], 14],
+      [["lea 0x1ffffff8, %rdi", "mov $2, %ecx", "cld", "rep stosq"], 14],
+      [["rdpmc"], 13],
+      [["wbinvd"], 13],
       [["add $1, %eax"], -1],
     ];
     const seqs = cases.map(([lines]) => ({ items: [{ lines, undefAfter: 0 }], start: genStart(rng) }));

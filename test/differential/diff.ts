@@ -38,8 +38,10 @@ const hexBytes = (b: Uint8Array): string => [...b].map((x) => x.toString(16).pad
 export function compare(seq: Sequence, nat: EndState, emu: EndState, natFault?: SeqFault, emuFault?: SeqFault): string[] {
   const out: string[] = [];
   if (natFault || emuFault) {
-    const f = (x?: SeqFault): string => (x ? `vector ${x.vector} at rip 0x${x.rip.toString(16)}` : "no fault");
-    if (natFault?.vector !== emuFault?.vector || natFault?.rip !== emuFault?.rip) out.push(`fault: native ${f(natFault)}, emu ${f(emuFault)}`);
+    const f = (x?: SeqFault): string => (x
+      ? `vector ${x.vector} at rip 0x${x.rip.toString(16)}${x.errorCode !== undefined ? ` error 0x${x.errorCode.toString(16)}` : ""}${x.cr2 !== undefined ? ` cr2 0x${x.cr2.toString(16)}` : ""}`
+      : "no fault");
+    if (f(natFault) !== f(emuFault)) out.push(`fault: native ${f(natFault)}, emu ${f(emuFault)}`);
     return out;
   }
   L.GPR_NAMES.forEach((n, k) => {

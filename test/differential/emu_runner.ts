@@ -11,7 +11,7 @@ import { X86System } from "../../src/accel/emu/system.ts";
 import type { EmuSystem } from "../../src/accel/emu/cpu_state.ts";
 import { FlatEmuSystem, setFlat64 } from "../../src/testing/emu_flat_system.ts";
 import * as L from "./layout.ts";
-import type { AssembledBatch } from "./program.ts";
+import { readFaultInfo, type AssembledBatch } from "./program.ts";
 import type { BatchRun, SeqFault } from "./kvm_runner.ts";
 
 export type EmuSystemKind = "paged" | "flat";
@@ -84,7 +84,7 @@ export class EmuRunner {
       c.segSel[Seg.CS] = L.SEL.UCODE; c.segSel[Seg.SS] = L.SEL.UDATA;
       c.segAttr[Seg.CS] |= 3 << 5;
       c.segAttr[Seg.SS] |= 3 << 5;
-      c.cr0 = 0x80010033; c.cr4 = 0x620; c.efer = 0x500;
+      c.cr0 = 0x80010033; c.cr4 = 0x620; c.efer = 0x501;
       (this.sys as FlatDiffSystem).exited = false;
       (this.sys as FlatDiffSystem).events.length = 0;
     } else {
@@ -93,7 +93,7 @@ export class EmuRunner {
       c.idtrBaseLo = L.IDT; c.idtrBaseHi = 0; c.idtrLimit = 32 * 16 - 1;
       c.cr3Lo = L.PML4; c.cr3Hi = 0;
       c.cr4 = 0x620;
-      c.efer = 0x500;
+      c.efer = 0x501;
       c.cr0 = 0x80010033 | 0;
       const dv = new DataView(this.ram.buffer);
       const d = L.GDT + (L.SEL.UCODE & ~7);
@@ -116,19 +116,21 @@ export class EmuRunner {
   }
 
   /** After run() returned: "exit", a fault (vector, rip) or null to keep running. */
-  private stopReason(): { exit: true } | { vector: number; rip: bigint } | null {
+  private stopReason(): { exit: true } | { vector: number; rip: bigint; errorCode?: number; cr2?: bigint } | null {
     if (this.kind === "flat") {
       const sys = this.sys as FlatDiffSystem;
       if (sys.exited) return { exit: true };
       const ev = sys.events[0];
-      if (ev) return { vector: ev.vector, rip: BigInt(this.state.ripLo >>> 0) };
+      if (ev) {
+        return {
+          vector: ev.vector, rip: BigInt(this.state.ripLo >>> 0), errorCode: ev.hasError ? ev.errorCode : undefined,
+          cr2: ev.vector === 14 ? BigInt(this.state.cr2Lo >>> 0) + (BigInt(this.state.cr2Hi >>> 0) << 32n) : undefined,
+        };
+      }
       return null;
     }
     if (this.lastPort === L.EXIT_PORT) return { exit: true };
-    if (this.lastPort === L.FAULT_PORT) {
-      const rip = new DataView(this.ram.buffer).getBigUint64(L.FAULT_FRAME_RIP, true);
-      return { vector: this.lastValue, rip };
-    }
+    if (this.lastPort === L.FAULT_PORT) return { vector: this.lastValue, ...readFaultInfo(this.ram, this.lastValue) };
     if (this.state.tripleFault) return { vector: 8, rip: BigInt(this.state.ripLo >>> 0) };
     return null;
   }
@@ -149,9 +151,9 @@ export class EmuRunner {
         if (n === 0 || this.state.halted) throw new Error(`emu stopped at rip 0x${(this.state.ripLo >>> 0).toString(16)}`);
       }
       if ("exit" in why) return { faults, entries: 0 };
-      const { vector, rip } = why;
+      const { vector, rip, errorCode, cr2 } = why;
       const seq = batch.seqs.findIndex((s, i) => BigInt(s.prologue) <= rip && rip < BigInt(batch.seqs[i + 1]?.prologue ?? batch.exitAddr));
-      faults.push({ seq, vector, rip, where: "emu" });
+      faults.push({ seq, vector, rip, errorCode, cr2, where: "emu" });
       if (seq < 0) throw new Error(`emu fault ${vector} outside any sequence at rip 0x${rip.toString(16)}`);
       start = batch.seqs[seq + 1]?.prologue ?? batch.exitAddr;
     }

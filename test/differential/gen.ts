@@ -69,6 +69,8 @@ export interface GenOptions {
   families?: readonly string[];
   /** Families never generated. */
   exclude?: readonly string[];
+  /** End about 5 % of the sequences with a faulting instruction (default true). */
+  faults?: boolean;
   /** Known-failing instruction classes (KNOWN_FAILING keys) the generator steers around. */
   avoid?: readonly string[];
 }
@@ -536,6 +538,35 @@ const misc: Family = (c) => {
   return true;
 };
 
+/** A faulting instruction (only ever the last item of a sequence): vector and RIP (plus error code and CR2)
+ * are compared. Not generated: int n beyond the IDT limit and int1 (PVM answers #UD / reports #DB at the
+ * instruction, so this host is no reference for them). */
+const fault: Family = (c) => {
+  const r = c.r;
+  const k = r.int(12);
+  if (k === 0) c.emit("ud2");
+  else if (k === 1) {
+    const size = c.size();
+    const n = r.pick([1, 3, 5, 6, 7, 8]);
+    c.emit(`xor ${reg(n, 32)}, ${reg(n, 32)}`, `${r.pick(["div", "idiv"])}${SUF[size]} ${reg(n, size)}`);
+  } else if (k === 2) {
+    const size = r.pick([16, 32, 64] as Size[]);
+    c.emit(movImm(size, BigInt(r.range(1, 5)), reg(2, size)), movImm(size, BigInt(r.range(1, 5)), reg(1, size)), `div${SUF[size]} ${reg(1, size)}`);
+  }
+  else if (k === 3) c.emit(`mov $0x${(0x2000000 + r.int(0x100000)).toString(16)}, %eax`, r.pick(["movl $1, (%rax)", "mov (%rax), %ebx", "addq $1, -4(%rax)", "movdqu (%rax), %xmm3"]));
+  else if (k === 4) c.emit(`movabs $0x${(0x800000000000n + BigInt(r.u32())).toString(16)}, %rax`, r.pick(["mov (%rax), %ebx", "movl $1, (%rax)", "jmp *%rax", "call *%rax"]));
+  // Misaligned SSE operands: only the moves. For other SSE instructions PVM hands the ring-3 #GP to KVM's
+  // instruction emulator, which does not know them and injects #UD instead.
+  else if (k === 5) c.emit(`${r.pick(["movdqa", "movaps", "movapd"])} ${r.range(-15, 14) * 16 + r.range(1, 15)}(%r15), %xmm${r.int(16)}`);
+  else if (k === 6) c.emit(r.pick(["int3", "hlt", "rdmsr", "wrmsr", "mov %cr0, %rax", "mov %rax, %cr3", "rdpmc", "wbinvd", "invd", "lgdt (%r15)", "clts", "swapgs", "sysret", "ltr %ax", "lidt (%r15)"]));
+  else if (k === 7) c.emit(r.pick([".byte 0xce", ".byte 0x06", ".byte 0x07", ".byte 0x0e", ".byte 0x16", ".byte 0x17", ".byte 0x1e", ".byte 0x1f", ".byte 0x27", ".byte 0x2f", ".byte 0x37", ".byte 0x3f", ".byte 0x60", ".byte 0x61", ".byte 0xd4, 0x0a", ".byte 0xd5, 0x0a", ".byte 0x0f, 0x0b", ".byte 0x0f, 0xff", ".byte 0xd6", ".byte 0x0f, 0xb9"]));
+  else if (k === 8 && !c.known.has("lock-ud")) c.emit(".byte 0xf0", r.pick(["add %eax, %ebx", "mov %eax, 8(%r15)", "nop", "cmp %eax, 8(%r15)", "test %eax, 8(%r15)", "lea 8(%r15), %rax", "movdqa %xmm0, %xmm1"]));
+  else if (k === 9) c.emit("mov $-1, %ecx", "mov $0x7fffffff, %edx", "mov $-1, %eax", "idiv %ecx");
+  else if (k === 10) c.emit(`mov $${r.range(2, 100)}, %ecx`, "mov %ecx, %edx", "div %ecx");
+  else c.emit(`mov $0x${(0x2000000 - r.range(1, 8)).toString(16)}, %eax`, r.pick(["movq $1, (%rax)", "mov (%rax), %rbx", "movdqu (%rax), %xmm3", "lock xadd %rcx, (%rax)"]));
+  return true;
+};
+
 export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
   alu: { weight: 14, gen: alu },
   unary: { weight: 5, gen: unary },
@@ -616,6 +647,11 @@ export function genSequence(r: Rng, opts: GenOptions): Sequence {
     // Redundant segment-override prefixes (no effect in 64-bit mode; fs/gs bases are 0 here) on the last line.
     if (r.bool(0.08)) c.lines.splice(c.lines.length - 1, 0, `.byte 0x${r.pick(["2e", "3e", "26", "36", "64", "65"])}`);
     items.push({ lines: c.lines, undefAfter: c.undef, family: name } as Item & { family: string });
+  }
+  if (opts.faults !== false && r.bool(0.05) && items.length > 0) {
+    c.lines = [];
+    fault(c);
+    items[items.length - 1] = { lines: c.lines.filter(Boolean), undefAfter: ARITH, family: "fault" } as Item & { family: string };
   }
   return { items, start: genStart(r, known) };
 }

@@ -10,13 +10,15 @@ import * as ffi from "../../src/accel/kvm/ffi.ts";
 import * as kvm from "../../src/accel/kvm/ioctl.ts";
 import { existsSync } from "node:fs";
 import * as L from "./layout.ts";
-import type { AssembledBatch } from "./program.ts";
+import { readFaultInfo, type AssembledBatch } from "./program.ts";
 
 export interface SeqFault {
   seq: number;
   vector: number;
   rip: bigint;
-  /** Native: which runner saw it. */
+  errorCode?: number;
+  cr2?: bigint;
+  /** Which runner saw it. */
   where: string;
 }
 
@@ -80,7 +82,7 @@ export class KvmRunner {
     s.cr0 = 0x80010033n; // PG WP NE ET MP PE
     s.cr3 = BigInt(L.PML4);
     s.cr4 = 0x620n; // PAE OSFXSR OSXMMEXCPT
-    s.efer = 0x500n; // LMA LME
+    s.efer = 0x501n; // LMA LME SCE
     kvm.setSregs(fd, s);
     const regs = new KvmRegs();
     regs.set("rip", BigInt(rip));
@@ -121,11 +123,11 @@ export class KvmRunner {
         }
         throw new Error(`unexpected KVM exit ${exitReasonName(reason)}${extra} at rip 0x${regs.get("rip").toString(16)}`);
       }
-      const dv = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
-      const rip = dv.getBigUint64(L.FAULT_FRAME_RIP, true);
       const vector = Number(/vector (\d+)/.exec(exitInfo)![1]);
+      const info = readFaultInfo(this.ram, vector);
+      const rip = info.rip;
       const seq = batch.seqs.findIndex((s, i) => BigInt(s.prologue) <= rip && rip < BigInt(batch.seqs[i + 1]?.prologue ?? batch.exitAddr));
-      faults.push({ seq, vector, rip, where: "native" });
+      faults.push({ seq, vector, ...info, where: "native" });
       if (seq < 0) throw new Error(`native fault ${vector} outside any sequence at rip 0x${rip.toString(16)}`);
       start = batch.seqs[seq + 1]?.prologue ?? batch.exitAddr;
     }

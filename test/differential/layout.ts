@@ -26,8 +26,14 @@ export const FLAGS_OFF = 0x88, XMM_OFF = 0x90, MXCSR_OFF = 0x190, MM_OFF = 0x1a0
 export const EXIT_PORT = 0x80;
 /** Ring-0 exception stubs write the vector to this port (eax) then halt. */
 export const FAULT_PORT = 0x81;
-/** Where the CPU pushed the interrupted RIP on the ring-0 stack (SS, RSP, RFLAGS, CS, RIP from RSP0 down). */
+/** Where the CPU pushed the interrupted RIP on the ring-0 stack (SS, RSP, RFLAGS, CS, RIP from RSP0 down),
+ * and the error code below it for the vectors that have one. */
 export const FAULT_FRAME_RIP = RSP0 - 40;
+export const FAULT_FRAME_ERROR = RSP0 - 48;
+/** The ring-0 stubs store CR2 here before reporting. */
+export const FAULT_CR2 = 0x8f00;
+export const STUB_BYTES = 32;
+export const VECTORS_WITH_ERROR = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
 export const GPR_NAMES = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"] as const;
 

@@ -147,10 +147,13 @@ export function writeImage(ram: Uint8Array, batch: AssembledBatch, seqs: readonl
   desc(L.SEL.UCODE, 0xfb, 0xa);
   put64(dv, L.GDT + L.SEL.TSS, 0x67n | (BigInt(L.TSS & 0xffffff) << 16n) | (0x89n << 40n));
   put64(dv, L.TSS + 4, BigInt(L.RSP0));
-  // IDT: 32 interrupt gates (DPL 3) to stubs `mov $v, %eax; out %eax, $FAULT_PORT; hlt; jmp .`.
+  // IDT: 32 interrupt gates (DPL 3) to stubs `mov %cr2, %rax; mov %rax, FAULT_CR2; mov $v, %eax;
+  // out %eax, $FAULT_PORT; hlt; jmp .`.
   for (let v = 0; v < 32; v++) {
-    const stub = L.STUBS + 16 * v;
-    ram.set([0xb8, v, 0, 0, 0, 0xe7, L.FAULT_PORT, 0xf4, 0xeb, 0xfe], stub);
+    const stub = L.STUBS + L.STUB_BYTES * v;
+    const c2 = L.FAULT_CR2;
+    ram.set([0x0f, 0x20, 0xd0, 0x48, 0x89, 0x04, 0x25, c2 & 0xff, (c2 >> 8) & 0xff, (c2 >> 16) & 0xff, 0,
+      0xb8, v, 0, 0, 0, 0xe7, L.FAULT_PORT, 0xf4, 0xeb, 0xfe], stub);
     const lo = BigInt(stub & 0xffff) | (BigInt(L.SEL.KCODE) << 16n) | (0xeen << 40n) | (BigInt(stub >>> 16) << 48n);
     put64(dv, L.IDT + 16 * v, lo);
     put64(dv, L.IDT + 16 * v + 8, 0n);
@@ -188,5 +191,15 @@ export function readEndState(ram: Uint8Array, i: number): EndState {
     data: ram.slice(L.seqBase(i) + L.OUTDATA_OFF, L.seqBase(i) + L.OUTDATA_OFF + L.SCRATCH_BYTES),
     mxcsr: dv.getUint32(b + L.MXCSR_OFF, true),
     mm: ram.slice(b + L.MM_OFF, b + L.MM_OFF + 64),
+  };
+}
+
+/** What a ring-0 stub left behind for `vector`: the interrupted RIP, the error code and CR2. */
+export function readFaultInfo(ram: Uint8Array, vector: number): { rip: bigint; errorCode?: number; cr2?: bigint } {
+  const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+  return {
+    rip: dv.getBigUint64(L.FAULT_FRAME_RIP, true),
+    errorCode: L.VECTORS_WITH_ERROR.has(vector) ? Number(dv.getBigUint64(L.FAULT_FRAME_ERROR, true)) : undefined,
+    cr2: vector === 14 ? dv.getBigUint64(L.FAULT_CR2, true) : undefined,
   };
 }
