@@ -566,3 +566,58 @@ t("xsave-family, AVX (VEX) and other unadvertised encodings raise #UD", () => {
     assert.equal(r.sys.events[0]?.vector, 6, insn);
   }
 });
+
+t("real-mode trampoline idioms: far jump, 32-bit operand lgdt, EFLAGS.ID toggle with pushfd/popfd, cr0", () => {
+  const r = runAsm(`
+    cli
+    jmp 0x0100:0x0020
+    .org 0x20
+    mov ax, cs
+    mov ds, ax
+    pushfd
+    pop eax
+    mov ecx, eax
+    xor eax, 0x200000
+    push eax
+    popfd
+    pushfd
+    pop eax
+    xor eax, ecx          # ID bit toggled
+    mov ebx, eax
+    lgdt [0x80]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    hlt
+    .org 0x80
+    .word 0x17
+    .long 0x12345`, { bits: 16, setup: (x) => { x.st.segSel[1] = 0; x.st.segBaseLo[1] = 0; } });
+  assert.equal(r.st.segSel[1], 0x100);
+  assert.equal(r.st.segSel[3], 0x100);
+  assert.equal(r.st.rlo[3], 0x200000);
+  assert.equal(r.st.gdtrLimit, 0x17);
+  assert.equal(r.st.gdtrBaseLo, 0x12345);
+  assert.equal(r.st.cr0 & 1, 1);
+  assert.equal(r.st.halted, true);
+});
+
+t("32-bit SIB, disp8/disp32 and moffs addressing in 32-bit protected mode", () => {
+  const r = runAsm(`
+    mov ebx, ${DATA}
+    mov esi, 4
+    mov dword ptr [ebx+esi*4+8], 0x11111111
+    mov dword ptr [ebx+esi*8+0x1000], 0x22222222
+    mov dword ptr [${DATA + 0x40}], 0x33333333
+    mov eax, [${DATA + 0x40}]
+    mov ecx, [ebx+esi*4+8]
+    mov edx, [esp]
+    lea edi, [ebx+esi*2]
+    hlt`, { bits: 32, setup: (x) => { new DataView(x.sys.ram.buffer).setUint32(0x8000, 0x5a5a5a5a, true); } });
+  const dv = new DataView(r.sys.ram.buffer);
+  assert.equal(dv.getUint32(DATA + 24, true), 0x11111111);
+  assert.equal(dv.getUint32(DATA + 0x1020, true), 0x22222222);
+  assert.equal(r.st.rlo[0], 0x33333333);
+  assert.equal(r.st.rlo[1], 0x11111111);
+  assert.equal(r.st.rlo[2], 0x5a5a5a5a);
+  assert.equal(r.st.rlo[7], DATA + 8);
+});
