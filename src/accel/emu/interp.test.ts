@@ -621,3 +621,11 @@ t("32-bit SIB, disp8/disp32 and moffs addressing in 32-bit protected mode", () =
   assert.equal(r.st.rlo[2], 0x5a5a5a5a);
   assert.equal(r.st.rlo[7], DATA + 8);
 });
+
+t("EFLAGS.TF raises a #DB trap after each instruction with DR6.BS set", () => {
+  const r = runAsm("pushfq\nor qword ptr [rsp], 0x100\npopfq\nnop\nnop\nhlt");
+  // popfq sets TF: the trap comes after the following instruction (the first nop), not after popfq.
+  assert.equal(r.sys.events[0]?.vector, 1);
+  assert.equal(r.sys.events[0]?.ripLo, 0x1000 + 1 + 8 + 1 + 1);
+  assert.equal(r.st.dr[6]! & 0x4000, 0x4000);
+});

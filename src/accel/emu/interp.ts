@@ -20,7 +20,7 @@ import { LF_NONE } from "./flags.ts";
 
 /** Interrupt poll period in instructions executed with IF=1. */
 const IRQ_POLL = 8;
-const IF = 1 << 9, DF = 1 << 10, CF = 1, ZF = 0x40, AF = 0x10;
+const TF = 1 << 8, IF = 1 << 9, DF = 1 << 10, CF = 1, ZF = 0x40, AF = 0x10;
 
 /** Prefix bytes: 1 = legacy prefix; 2 = REX (only in 64-bit mode, checked by the decoder). */
 const PFX = new Uint8Array(256);
@@ -74,8 +74,10 @@ export class Interp extends CoreBase {
               if (cpu.stopRequest) break;
             }
           }
+          const tf = cpu.eflagsRest & TF;
           this.step();
           n++;
+          if (tf !== 0) this.singleStepTrap();
           if (cpu.halted || cpu.stopRequest) break;
         }
         cpu.icount += n;
@@ -90,6 +92,14 @@ export class Interp extends CoreBase {
     return cpu.icount - start;
   }
 
+
+  /** EFLAGS.TF was set when the instruction started: #DB trap after it, with DR6.BS. */
+  private singleStepTrap(): void {
+    const cpu = this.cpu;
+    cpu.dr[6] = (((cpu.dr[6]! >>> 0) | 0x4000) & ~0xf) >>> 0;
+    this.startLo = cpu.ripLo; this.startHi = cpu.ripHi; // a fault while delivering keeps this RIP
+    this.sys.deliverInterrupt(1, "exception", false, 0);
+  }
 
   private serviceInterrupts(): boolean {
     try {
