@@ -112,12 +112,12 @@ export class DiffHarness {
 
   /** Shrinks a mismatching sequence: the shortest failing prefix, then greedily drops earlier items while it
    * still fails (one batch of candidates per round, on both sides). */
-  minimize(seq: Sequence, index: number, fullDiffs: string[], fullBatch: AssembledBatch): Mismatch {
+  minimize(seq: Sequence, index: number, fullDiffs: string[], fullBatch: AssembledBatch, batchIndex = index): Mismatch {
     const prefixes = seq.items.map((_, k) => ({ items: seq.items.slice(0, k + 1), start: seq.start }));
     let { batch, diffs } = this.runBatch(prefixes);
     const k = diffs.findIndex((d) => d.length > 0);
     if (k < 0) {
-      return { seq: index, prefix: seq, bytes: seq.items.map((_, j) => itemBytes(fullBatch, fullBatch.code, index, j)), diffs: fullDiffs };
+      return { seq: index, prefix: seq, bytes: seq.items.map((_, j) => itemBytes(fullBatch, fullBatch.code, batchIndex, j)), diffs: fullDiffs };
     }
     let best = prefixes[k]!, bestDiffs = diffs[k]!, bestBatch = batch, bestIdx = k;
     for (let round = 0; round < 16 && best.items.length > 1; round++) {
@@ -171,7 +171,7 @@ export function runDifferential(opts: RunOptions): DiffResult & { unminimized: n
         if (d.length === 0) return;
         const cls = classes.find(([, k]) => k.matches!(seqs[i]!, d));
         if (cls) { known[cls[0]] = (known[cls[0]] ?? 0) + 1; return; }
-        if (mismatches.length < (opts.maxReports ?? 50)) mismatches.push(h.minimize(seqs[i]!, done + i, d, batch));
+        if (mismatches.length < (opts.maxReports ?? 50)) mismatches.push(h.minimize(seqs[i]!, done + i, d, batch, i));
         else unminimized++;
       });
       done += n;

@@ -386,6 +386,11 @@ const strings: Family = (c) => {
   c.emit(`lea ${si}(%r15), %rsi`, `lea ${di}(%r15), %rdi`, `mov $${n}, %ecx`, down ? "std" : "cld");
   const rep = r.bool(0.85);
   const prefix = !rep ? "" : op === "cmps" || op === "scas" ? r.pick(["repe ", "repne "]) : "rep ";
+  if (r.bool(0.2)) {
+    // 32-bit addressing: esi/edi/ecx only (set garbage in the upper halves)
+    c.emit("bts $40, %rsi", "bts $33, %rdi", "bts $35, %rcx", ".byte 0x67");
+    c.flags(CF, OF | SF | AF | PF);
+  }
   c.emit(`${prefix}${op}${SUF[size]}`);
   if ((op === "cmps" || op === "scas") && (!rep || n > 0)) c.flags(ARITH);
   return true;
@@ -538,6 +543,101 @@ const misc: Family = (c) => {
   return true;
 };
 
+/** A filler instruction that never faults; returns the flags it writes and leaves undefined (or null). */
+function filler(c: Ctx, avoidRcx = false): void {
+  const r = c.r;
+  const d = (size: Size): string => reg(r.pick(avoidRcx ? DEST.filter((n) => n !== 1) : DEST), size);
+  const k = r.int(5);
+  if (k === 0) c.emit(`add${SUF[64]} $${r.range(-100, 100)}, ${d(64)}`);
+  else if (k === 1) c.emit(`lea ${r.range(-100, 100)}(%r15,%r14,2), ${d(64)}`);
+  else if (k === 2) c.emit(`xor${SUF[32]} ${c.src(32)}, ${d(32)}`);
+  else if (k === 3) c.emit(`not${SUF[16]} ${d(16)}`);
+  else c.emit(`imul${SUF[32]} $${r.range(-100, 100)}, ${c.src(32)}, ${d(32)}`);
+}
+/** Flags a filler line may write (all of them, conservatively) and leave undefined. */
+function fillerFlags(lines: readonly string[]): { written: number; undef: number } {
+  let written = 0, undef = 0;
+  for (const l of lines) {
+    if (/^(add|xor)/.test(l)) { written |= ARITH; if (l.startsWith("xor")) undef |= AF; }
+    if (l.startsWith("imul")) { written |= ARITH; undef |= SF | ZF | AF | PF; }
+  }
+  return { written, undef };
+}
+
+/** Control flow and the stack: forward jcc (short and near), jrcxz, loop/loope/loopne, call/ret, push/pop,
+ * pushf/popf, enter/leave. The stack is the sequence's own IN block (rsp = IN+0x90), at most 0x80 deep. */
+const flow: Family = (c) => {
+  const r = c.r;
+  const k = r.int(9);
+  if (k <= 1) {
+    const ok = CONDS.filter(([, f]) => c.canRead(f));
+    if (ok.length === 0) return false;
+    const [cc] = r.pick(ok);
+    const before = c.lines.length;
+    c.emit(`j${cc} 1f`);
+    if (r.bool(0.2)) c.emit(".fill 130, 1, 0x90");
+    filler(c);
+    c.emit("1:");
+    const f = fillerFlags(c.lines.slice(before));
+    c.undef |= f.undef; // path-dependent: only the union stays defined
+  } else if (k === 2) {
+    const a32 = r.bool(0.3);
+    c.emit(`mov $${r.bool(0.5) ? 0 : r.range(1, 3)}, %ecx`);
+    if (r.bool(0.3)) { c.emit("bts $40, %rcx"); c.flags(CF, OF | SF | AF | PF); }
+    const before = c.lines.length;
+    c.emit(a32 ? "jecxz 1f" : "jrcxz 1f");
+    filler(c);
+    c.emit("1:");
+    c.undef |= fillerFlags(c.lines.slice(before)).undef;
+  } else if (k === 3) {
+    const op = r.pick(["loop", "loope", "loopne"]);
+    const n = r.range(1, 5);
+    c.emit(`mov $${n}, %ecx`);
+    const a32 = r.bool(0.3);
+    if (a32 && r.bool()) { c.emit("bts $36, %rcx"); c.flags(CF, OF | SF | AF | PF); }
+    const before = c.lines.length;
+    c.emit("1:");
+    filler(c, true);
+    const f = fillerFlags(c.lines.slice(before));
+    if (op !== "loop" && !c.canRead(ZF) && (f.written & ZF) === 0) return false;
+    if (op !== "loop" && (f.undef & ZF) !== 0) return false;
+    c.emit(`${a32 ? ".byte 0x67\n" : ""}${op} 1b`);
+    c.flags(f.written & ~f.undef, f.undef);
+  } else if (k === 4) {
+    const viaReg = r.bool(0.4);
+    if (viaReg) c.emit(`lea 2f(%rip), %rax`, "call *%rax", "jmp 3f", "2:");
+    else c.emit("call 2f", "jmp 3f", "2:");
+    const before = c.lines.length;
+    filler(c);
+    c.emit("ret", "3:");
+    const f = fillerFlags(c.lines.slice(before));
+    c.flags(f.written & ~f.undef, f.undef);
+  } else if (k === 5) {
+    const f = r.int(5);
+    if (f === 0) c.emit(`push ${c.src(64)}`, `pop ${c.dst(64)}`);
+    else if (f === 1) c.emit(`pushq $${c.imm(32)}`, `pop ${c.dst(64)}`);
+    else if (f === 2) c.emit(`pushq ${c.mem(8)}`, `popq ${c.mem(8)}`);
+    else if (f === 3) c.emit(`pushw ${c.src(16)}`, `popw ${c.dst(16)}`);
+    else c.emit(`push ${c.src(64)}`, `push ${c.src(64)}`, `pop ${c.dst(64)}`, `pop ${c.dst(64)}`);
+  } else if (k === 6) {
+    // pushf: IF and IOPL are PVM's on the native side, and undefined flags are masked out.
+    const mask = (ARITH | DF) & ~c.undef;
+    c.emit("pushfq", `pop ${c.dst(64).replace(/^%/, "%")}`);
+    const d = c.lines[c.lines.length - 1]!.split(" ")[1]!;
+    c.emit(`andq $${mask}, ${d}`);
+    c.flags(ARITH & ~AF, AF);
+  } else if (k === 7) {
+    let v = 0x202;
+    for (const f of [CF, PF, AF, ZF, SF, OF, DF]) if (r.bool()) v |= f;
+    c.emit(`pushq $${v}`, "popfq");
+    c.flags(ARITH);
+  } else {
+    const n = r.range(0, 6) * 8;
+    c.emit(`enter $${n}, $${r.int(2)}`, `mov ${c.src(64)}, -8(%rbp)`, `mov -8(%rbp), ${reg(r.pick(DEST.filter((x) => x !== 5)), 64)}`, "leave");
+  }
+  return true;
+};
+
 /** A faulting instruction (only ever the last item of a sequence): vector and RIP (plus error code and CR2)
  * are compared. Not generated: int n beyond the IDT limit and int1 (PVM answers #UD / reports #DB at the
  * instruction, so this host is no reference for them). */
@@ -584,6 +684,7 @@ export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
   mmx: { weight: 6, gen: mmx },
   ssefp: { weight: 8, gen: ssefp },
   misc: { weight: 5, gen: misc },
+  flow: { weight: 8, gen: flow },
 };
 
 export function genStart(r: Rng, known: ReadonlySet<string> = new Set()): StartState {

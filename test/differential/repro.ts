@@ -41,7 +41,11 @@ for (const m of a.mem) {
 const lines = positionals.join(" ").split(";").map((s) => s.trim()).filter(Boolean);
 const h = new DiffHarness();
 try {
-  const { diffs } = h.runBatch([{ items: [{ lines, undefAfter: 0 }], start }]);
+  const { diffs, faults } = h.runBatch([{ items: [{ lines, undefAfter: 0 }], start }]);
+  for (const f of [...faults.native, ...faults.emu]) {
+    console.log(`${f.where} fault: vector ${f.vector} at rip 0x${f.rip.toString(16)}` +
+      `${f.errorCode !== undefined ? ` error 0x${f.errorCode.toString(16)}` : ""}${f.cr2 !== undefined ? ` cr2 0x${f.cr2.toString(16)}` : ""}`);
+  }
   const n = readEndState(h.native.ram, 0), e = readEndState(h.emu.ram, 0);
   console.log(`${lines.join("; ")}\nstart mxcsr 0x${start.mxcsr.toString(16)} flags ${flagText(start.rflags)}`);
   console.log(`native: mxcsr 0x${n.mxcsr.toString(16)} flags ${flagText(n.rflags)}`);
