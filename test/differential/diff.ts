@@ -57,7 +57,25 @@ export function compare(seq: Sequence, nat: EndState, emu: EndState, natFault?: 
     if (a.some((v, i) => v !== b[i])) out.push(`xmm${x}: native ${hexBytes(a)} emu ${hexBytes(b)}`);
   }
   if (nat.mxcsr !== emu.mxcsr) out.push(`mxcsr: native 0x${nat.mxcsr.toString(16)} emu 0x${emu.mxcsr.toString(16)}`);
-  for (let x = 0; x < 8; x++) {
+  // x87 state from fxsave: FCW, FSW, abridged FTW and the valid registers (FOP/FIP/FDP are not compared:
+  // AMD saves them only with an exception pending). MMX registers only when no x87 code ran (they alias).
+  const usesX87 = seq.items.some((it) => it.family === "x87");
+  const fdv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const nf = fdv(nat.fx), ef = fdv(emu.fx);
+  const fswMask = ~(seq.items.length > 0 ? seq.items[seq.items.length - 1]!.fswUndefAfter ?? 0 : 0) & 0xffff;
+  for (const [name, off, mask] of [["fcw", 0, 0xffff], ["fsw", 2, fswMask]] as const) {
+    if ((nf.getUint16(off, true) & mask) !== (ef.getUint16(off, true) & mask)) {
+      out.push(`${name}${mask !== 0xffff ? ` (mask 0x${mask.toString(16)})` : ""}: native 0x${nf.getUint16(off, true).toString(16)} emu 0x${ef.getUint16(off, true).toString(16)}`);
+    }
+  }
+  if (nat.fx[4] !== emu.fx[4]) out.push(`ftw (abridged): native 0x${nat.fx[4]!.toString(16)} emu 0x${emu.fx[4]!.toString(16)}`);
+  const top = (nf.getUint16(2, true) >> 11) & 7;
+  for (let i = 0; i < 8; i++) {
+    if (((nat.fx[4]! >> ((top + i) & 7)) & 1) === 0) continue;
+    const a = nat.fx.subarray(32 + 16 * i, 42 + 16 * i), b = emu.fx.subarray(32 + 16 * i, 42 + 16 * i);
+    if (a.some((v, j) => v !== b[j])) out.push(`st(${i}): native ${hexBytes(a)} emu ${hexBytes(b)}`);
+  }
+  for (let x = 0; usesX87 ? false : x < 8; x++) {
     const a = nat.mm.subarray(8 * x, 8 * x + 8), b = emu.mm.subarray(8 * x, 8 * x + 8);
     if (a.some((v, i) => v !== b[i])) out.push(`mm${x}: native ${hexBytes(a)} emu ${hexBytes(b)}`);
   }
@@ -122,11 +140,13 @@ export class DiffHarness {
     let best = prefixes[k]!, bestDiffs = diffs[k]!, bestBatch = batch, bestIdx = k;
     for (let round = 0; round < 16 && best.items.length > 1; round++) {
       // Drop one earlier item; the undefined-flags mask of the rest is kept conservative (union).
-      const cands = best.items.slice(0, -1).map((_, j) => {
+      // x87 items stay: dropping one would change the stack depth the rest relies on.
+      const cands = best.items.slice(0, -1).flatMap((it, j) => (it.family === "x87" ? [] : [j])).map((j) => {
         const items = best.items.filter((_, i) => i !== j);
         const undef = best.items.reduce((a, it) => a | it.undefAfter, 0);
         return { items: items.map((it, i) => (i === items.length - 1 ? { ...it, undefAfter: undef } : it)), start: seq.start };
       });
+      if (cands.length === 0) break;
       ({ batch, diffs } = this.runBatch(cands));
       const j = diffs.findIndex((d) => d.length > 0);
       if (j < 0) break;

@@ -79,6 +79,12 @@ export interface GenOptions {
 class Ctx {
   undef = 0;
   lines: string[] = [];
+  /** x87 stack depth the generator knows of (fninit in the prologue empties it). */
+  x87depth = 0;
+  /** An x87 item was generated (its control word is set up). */
+  x87used = false;
+  /** FSW condition codes undefined now. */
+  fswUndef = 0;
   constructor(readonly r: Rng, readonly known: ReadonlySet<string>) {}
   /** Flags `reads` must all be defined now. */
   canRead(flags: number): boolean { return (this.undef & flags) === 0; }
@@ -638,6 +644,106 @@ const flow: Family = (c) => {
   return true;
 };
 
+/** x87 with exactly representable values: control word with double precision (PC=10) and a random rounding
+ * mode, small integers and short floats loaded from memory, + - * / sqrt, compares (FSW and EFLAGS forms),
+ * fcmov, fxch, fchs/fabs, frndint, fist(p)/fst(p) to memory, fnstsw/fnstcw. The stack never over/underflows. */
+const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000, CC = C0 | C1 | C2 | C3;
+const x87: Family = (c) => {
+  const r = c.r;
+  // C1 reports rounding/stack faults, C0 C2 C3 are undefined after most instructions (SDM "FPU Flags Affected").
+  const c1 = c.known.has("x87-c1") ? C1 : 0;
+  const cc = (defined: number, undef: number): void => { c.fswUndef = (c.fswUndef & ~(defined | undef)) | undef | (c1 & (defined | undef)); };
+  const st = (): string => `%st(${r.int(c.x87depth)})`;
+  const slot = (): number => 8 * r.range(-30, 29);
+  const pushes = (): void => {
+    const k = r.int(6);
+    const o = slot();
+    if (k === 0) c.emit(r.pick(["fld1", "fldz"]));
+    else if (k === 1) c.emit(`movw $${r.range(-30000, 30000)}, ${o}(%r15)`, `filds ${o}(%r15)`);
+    else if (k === 2) c.emit(`movl $${r.range(-(2 ** 31), 2 ** 31 - 1)}, ${o}(%r15)`, `fildl ${o}(%r15)`);
+    else if (k === 3) c.emit(`movq $${r.range(-(2 ** 31), 2 ** 31 - 1)}, ${o}(%r15)`, `fildll ${o}(%r15)`);
+    else if (k === 4) {
+      const f = new DataView(new ArrayBuffer(4));
+      f.setFloat32(0, r.range(-4096, 4096) / r.pick([1, 2, 4, 8, 1024]));
+      c.emit(`movl $${f.getUint32(0) | 0}, ${o}(%r15)`, `flds ${o}(%r15)`);
+    } else {
+      if (c.x87depth === 0) { c.emit("fld1"); } else c.emit(`fld ${st()}`);
+    }
+    c.x87depth++;
+    cc(C1, C0 | C2 | C3);
+  };
+  if (!c.x87used || r.bool(0.05)) {
+    // precision control = double, all exceptions masked, random rounding
+    const cw = 0x27f | ((c.known.has("x87-rc") ? 0 : r.int(4)) << 10);
+    const o = slot();
+    c.emit(`movw $${cw}, ${o}(%r15)`, `fldcw ${o}(%r15)`);
+    c.x87used = true;
+    cc(0, CC);
+  }
+  if (c.x87depth < 2) { pushes(); if (c.x87depth < 2) pushes(); return true; }
+  const k = r.int(14);
+  if (k === 0 && c.x87depth < 7) pushes();
+  else if (k <= 2) {
+    const op = r.pick(["fadd", "fsub", "fsubr", "fmul", "fdiv", "fdivr"]);
+    const f = r.int(3);
+    if (f === 0) c.emit(`${op} ${st()}, %st`);
+    else if (f === 1) c.emit(`${op} %st, ${st()}`);
+    else { c.emit(`${op}p %st, %st(1)`); c.x87depth--; }
+    cc(C1, C0 | C2 | C3);
+  } else if (k === 3) {
+    const op = r.pick(["fchs", "fabs", "frndint", "fsqrt", "ftst", "fxam"]);
+    c.emit(op);
+    if (op === "ftst" || op === "fxam") cc(CC, 0);
+    else cc(C1, C0 | C2 | C3);
+  } else if (k === 4) { c.emit(`fxch ${st()}`); cc(C1, C0 | C2 | C3); }
+  else if (k === 5) {
+    const op = r.pick(["fcomi", "fucomi", "fcomip", "fucomip"]);
+    c.emit(`${op} ${st()}, %st`);
+    if (op.endsWith("p")) c.x87depth--;
+    c.flags(ARITH);
+    cc(C1, 0);
+  } else if (k === 6) {
+    const op = r.pick(["fcom", "fucom", "fcomp", "fucomp", "fcompp"]);
+    if (op === "fcompp") { c.emit("fcompp"); c.x87depth -= 2; }
+    else { c.emit(`${op} ${st()}`); if (op.endsWith("p")) c.x87depth--; }
+    cc(CC, 0);
+  } else if (k === 7) {
+    if (c.fswUndef !== 0) return false;
+    c.emit(r.bool() ? "fnstsw %ax" : `fnstsw ${slot()}(%r15)`);
+  } else if (k === 8) {
+    const cnd = r.pick([["b", CF], ["e", ZF], ["be", CF | ZF], ["u", PF], ["nb", CF], ["ne", ZF], ["nbe", CF | ZF], ["nu", PF]] as [string, number][]);
+    if (!c.canRead(cnd[1])) return false;
+    c.emit(`fcmov${cnd[0]} ${st()}, %st`);
+    cc(0, C0 | C2 | C3);
+  } else if (k === 9) {
+    const o = slot();
+    const op = r.pick(["fists", "fistl", "fistps", "fistpl", "fistpll", "fsts", "fstl", "fstps", "fstpl"]);
+    c.emit(`${op} ${o}(%r15)`);
+    if (op.includes("p")) c.x87depth--;
+    cc(C1, C0 | C2 | C3);
+  } else if (k === 10) {
+    c.emit(`fstp ${st()}`);
+    c.x87depth--;
+    cc(C1, C0 | C2 | C3);
+  } else if (k === 11) {
+    c.emit(`fnstcw ${slot()}(%r15)`);
+    cc(0, CC);
+  } else {
+    const op = r.pick(["fadd", "fmul", "fsub", "fdiv", "fsubr", "fdivr", "fcom", "fcomp"]);
+    const o = slot();
+    if (r.bool()) c.emit(`movl $${r.range(-1000, 1000)}, ${o}(%r15)`, `fi${op.replace(/^f/, "")}l ${o}(%r15)`);
+    else {
+      const f = new DataView(new ArrayBuffer(4));
+      f.setFloat32(0, r.range(-4096, 4096) / r.pick([1, 2, 4, 8, 1024]));
+      c.emit(`movl $${f.getUint32(0) | 0}, ${o}(%r15)`, `${op}s ${o}(%r15)`);
+    }
+    if (op === "fcomp") c.x87depth--;
+    if (op.startsWith("fcom")) cc(CC, 0);
+    else cc(C1, C0 | C2 | C3);
+  }
+  return true;
+};
+
 /** A faulting instruction (only ever the last item of a sequence): vector and RIP (plus error code and CR2)
  * are compared. Not generated: int n beyond the IDT limit and int1 (PVM answers #UD / reports #DB at the
  * instruction, so this host is no reference for them). */
@@ -685,6 +791,7 @@ export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
   ssefp: { weight: 8, gen: ssefp },
   misc: { weight: 5, gen: misc },
   flow: { weight: 8, gen: flow },
+  x87: { weight: 6, gen: x87 },
 };
 
 export function genStart(r: Rng, known: ReadonlySet<string> = new Set()): StartState {
@@ -737,22 +844,25 @@ export function genSequence(r: Rng, opts: GenOptions): Sequence {
   const total = names.reduce((a, n) => a + FAMILIES[n]!.weight, 0);
   const known = new Set(opts.avoid ?? []);
   const c = new Ctx(r, known);
+  if (known.has("x87-c1")) c.fswUndef = 0x200;
   const items: Item[] = [];
   while (items.length < opts.length) {
     let x = r.int(total);
     let name = names[0]!;
     for (const n of names) { x -= FAMILIES[n]!.weight; if (x < 0) { name = n; break; } }
+    // MMX and x87 share registers: one sequence uses at most one of them.
+    if ((name === "mmx" && c.x87used) || (name === "x87" && items.some((it) => (it as { family?: string }).family === "mmx"))) continue;
     c.lines = [];
-    const before = c.undef;
-    if (!FAMILIES[name]!.gen(c)) { c.undef = before; continue; }
+    const before = c.undef, depth = c.x87depth;
+    if (!FAMILIES[name]!.gen(c)) { c.undef = before; c.x87depth = depth; continue; }
     // Redundant segment-override prefixes (no effect in 64-bit mode; fs/gs bases are 0 here) on the last line.
     if (r.bool(0.08)) c.lines.splice(c.lines.length - 1, 0, `.byte 0x${r.pick(["2e", "3e", "26", "36", "64", "65"])}`);
-    items.push({ lines: c.lines, undefAfter: c.undef, family: name } as Item & { family: string });
+    items.push({ lines: c.lines, undefAfter: c.undef, fswUndefAfter: c.fswUndef, family: name });
   }
   if (opts.faults !== false && r.bool(0.05) && items.length > 0) {
     c.lines = [];
     fault(c);
-    items[items.length - 1] = { lines: c.lines.filter(Boolean), undefAfter: ARITH, family: "fault" } as Item & { family: string };
+    items[items.length - 1] = { lines: c.lines.filter(Boolean), undefAfter: ARITH, fswUndefAfter: 0xffff, family: "fault" };
   }
   return { items, start: genStart(r, known) };
 }

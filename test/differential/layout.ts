@@ -16,10 +16,10 @@ export const SCRATCH_BASE_REG_VALUE = SCRATCH + 256;
 export const CODE = 0x100000;
 export const CODE_LIMIT = 0x800000;
 export const STATE = 0x800000;
-/** Per-sequence state: IN, TEMPLATE, OUT, OUTDATA blocks of 512 bytes each. */
-export const STATE_STRIDE = 0x800;
+/** Per-sequence state: IN, TEMPLATE, OUT, OUTDATA, FX (the epilogue's fxsave image) blocks of 512 bytes each. */
+export const STATE_STRIDE = 0xa00;
 export const MAX_BATCH = Math.floor((RAM_BYTES - STATE) / STATE_STRIDE);
-export const IN_OFF = 0, TEMPLATE_OFF = 0x200, OUT_OFF = 0x400, OUTDATA_OFF = 0x600;
+export const IN_OFF = 0, TEMPLATE_OFF = 0x200, OUT_OFF = 0x400, OUTDATA_OFF = 0x600, FX_OFF = 0x800;
 /** Block layout: GPR i (KVM order rax rbx rcx rdx rsi rdi rsp rbp r8..r15) at 8*i, RFLAGS at 0x88, xmm i at
  * 0x90+16*i, MXCSR at 0x190, mm i at 0x1a0+8*i. */
 export const FLAGS_OFF = 0x88, XMM_OFF = 0x90, MXCSR_OFF = 0x190, MM_OFF = 0x1a0;

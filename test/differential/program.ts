@@ -11,6 +11,10 @@ export interface Item {
   lines: string[];
   /** Arithmetic/DF flags whose value is undefined after this item (cumulative through the sequence). */
   undefAfter: number;
+  /** x87 condition codes (FSW C0 0x100, C1 0x200, C2 0x400, C3 0x4000) undefined after this item. */
+  fswUndefAfter?: number;
+  /** Generator family (diagnostics; "x87" and "mmx" items change what is compared). */
+  family?: string;
 }
 
 export interface StartState {
@@ -59,7 +63,7 @@ function prologue(i: number): string[] {
   ];
   for (let x = 0; x < 16; x++) out.push(`movdqu ${hex(L.XMM_OFF + 16 * x)}(%rsp), %xmm${x}`);
   for (let x = 0; x < 8; x++) out.push(`movq ${hex(L.MM_OFF + 8 * x)}(%rsp), %mm${x}`);
-  out.push(`ldmxcsr ${hex(L.MXCSR_OFF)}(%rsp)`);
+  out.push(`ldmxcsr ${hex(L.MXCSR_OFF)}(%rsp)`, "fninit");
   L.GPR_NAMES.forEach((r, k) => { if (r !== "rsp") out.push(`mov ${hex(8 * k)}(%rsp), %${r}`); });
   out.push(`lea ${hex(L.FLAGS_OFF)}(%rsp), %rsp`, "popfq");
   return out;
@@ -68,7 +72,8 @@ function prologue(i: number): string[] {
 function epilogue(i: number): string[] {
   const b = L.seqBase(i);
   const top = b + L.OUT_OFF + L.XMM_OFF; // pushfq stores RFLAGS at OUT+0x88
-  const out = [`mov $${hex(top)}, %esp`, "pushfq"];
+  // fxsave first: the MMX stores below reset TOP and mark every x87 register valid.
+  const out = [`mov $${hex(top)}, %esp`, "pushfq", `fxsave ${hex(b + L.FX_OFF)}`];
   L.GPR_NAMES.forEach((r, k) => { if (r !== "rsp") out.push(`mov %${r}, ${hex(8 * k - L.FLAGS_OFF)}(%rsp)`); });
   for (let x = 0; x < 16; x++) out.push(`movdqu %xmm${x}, ${hex(8 + 16 * x)}(%rsp)`);
   for (let x = 0; x < 8; x++) out.push(`movq %mm${x}, ${hex(L.MM_OFF - L.FLAGS_OFF + 8 * x)}(%rsp)`);
@@ -179,6 +184,8 @@ export interface EndState {
   data: Uint8Array;
   mxcsr: number;
   mm: Uint8Array;
+  /** The fxsave image taken at the end of the sequence (before the MMX stores). */
+  fx: Uint8Array;
 }
 
 export function readEndState(ram: Uint8Array, i: number): EndState {
@@ -191,6 +198,7 @@ export function readEndState(ram: Uint8Array, i: number): EndState {
     data: ram.slice(L.seqBase(i) + L.OUTDATA_OFF, L.seqBase(i) + L.OUTDATA_OFF + L.SCRATCH_BYTES),
     mxcsr: dv.getUint32(b + L.MXCSR_OFF, true),
     mm: ram.slice(b + L.MM_OFF, b + L.MM_OFF + 64),
+    fx: ram.slice(L.seqBase(i) + L.FX_OFF, L.seqBase(i) + L.FX_OFF + 512),
   };
 }
 
