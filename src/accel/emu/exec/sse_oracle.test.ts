@@ -17,7 +17,7 @@ function hasGcc(): boolean {
 const skip = !hasAssembler() || !hasGcc();
 
 type Gen = "int" | "shift" | "f32" | "f64" | "i2f" | "f32i" | "f64i";
-interface Op { asm: string; gen: Gen; flags?: boolean; rc?: boolean; imm?: number }
+interface Op { asm: string; gen: Gen; flags?: boolean; rc?: boolean; imm?: number; mmx?: boolean }
 
 const I = (asm: string, imm?: number): Op => ({ asm, gen: "int", imm });
 const ops: Op[] = [
@@ -53,6 +53,19 @@ const ops: Op[] = [
   { asm: "cvttsd2si eax, xmm1", gen: "f64i" }, { asm: "cvttsd2si rax, xmm1", gen: "f64i" },
   { asm: "cvtsd2si eax, xmm1", gen: "f64i", rc: true }, { asm: "cvtsd2si rax, xmm1", gen: "f64i", rc: true },
   { asm: "cvtps2dq xmm0, xmm1", gen: "f32i", rc: true }, { asm: "cvtpd2dq xmm0, xmm1", gen: "f64i", rc: true },
+  // MMX forms (mm0 = [rdi], mm1 = [rdi+16]); output: mm0 then the low qword of xmm0
+  ...["paddb", "paddw", "paddd", "paddq", "psubb", "psubusb", "psubsw", "paddusw", "pcmpeqb", "pcmpgtw", "pcmpeqd",
+    "pminub", "pmaxsw", "pavgb", "psadbw", "pmullw", "pmulhw", "pmulhuw", "pmuludq", "pmaddwd", "punpcklbw",
+    "punpckhwd", "punpckhdq", "packsswb", "packuswb", "packssdw", "pand", "pandn", "por", "pxor", "psrlw", "psraw",
+    "pslld", "psrlq"].map((m): Op => ({ asm: `${m} mm0, mm1`, gen: "int", mmx: true })),
+  { asm: "pshufw mm0, mm1, IMM", gen: "int", imm: 256, mmx: true }, { asm: "psllq mm0, IMM", gen: "int", imm: 70, mmx: true },
+  { asm: "psraw mm0, IMM", gen: "int", imm: 20, mmx: true }, { asm: "pmovmskb eax, mm1", gen: "int", mmx: true },
+  { asm: "pinsrw mm0, eax, IMM", gen: "int", imm: 4, mmx: true }, { asm: "pextrw eax, mm1, IMM", gen: "int", imm: 4, mmx: true },
+  { asm: "movd mm0, eax", gen: "int", mmx: true }, { asm: "movq rax, mm1", gen: "int", mmx: true },
+  { asm: "movq2dq xmm0, mm1", gen: "int", mmx: true }, { asm: "movdq2q mm0, xmm1", gen: "int", mmx: true },
+  { asm: "cvtpi2ps xmm0, mm1", gen: "int", mmx: true }, { asm: "cvtpi2pd xmm0, mm1", gen: "int", mmx: true },
+  { asm: "cvttps2pi mm0, xmm1", gen: "f32i", mmx: true }, { asm: "cvtps2pi mm0, xmm1", gen: "f32i", mmx: true, rc: true },
+  { asm: "cvttpd2pi mm0, xmm1", gen: "f64i", mmx: true },
 ];
 const CASES = 24;
 
@@ -115,6 +128,14 @@ function genInput(op: Op): Uint8Array {
 }
 
 function body(op: Op, imm: number): string {
+  if (op.mmx) {
+    return [
+      "ldmxcsr [rdi+48]", "movdqu xmm0, [rdi]", "movdqu xmm1, [rdi+16]", "movq mm0, [rdi]", "movq mm1, [rdi+16]",
+      "mov rax, [rdi+32]", op.asm.replace("IMM", String(imm)),
+      "movq [rsi], mm0", "movq [rsi+8], xmm0", "mov [rsi+16], rax", "pushfq", "pop rcx", "mov [rsi+24], rcx",
+      "stmxcsr [rsi+32]", "emms",
+    ].join("\n");
+  }
   return [
     "ldmxcsr [rdi+48]", "movdqu xmm0, [rdi]", "movdqu xmm1, [rdi+16]", "mov rax, [rdi+32]",
     op.asm.replace("IMM", String(imm)),
