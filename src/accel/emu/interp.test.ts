@@ -629,3 +629,32 @@ t("EFLAGS.TF raises a #DB trap after each instruction with DR6.BS set", () => {
   assert.equal(r.sys.events[0]?.ripLo, 0x1000 + 1 + 8 + 1 + 1);
   assert.equal(r.st.dr[6]! & 0x4000, 0x4000);
 });
+
+t("div/idiv with wide dividends take the exact slow paths", () => {
+  const r = runAsm(`
+    mov edx, 0xfffffffe
+    mov eax, 0xffffffff
+    mov ecx, 0xffffffff
+    div ecx                 # (2^64 - 2^32 - 1) / (2^32 - 1)
+    mov r8d, eax
+    mov r9d, edx
+    mov rdx, 0x0123456789abcdef
+    mov rax, 0xfedcba9876543210
+    mov rcx, 0x7fffffffffffffff
+    div rcx
+    mov r10, rax
+    mov r11, rdx
+    mov rax, -0x123456789abcdef
+    cqo
+    mov rcx, 0x1000
+    idiv rcx
+    hlt`);
+  const n32 = (0xfffffffen << 32n) | 0xffffffffn;
+  assert.equal(r.r(8), n32 / 0xffffffffn);
+  assert.equal(r.r(9), n32 % 0xffffffffn);
+  const n64 = (0x0123456789abcdefn << 64n) | 0xfedcba9876543210n;
+  assert.equal(r.r(10), n64 / 0x7fffffffffffffffn);
+  assert.equal(r.r(11), n64 % 0x7fffffffffffffffn);
+  assert.equal(r.r(0), BigInt.asUintN(64, -0x123456789abcdefn / 0x1000n));
+  assert.equal(r.r(2), BigInt.asUintN(64, -0x123456789abcdefn % 0x1000n));
+});
