@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { KVM_RUN_OFF } from "../../abi/kvm/kvm_run.ts";
 import { KVM_CAP } from "../../abi/kvm/ioctl_numbers.ts";
-import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, GuestRam, LaunchSpec } from "../../hv/ports.ts";
+import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, GuestRam, LaunchSpec, XenDomainAttachment } from "../../hv/ports.ts";
 import type { FromVcpu, OwnerHypercalls } from "../../vcpu_thread/protocol.ts";
 import { prewarmVcpuThreads, VcpuThread } from "../../vcpu_thread/host.ts";
 import type { PhysmapHooks } from "../../hv/xen/guest_physmap.ts";
@@ -17,7 +17,7 @@ import * as ffi from "./ffi.ts";
 
 const ENGINE_MODULE = new URL("./kvm_engine.ts", import.meta.url).href;
 
-/** LaunchSpec plus the core's main-thread hypercall service (until hv/ports.ts carries it). */
+/** LaunchSpec plus a main-thread hypercall service given directly (tests; LaunchSpec.xen brings its own). */
 export type KvmLaunchSpec = LaunchSpec & { readonly ownerHypercalls?: OwnerHypercalls };
 
 let kickHandlerInstalled = false;
@@ -85,6 +85,7 @@ class KvmDomainExecution implements KvmDomain {
   private destroyed: Promise<void> | null = null;
   private cpuNsOfStopped = 0;
   private readonly lastCpuNs: number[] = [];
+  private xen: XenDomainAttachment | null = null;
   readonly ram: GuestRam;
   readonly physmapHooks: PhysmapHooks;
 
@@ -102,8 +103,25 @@ class KvmDomainExecution implements KvmDomain {
     };
   }
 
+  /**
+   * The Xen guest interface (LaunchSpec.xen), attached once RAM holds the image and before any vCPU runs.
+   * The hooks object also carries `physmap` (overlay pages as memslots) for a Xen layer that takes it.
+   */
+  attachXen(): void {
+    if (this.spec.xen === undefined) return;
+    const hooks = {
+      inject: (vcpuId: number, vector: number): void => {
+        this.injectVector(vcpuId, vector);
+      },
+      physmap: this.physmapHooks,
+    };
+    this.xen = this.spec.xen.attach(this.ram, hooks, this.events);
+  }
+
   start(): Promise<void[]> {
     const cpuid = this.vm.system.supportedCpuid();
+    const owner = this.spec.ownerHypercalls ?? this.xen?.ownerHypercalls;
+    const xenFeatures = (this.xen as { xenFeatures?: number } | null)?.xenFeatures;
     for (const v of this.vm.vcpus) {
       const engineData: KvmEngineData = {
         vcpuFd: v.fd,
@@ -125,6 +143,7 @@ class KvmDomainExecution implements KvmDomain {
           engineData,
           ram: { kind: "native", addr: this.vm.ramAddr, sizeBytes: this.vm.ramSizeBytes },
           entry: v.id === 0 ? this.spec.image.entry : null,
+          ...(xenFeatures !== undefined ? { xenFeatures } : {}),
         },
         kick: () => {
           Atomics.store(run8, KVM_RUN_OFF.immediateExit, 1);
@@ -132,7 +151,7 @@ class KvmDomainExecution implements KvmDomain {
           if (tid !== 0n) ffi.signalThread(tid, ffi.KICK_SIGNAL);
         },
         onMessage: (m) => this.onMessage(v.id, m),
-        ownerHypercalls: this.spec.ownerHypercalls === undefined ? undefined : { service: this.spec.ownerHypercalls, ram: this.vm.ram },
+        ownerHypercalls: owner === undefined ? undefined : { service: owner, ram: this.vm.ram },
         onThreadError: (e) => this.end(() => this.events.crashed(`vCPU ${v.id} thread failed: ${e.message}`, e.stack ?? "")),
       });
       this.threads.push(t);
@@ -185,6 +204,7 @@ class KvmDomainExecution implements KvmDomain {
     this.destroyed ??= (async () => {
       this.cpuNsOfStopped = this.cpuTimeNs();
       const ended = await Promise.all(this.threads.map((t) => t.stop()));
+      this.xen?.detach();
       if (ended.every((e) => e)) {
         this.vm.close();
       } else {
@@ -195,8 +215,9 @@ class KvmDomainExecution implements KvmDomain {
     return this.destroyed;
   }
 
-  consoleInput(_bytes: Uint8Array): void {
-    // Tiny guests read no input; the PV console ring (dom0 backends) will take it.
+  /** To the PV console when the Xen layer is attached; tiny guests read no input. */
+  consoleInput(bytes: Uint8Array): void {
+    this.xen?.consoleInput(bytes);
   }
 
   /** Sum of the vCPU threads' CPU clocks (guest time in KVM_RUN included); a thread that ended keeps its last sample. */
@@ -257,6 +278,7 @@ export const kvmBackend: KvmExecutionBackend = {
         events.log(`d${spec.domid}: found ${patch.matches} vmcall/vmmcall hypercall sites, patched none; hypercalls will not reach tsxen unless the kernel uses a hypercall page`);
       }
       for (let i = 0; i < spec.vcpus; i++) vm.createVcpu(i);
+      exec.attachXen();
       await exec.start();
     } catch (e) {
       await exec.destroy();
