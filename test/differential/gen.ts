@@ -744,6 +744,34 @@ const x87: Family = (c) => {
   return true;
 };
 
+/** Self-modifying code: ring-3 stores into the instruction stream just ahead (and into an instruction that
+ * already ran in a loop), which the emu's decoded-instruction cache must notice. The code pages are writable. */
+const smc: Family = (c) => {
+  const r = c.r;
+  const k = r.int(4);
+  // Registers without REX, so the patched byte offsets below hold.
+  const d = (): number => r.pick([0, 2, 3, 5, 6, 7]);
+  if (k === 0) {
+    c.emit(`movl $${r.u32() | 0}, 2f+1(%rip)`, "2:", `mov $0x11111111, ${reg(d(), 32)}`);
+  } else if (k === 1) {
+    const a = d(), b = d();
+    c.emit(`mov $${r.range(1, 4)}, %ecx`, "1:", `mov $0x${(r.u32() >>> 4).toString(16)}, ${reg(a, 32)}`, `add ${reg(a, 64)}, ${reg(b, 64)}`,
+      `addl $${r.u32() | 0}, 1b+1(%rip)`, "loop 1b");
+    c.flags(ARITH);
+  } else if (k === 2) {
+    // turn `add %src,%dst` (01 /r) into sub/xor/and/or/cmp/test by rewriting the opcode byte
+    const op = r.pick([0x29, 0x31, 0x21, 0x09, 0x39, 0x85]);
+    c.emit(`movb $${op}, 2f(%rip)`, "2:", `addl ${reg(d(), 32)}, ${reg(d(), 32)}`);
+    c.flags(ARITH & ~AF, AF);
+  } else {
+    // patch the rel8 of `jmp 3f` (over a 3-byte inc %r16): 0 runs the inc, 3 skips it
+    const run = r.bool();
+    c.emit(`movb $${run ? 0 : 3}, 2f+1(%rip)`, "2:", "jmp 3f", `inc ${reg(d(), 16)}`, "3:");
+    if (run) c.flags(ARITH & ~CF);
+  }
+  return true;
+};
+
 /** A faulting instruction (only ever the last item of a sequence): vector and RIP (plus error code and CR2)
  * are compared. Not generated: int n beyond the IDT limit and int1 (PVM answers #UD / reports #DB at the
  * instruction, so this host is no reference for them). */
@@ -792,6 +820,7 @@ export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
   misc: { weight: 5, gen: misc },
   flow: { weight: 8, gen: flow },
   x87: { weight: 6, gen: x87 },
+  smc: { weight: 3, gen: smc },
 };
 
 export function genStart(r: Rng, known: ReadonlySet<string> = new Set()): StartState {
@@ -856,7 +885,8 @@ export function genSequence(r: Rng, opts: GenOptions): Sequence {
     const before = c.undef, depth = c.x87depth;
     if (!FAMILIES[name]!.gen(c)) { c.undef = before; c.x87depth = depth; continue; }
     // Redundant segment-override prefixes (no effect in 64-bit mode; fs/gs bases are 0 here) on the last line.
-    if (r.bool(0.08)) c.lines.splice(c.lines.length - 1, 0, `.byte 0x${r.pick(["2e", "3e", "26", "36", "64", "65"])}`);
+    const last = c.lines[c.lines.length - 1] ?? "";
+    if (r.bool(0.08) && name !== "smc" && !/^(\d+:|\.)/.test(last)) c.lines.splice(c.lines.length - 1, 0, `.byte 0x${r.pick(["2e", "3e", "26", "36", "64", "65"])}`);
     items.push({ lines: c.lines, undefAfter: c.undef, fswUndefAfter: c.fswUndef, family: name });
   }
   if (opts.faults !== false && r.bool(0.05) && items.length > 0) {
