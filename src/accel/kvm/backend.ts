@@ -128,7 +128,7 @@ class KvmDomainExecution implements KvmDomain {
         runAddr: v.runAddr,
         runSizeBytes: v.runSizeBytes,
         // hideCx16 (a kvm_pvm quirk, xen-abi-on-kvm.md §1) stays off: with it Debian's 6.1 kernel printed nothing here.
-        cpuid: guestCpuid(cpuid, { vcpuId: v.id, domid: this.spec.domid }),
+        cpuid: guestCpuid(cpuid, { vcpuId: v.id, domid: this.spec.domid, upcallVector: this.xen !== null }),
       };
       const run8 = ffi.nativeView(v.runAddr, v.runSizeBytes);
       const t = new VcpuThread({

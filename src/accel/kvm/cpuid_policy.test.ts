@@ -18,6 +18,12 @@ test("guestCpuid() replaces KVM's hypervisor leaves with Xen's and sets the APIC
   assert.equal(out.find((e) => e.function === 0x40000004)!.ecx, 9);
 });
 
+test("guestCpuid() advertises the upcall vector only when event channels are served", () => {
+  const leaf4 = (upcallVector: boolean) => guestCpuid([], { vcpuId: 0, domid: 1, upcallVector }).find((e) => e.function === 0x40000004)!;
+  assert.equal(leaf4(false).eax & 64, 0);
+  assert.equal(leaf4(true).eax & 64, 64);
+});
+
 test("guestCpuid() hides CX16 only when asked (kvm_pvm quirk)", () => {
   const l1 = (hideCx16: boolean) => guestCpuid([leaf(1, 0, 1 << 13)], { vcpuId: 0, domid: 1, hideCx16 }).find((e) => e.function === 1)!;
   assert.equal(l1(false).ecx & (1 << 13), 1 << 13);

@@ -11,7 +11,10 @@ export interface CpuidQuirks {
   readonly hideCx16?: boolean;
 }
 
-export function guestCpuid(supported: readonly CpuidEntry[], opts: { vcpuId: number; domid: number } & CpuidQuirks): CpuidEntry[] {
+export function guestCpuid(
+  supported: readonly CpuidEntry[],
+  opts: { vcpuId: number; domid: number; upcallVector?: boolean } & CpuidQuirks,
+): CpuidEntry[] {
   const out: CpuidEntry[] = [];
   for (const e of supported) {
     if (e.function >= HYPERVISOR_LEAVES_START && e.function < HYPERVISOR_LEAVES_END) continue;

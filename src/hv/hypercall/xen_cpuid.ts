@@ -14,7 +14,9 @@ export interface CpuidLeaf {
 }
 
 export const XEN_CPUID_BASE = 0x40000000;
-export function xenCpuidLeaves(opts: { vcpuId: number; domid: number; tscKhz?: number }): CpuidLeaf[] {
+/** upcallVector: advertise XEN_HVM_CPUID_UPCALL_VECTOR (the guest may ask for a per-vCPU LAPIC upcall vector
+ * with HVMOP_set_evtchn_upcall_vector); only when event channels are served. */
+export function xenCpuidLeaves(opts: { vcpuId: number; domid: number; tscKhz?: number; upcallVector?: boolean }): CpuidLeaf[] {
   const leaf = (fn: number, eax: number, ebx = 0, ecx = 0, edx = 0, index = 0): CpuidLeaf => ({
     function: XEN_CPUID_BASE + fn, index, eax: eax >>> 0, ebx: ebx >>> 0, ecx: ecx >>> 0, edx: edx >>> 0,
   });
@@ -23,6 +25,6 @@ export function xenCpuidLeaves(opts: { vcpuId: number; domid: number; tscKhz?: n
     leaf(1, (XEN_MAJOR << 16) | XEN_MINOR),
     leaf(2, 1, HYPERCALL_PAGE_MSR), // one hypercall page, MSR base, no feature flags
     leaf(3, 0, 0, opts.tscKhz ?? 0, 0, 0), // time: subleaf 0 (flags, tsc_mode, tsc kHz, incarnation)
-    leaf(4, XenHvmCpuid.VCPU_ID_PRESENT | XenHvmCpuid.DOMID_PRESENT, opts.vcpuId, opts.domid),
+    leaf(4, XenHvmCpuid.VCPU_ID_PRESENT | XenHvmCpuid.DOMID_PRESENT | (opts.upcallVector === true ? XenHvmCpuid.UPCALL_VECTOR : 0), opts.vcpuId, opts.domid),
   ];
 }
