@@ -122,7 +122,8 @@ function genInput(op: Op): Uint8Array {
       break;
     }
   }
-  dv.setUint32(48, op.rc ? 0x1f80 | ((rnd() & 3) << 13) : 0x1f80, true);
+  const ftz = (op.gen === "f32" || op.gen === "f64") && rnd() % 3 === 0 ? 0x8000 : 0;
+  dv.setUint32(48, (op.rc ? 0x1f80 | ((rnd() & 3) << 13) : 0x1f80) | ftz, true);
   b[56] = op.imm !== undefined ? rnd() % op.imm : 0;
   return b;
 }
