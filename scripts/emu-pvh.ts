@@ -1,10 +1,11 @@
 // Boots a kernel as a PVH domain on the emu backend with the whole Xen guest interface (hypercalls on the
 // owner thread, event channels, PV console, xenstored): the daemon's path without the daemon.
 // Usage: node --import tsx scripts/emu-pvh.ts [--kernel F] [--initrd F] [--mem MiB] [--vcpus N]
-//        [--append "cmdline"] [--max-seconds S] [--shutdown-after S]
+//        [--append "cmdline"] [--max-seconds S] [--shutdown-after S] [--no-acpi]
 import { existsSync } from "node:fs";
 import { emuBackend } from "../src/accel/emu/backend.ts";
 import { loadKernel } from "../src/boot/load.ts";
+import { ACPI_REGION_GPA } from "../src/devices/acpi/tables.ts";
 import { XenHost } from "../src/dom0/xen/xen_host.ts";
 import { startXenstoredService } from "../src/dom0/xenstored/service.ts";
 
@@ -24,8 +25,10 @@ const t0 = performance.now();
 const log = (line: string): void => void process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(2)}] ${line}\n`);
 
 const memoryBytes = memMiB << 20;
+const acpi = !args.includes("--no-acpi");
 const image = loadKernel({
   kernelPath, ramdiskPath: existsSync(initrdPath) ? initrdPath : undefined, cmdline, memoryBytes, vcpus, type: "pvh",
+  ...(acpi ? { rsdpPaddr: ACPI_REGION_GPA } : {}),
 });
 log(`loaded: ${image.description}`);
 const xs = await startXenstoredService({ log });

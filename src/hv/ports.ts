@@ -95,6 +95,11 @@ export interface LaunchSpec {
 export interface XenBackendHooks {
   /** Raise interrupt vector on vcpuId's LAPIC (the event-channel upcall). */
   inject(vcpuId: number, vector: number): void;
+  /**
+   * The guest's TSC time base, readable on the main thread: TSC = floor(nowNs() * tscKhz / 1e6). With it the
+   * Xen layer offers pvclock (XENFEAT_hvm_safe_pvclock) and VCPUOP timers; without it Linux keeps TSC + LAPIC.
+   */
+  readonly guestClock?: { nowNs(): number; readonly tscKhz: number };
 }
 
 /** The Xen guest interface of one domain as a backend sees it: created by the toolstack, attached at launch. */
@@ -109,6 +114,8 @@ export interface XenDomainAttachment {
     readonly numbers: readonly number[];
     handle(req: HypercallRequest, mem: GuestVirtualMemory): bigint;
   };
+  /** XENVER_get_features submap 0 the vCPU threads report. */
+  readonly xenFeatures: number;
   /** Keyboard input for the PV console (xl console). */
   consoleInput(bytes: Uint8Array): void;
   /** The domain is going away: unbind backends, release its Xen state. Idempotent. */

@@ -31,6 +31,8 @@ export interface VcpuInit {
   readonly control: SharedArrayBuffer;
   /** Hypercall numbers the owner serves (OwnerHypercalls); the vCPU thread forwards them and waits. */
   readonly ownerHypercalls?: readonly number[];
+  /** XENVER_get_features submap 0 for this domain (default: hv/hypercall PVH_DOMU_FEATURES). */
+  readonly xenFeatures?: number;
 }
 
 /**

@@ -33,7 +33,7 @@ export class VcpuPlatform implements VcpuIo {
   ) {
     this.ownerNumbers = new Set(init.ownerHypercalls ?? []);
     this.dispatcher = new HypercallDispatcher(
-      { domid: init.domid, privileged: init.privileged, handle: init.handle },
+      { domid: init.domid, privileged: init.privileged, handle: init.handle, ...(init.xenFeatures !== undefined ? { features: init.xenFeatures } : {}) },
       {
         console: (bytes) => this.console(bytes),
         log: (line) => this.log(line),

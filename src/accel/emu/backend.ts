@@ -9,6 +9,8 @@ import { InputRing } from "./input_ring.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
 
 const ENGINE_MODULE = new URL("./emu_engine.ts", import.meta.url).href;
+/** The emu machine's TSC rate (accel/emu/machine.ts); the engine checks it. */
+const EMU_TSC_KHZ = 2_000_000;
 
 class EmuDomainExecution implements DomainExecution {
   private thread: VcpuThread | null = null;
@@ -22,6 +24,9 @@ class EmuDomainExecution implements DomainExecution {
   /** PVH: the domain's Xen layer (owner hypercalls, upcalls into the LAPICs, PV console). */
   private xen: XenDomainAttachment | null = null;
   private readonly vectors: VectorMailbox;
+  /** Machine time 0 in performance.timeOrigin + now() ms (NaN while paused): see EmuEngineData.clockBase. */
+  private readonly clockBase = new Float64Array(new SharedArrayBuffer(8)).fill(NaN);
+  private lastGuestNs = 0;
 
   constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents) {
     this.vectors = VectorMailbox.create(spec.vcpus);
@@ -31,13 +36,18 @@ class EmuDomainExecution implements DomainExecution {
     const bytes = new Uint8Array(this.ram);
     if (this.spec.xen !== undefined) {
       const vectors = this.vectors;
-      this.xen = this.spec.xen.attach({ bytes, sizeBytes: bytes.length }, { inject: (vcpu, vector) => vectors.post(vcpu, vector) }, this.events);
+      const guestClock = { tscKhz: EMU_TSC_KHZ, nowNs: () => this.guestNowNs() };
+      this.xen = this.spec.xen.attach({ bytes, sizeBytes: bytes.length }, { inject: (vcpu, vector) => vectors.post(vcpu, vector), guestClock }, this.events);
     }
     const engineData: EmuEngineData = {
       type: this.spec.type,
       input: this.input.buffer,
-      writeAcpi: this.spec.type === "hvm" || this.spec.vcpus > 1,
+      // Always: the loader decides whether the guest is pointed at them (HVM, SMP, PVH with Xen timers need a MADT),
+      // and the region (0xe0000-0xfffff) is never usable RAM for a PVH or HVM guest.
+      writeAcpi: true,
       vectors: this.vectors.buffer,
+      clockBase: this.clockBase.buffer as SharedArrayBuffer,
+      tscKhz: EMU_TSC_KHZ,
     };
     this.thread = new VcpuThread({
       init: {
@@ -51,6 +61,7 @@ class EmuDomainExecution implements DomainExecution {
         engineData,
         ram: { kind: "sab", buffer: this.ram },
         entry: this.spec.image.entry,
+        ...(this.xen !== null ? { xenFeatures: this.xen.xenFeatures } : {}),
       },
       kick: () => {}, // the engine checks ATTENTION between slices
       ...(this.xen !== null ? { ownerHypercalls: { service: this.xen.ownerHypercalls, ram: bytes } } : {}),
@@ -58,6 +69,13 @@ class EmuDomainExecution implements DomainExecution {
       onThreadError: (e) => this.end(() => this.events.crashed(`emu thread failed: ${e.message}`, e.stack ?? "")),
     });
     return this.thread.started();
+  }
+
+  /** The emu machine's time (its TSC / tscKhz), as close as the main thread can tell; frozen while paused. */
+  private guestNowNs(): number {
+    const base = this.clockBase[0]!;
+    if (!Number.isNaN(base)) this.lastGuestNs = Math.max(this.lastGuestNs, (performance.timeOrigin + performance.now() - base) * 1e6);
+    return this.lastGuestNs;
   }
 
   private onMessage(m: FromVcpu): void {

@@ -22,6 +22,13 @@ export interface EmuEngineData {
   readonly writeAcpi: boolean;
   /** Vectors the owner raises on this domain's LAPICs (Xen event-channel upcalls): a VectorMailbox buffer. */
   readonly vectors?: SharedArrayBuffer;
+  /**
+   * Float64 [0]: performance.timeOrigin + performance.now() (ms) at which machine time (and the TSC) was 0, written
+   * whenever the machine resumes, NaN while it is paused: the owner derives the guest TSC from it (Xen pvclock).
+   */
+  readonly clockBase?: SharedArrayBuffer;
+  /** The TSC rate the owner assumes for clockBase (checked against the machine's). */
+  readonly tscKhz?: number;
 }
 
 /** Optional extras a platform may offer the emu engine beyond VcpuIo. */
@@ -37,6 +44,7 @@ class EmuEngine implements CpuEngine {
   private readonly input: InputRing;
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
   private readonly vectors: VectorMailbox | null;
+  private readonly clockBase: Float64Array | null;
   private stoppedReason: ShutdownReason | null = null;
 
   constructor(
@@ -48,6 +56,7 @@ class EmuEngine implements CpuEngine {
   ) {
     this.input = new InputRing(data.input);
     this.vectors = data.vectors !== undefined ? new VectorMailbox(data.vectors) : null;
+    this.clockBase = data.clockBase !== undefined ? new Float64Array(data.clockBase) : null;
   }
 
   /** Moves vectors the owner posted into the LAPICs (between slices and right after a hypercall). */
@@ -82,22 +91,34 @@ class EmuEngine implements CpuEngine {
       },
     });
     if (this.data.writeAcpi) machine.pc.writeAcpiTables(this.ram);
+    const khz = machine.vcpus[0]?.sys.tsc.tscKhz;
+    if (this.data.tscKhz !== undefined && khz !== this.data.tscKhz) {
+      io.log(`emu: the machine's TSC runs at ${khz} kHz but the owner assumes ${this.data.tscKhz} kHz: Xen pvclock will drift`);
+    }
     this.machine = machine;
   }
 
   run(): EngineExit {
     const m = this.machine!;
     m.resume();
+    if (this.clockBase !== null) this.clockBase[0] = performance.timeOrigin + performance.now() - m.nowNs() / 1e6;
     try {
       for (;;) {
         if (this.control.attentionRequested()) return { kind: "attention" };
-        if (this.io.stopRequested) return { kind: "stopRequested" };
+        if (this.io.stopRequested) {
+          const reason = (this.io as { shutdownReason?: ShutdownReason | null }).shutdownReason;
+          this.io.log(`emu: d${this.init.domid} shut down through SCHEDOP_shutdown (${reason ?? "?"})`);
+          return { kind: "stopRequested" };
+        }
         if (this.input.available()) m.consoleInput(this.input.drain());
         this.deliverVectors();
         const r = m.runSlice();
         if (r.kind === "stopped") {
           if (m.crash !== null) return { kind: "crashed", why: m.crash.why };
-          if (this.stoppedReason !== null) return { kind: "stopRequested" };
+          if (this.stoppedReason !== null) {
+            this.io.log(`emu: d${this.init.domid} shut down through the platform (${this.stoppedReason}: ACPI S5, reset or triple fault)`);
+            return { kind: "stopRequested" };
+          }
           return { kind: "crashed", why: "the machine stopped without a reason" };
         }
         if (r.kind === "idle") {
@@ -108,6 +129,7 @@ class EmuEngine implements CpuEngine {
       }
     } finally {
       m.pause();
+      if (this.clockBase !== null) this.clockBase[0] = NaN;
     }
   }
 

@@ -18,7 +18,9 @@ import type { ExecutionEvents, GuestRam, XenBackendHooks, XenDomainAttachment, X
 import { setupConsoleAndStore } from "../../hv/xen/domain_setup.ts";
 import { xenOwnerHypercalls } from "../../hv/xen/entry_points.ts";
 import { RamPhysmap } from "../../hv/xen/guest_physmap.ts";
-import { derivedTscClock } from "../../hv/xen/time.ts";
+import { pvhFeatureSubmap } from "../../abi/xen/features.ts";
+import { derivedTscClock, type XenClock } from "../../hv/xen/time.ts";
+import type { XenGuest } from "../../hv/xen/xen_guest.ts";
 import { XenGuests } from "../../hv/xen/xen_guest.ts";
 import { PvConsoleBackend } from "../backends/console/console_backend.ts";
 import type { XenstoreClient } from "../xenstored/client.ts";
@@ -29,8 +31,8 @@ import type { RingHost } from "../xenstored/ring_transport.ts";
 import type { Xenstored } from "../xenstored/xenstored.ts";
 
 const PAGE = 4096;
-/** The emu TSC rate (accel/emu machine); only the pvclock fill uses it, and pvclock is not offered yet. */
-const TSC_KHZ = 2_000_000;
+/** pvclock and wallclock refresh (Xen refreshes on schedule-in and about once a second). */
+const TIME_REFRESH_MS = 1000;
 
 /** The parts of startXenstoredService()'s result XenHost uses. */
 export interface XenstoreAccess {
@@ -58,6 +60,7 @@ interface AttachedDomain {
   readonly spec: XenDomainSpec;
   readonly uuid: string;
   readonly console: PvConsoleBackend;
+  readonly stopTimers: () => void;
 }
 
 export class XenHost {
@@ -99,13 +102,24 @@ export class XenHost {
     const { domid } = spec;
     if (this.attached.has(domid)) throw new Error(`Domain ${domid} is already attached to the Xen layer`);
     this.rams.set(domid, ram);
+    // With the guest's TSC time base the domain gets pvclock (clocksource xen) and VCPUOP timers (VIRQ_TIMER);
+    // without it, Linux keeps the TSC and the LAPIC timer.
+    const gc = hooks.guestClock;
+    const wallclockNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+    const clock: XenClock = gc !== undefined
+      ? derivedTscClock(() => gc.nowNs(), wallclockNs, gc.tscKhz)
+      : derivedTscClock(() => performance.now() * 1e6, wallclockNs, 1_000_000);
+    const timers = new DomainTimers(spec.vcpus);
     const e820 = guestE820(spec.memoryBytes, "pvh").map((r) => ({ addr: r.addr, size: r.size, type: r.type }));
     const guest = this.xen.add({
       domid,
       nrVcpus: spec.vcpus,
       physmap: new RamPhysmap(ram),
-      clock: derivedTscClock(() => performance.now() * 1e6, () => BigInt(Date.now()) * 1_000_000n, TSC_KHZ),
-      hooks: { inject: (vcpu, vector) => hooks.inject(vcpu, vector) },
+      clock,
+      hooks: {
+        inject: (vcpu, vector) => hooks.inject(vcpu, vector),
+        ...(gc !== undefined ? { timerChanged: (vcpu: number, deadlineNs: bigint | undefined) => timers.set(vcpu, deadlineNs) } : {}),
+      },
       e820,
       maxPages: Math.floor((spec.maxmemBytes ?? spec.memoryBytes) / PAGE),
     });
@@ -138,7 +152,10 @@ export class XenHost {
       this.rams.delete(domid);
       throw e;
     }
-    const dom: AttachedDomain = { spec, uuid, console };
+    timers.guest = guest;
+    const refresh = setInterval(() => guest.updateAllTimes(), TIME_REFRESH_MS);
+    refresh.unref();
+    const dom: AttachedDomain = { spec, uuid, console, stopTimers: () => { clearInterval(refresh); timers.stop(); } };
     this.attached.set(domid, dom);
     this.log(`d${domid}: Xen interface ready (console ring gfn 0x${specialPageGfns(spec.memoryBytes).console.toString(16)}, xenstore introduced)`);
     const service = xenOwnerHypercalls(
@@ -149,6 +166,7 @@ export class XenHost {
     let detached = false;
     return {
       ownerHypercalls: { numbers: service.numbers, handle: (req, mem) => service.handle(req, mem) },
+      xenFeatures: pvhFeatureSubmap({ safePvclock: gc !== undefined }),
       consoleInput: (bytes) => console.input(bytes),
       detach: () => {
         if (detached) return;
@@ -162,6 +180,7 @@ export class XenHost {
     const dom = this.attached.get(domid);
     if (dom === undefined) return;
     this.attached.delete(domid);
+    dom.stopTimers();
     dom.console.close();
     const step = (what: string, fn: () => void): void => {
       try {
@@ -174,6 +193,45 @@ export class XenHost {
     step("xenstore layout removal", () => removeDomainLayout(this.xenstore.client, domid, dom.uuid));
     step("Xen state removal", () => this.xen.remove(domid));
     this.rams.delete(domid);
+  }
+}
+
+/** Host timers behind each vCPU's Xen timer deadline (VCPUOP singleshot/periodic): fire → guest.runTimers(vcpu). */
+class DomainTimers {
+  guest: XenGuest | undefined;
+  private readonly handles: (ReturnType<typeof setTimeout> | undefined)[];
+  private stopped = false;
+
+  constructor(vcpus: number) {
+    this.handles = new Array(vcpus).fill(undefined);
+  }
+
+  set(vcpu: number, deadlineNs: bigint | undefined): void {
+    const h = this.handles[vcpu];
+    if (h !== undefined) clearTimeout(h);
+    this.handles[vcpu] = undefined;
+    if (deadlineNs === undefined || this.stopped || this.guest === undefined) return;
+    const delayMs = Math.max(0, Number(deadlineNs - this.guest.clock.systemTimeNs()) / 1e6);
+    this.handles[vcpu] = setTimeout(() => this.fire(vcpu), Math.ceil(delayMs));
+  }
+
+  private fire(vcpu: number): void {
+    this.handles[vcpu] = undefined;
+    const guest = this.guest;
+    if (guest === undefined || this.stopped) return;
+    // expire() re-reports the next deadline through set(); a timer that fired early is re-armed here.
+    if (!guest.runTimers(vcpu)) {
+      const next = guest.timers.nextDeadline(vcpu);
+      if (next !== undefined) {
+        const delayMs = Math.max(1, Number(next - guest.clock.systemTimeNs()) / 1e6);
+        this.handles[vcpu] = setTimeout(() => this.fire(vcpu), Math.ceil(delayMs));
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const h of this.handles) if (h !== undefined) clearTimeout(h);
   }
 }
 

@@ -19,6 +19,8 @@ export interface HypercallDomain {
   readonly privileged: boolean;
   /** Xen's domain handle (UUID), 16 bytes. */
   readonly handle: Uint8Array;
+  /** XENVER_get_features submap 0 for this domain (default: xen_version.ts PVH_DOMU_FEATURES). */
+  readonly features?: number;
 }
 
 export interface HypercallContext {

@@ -45,7 +45,7 @@ export const xenVersion: HypercallHandler = (ctx, [cmd, arg]) => {
     }
     case XenVer.get_features: {
       const submapIdx = readGuestU32(ctx.mem, arg);
-      const submap = submapIdx === 0 ? PVH_DOMU_FEATURES | (ctx.domain.privileged ? 1 << XenFeat.dom0 : 0) : 0;
+      const submap = submapIdx === 0 ? (ctx.domain.features ?? PVH_DOMU_FEATURES) | (ctx.domain.privileged ? 1 << XenFeat.dom0 : 0) : 0;
       const out = new Uint8Array(4);
       new DataView(out.buffer).setUint32(0, submap >>> 0, true);
       ctx.mem.write(arg + 4n, out);

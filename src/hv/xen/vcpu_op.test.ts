@@ -2,7 +2,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Errno } from "../../abi/xen/errno.ts";
-import { VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterVcpuInfo, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer } from "../../abi/xen/vcpu.ts";
+import {
+  Runstate, VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterMemoryArea, VcpuRegisterVcpuInfo, VcpuRunstateInfo, VcpuSetPeriodicTimer,
+  VcpuSetSingleshotTimer,
+} from "../../abi/xen/vcpu.ts";
 import { Virq } from "../../abi/xen/xen.ts";
 import { vcpuOp } from "./vcpu_op.ts";
 import { makeXenWorld } from "./test_support.ts";
@@ -85,9 +88,16 @@ test("the periodic timer re-arms itself and can be stopped", () => {
   assert.equal(errno(() => vcpuOp(w.xen, w.call(1, 1), VcpuOp.set_periodic_timer, 1, BigInt(ARG))), Errno.EINVAL);
 });
 
-test("runstate and time areas are ENOSYS", () => {
+test("the runstate area is filled once as running (Linux BUG()s on failure); the time area is ENOSYS", () => {
   const w = makeXenWorld();
-  assert.equal(errno(() => vcpuOp(w.xen, w.call(1), VcpuOp.register_runstate_memory_area, 0, BigInt(ARG))), Errno.ENOSYS);
+  const AREA = 0x5000;
+  w.ramA.bytes.set(VcpuRegisterMemoryArea.build({ addr: BigInt(AREA) }), ARG);
+  w.ramA.bytes.fill(0xee, AREA, AREA + VcpuRunstateInfo.size);
+  assert.equal(vcpuOp(w.xen, w.call(1), VcpuOp.register_runstate_memory_area, 0, BigInt(ARG)), 0);
+  const info = VcpuRunstateInfo.decode(w.ramA.bytes, AREA);
+  assert.equal(info.state, Runstate.running);
+  assert.equal(info.timeRunning, info.stateEntryTime);
+  assert.equal(info.timeRunnable + info.timeBlocked + info.timeOffline, 0n);
   assert.equal(errno(() => vcpuOp(w.xen, w.call(1), VcpuOp.register_vcpu_time_memory_area, 0, BigInt(ARG))), Errno.ENOSYS);
   assert.equal(errno(() => vcpuOp(w.xen, w.call(1), 99, 0, 0n)), Errno.ENOSYS);
 });

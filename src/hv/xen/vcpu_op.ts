@@ -1,9 +1,12 @@
-// vcpu_op (hypercall 24): VCPUOP_register_vcpu_info, is_up/up/down, singleshot and periodic timers; runstate
-// and time-area registration answer -ENOSYS (Linux checks and falls back). Follows common_vcpu_op() in
+// vcpu_op (hypercall 24): VCPUOP_register_vcpu_info, is_up/up/down, singleshot and periodic timers, the runstate
+// area (filled once: no stolen time); time-area registration answers -ENOSYS (Linux falls back). Follows common_vcpu_op() in
 // xen/common/domain.c. A vCPU op always targets the caller's own domain.
 import { Errno } from "../../abi/xen/errno.ts";
-import { VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterVcpuInfo, VcpuSetPeriodicTimer, VcpuSetSingleshotTimer } from "../../abi/xen/vcpu.ts";
-import { readStruct, type GuestCall } from "./guest_call.ts";
+import {
+  Runstate, VCPU_SSHOTTMR_future, VcpuOp, VcpuRegisterMemoryArea, VcpuRegisterVcpuInfo, VcpuRunstateInfo, VcpuSetPeriodicTimer,
+  VcpuSetSingleshotTimer,
+} from "../../abi/xen/vcpu.ts";
+import { readStruct, writeStruct, type GuestCall } from "./guest_call.ts";
 import type { XenEnv } from "./xen_guest.ts";
 import { XenError } from "./xen_error.ts";
 
@@ -59,7 +62,19 @@ export function vcpuOp(env: XenEnv, call: GuestCall, cmd: number, vcpuId: number
     case VcpuOp.stop_periodic_timer:
       guest.timers.stopPeriodic(vcpuId);
       return 0;
-    case VcpuOp.register_runstate_memory_area:
+    case VcpuOp.register_runstate_memory_area: {
+      // Linux BUG()s if this fails (drivers/xen/time.c xen_setup_runstate_info). Xen fills the area at once and
+      // again on every context switch; a vCPU here always runs when it is scheduled, so the one fill (running
+      // since system time 0, no steal) stays true enough: the guest sees no stolen time.
+      const { addr } = readStruct(call, VcpuRegisterMemoryArea, arg);
+      if (addr !== 0n) {
+        const now = guest.clock.systemTimeNs();
+        writeStruct(call, VcpuRunstateInfo, addr, {
+          state: Runstate.running, stateEntryTime: now, timeRunning: now, timeRunnable: 0n, timeBlocked: 0n, timeOffline: 0n,
+        });
+      }
+      return 0;
+    }
     case VcpuOp.register_vcpu_time_memory_area:
     case VcpuOp.register_runstate_phys_area:
     case VcpuOp.register_vcpu_time_phys_area:
