@@ -235,3 +235,19 @@ test("xl create -c follows a rename-restart to the new domain", async () => {
   assert.equal(r.stdout, "boot\nboot\n");
   for (const x of await names()) if (x.startsWith("rr")) await h.xl(["destroy", x]);
 });
+
+test("requests the daemon cannot serve get typed error replies and change nothing", async () => {
+  const { DaemonClient } = await import("../../src/cli/xl/daemon_client.ts");
+  const c = await DaemonClient.connect(h.daemon.paths.socket);
+  try {
+    await assert.rejects(c.request("frobnicate" as "ping"), { kind: "protocol", message: 'unknown operation "frobnicate"' });
+    await assert.rejects(c.request("destroy", {} as { dom: string }), { kind: "protocol", message: 'argument "dom" must be a non-empty string' });
+    await assert.rejects(c.request("domname", { domid: "x" as unknown as number }), { kind: "protocol" });
+    const bad = { name: "evil", type: "pv", memoryMiB: 1, maxmemMiB: 1, vcpus: 1, kernel: "/k", cmdline: "", serial: "pty", accel: "emu",
+      onPoweroff: "destroy", onReboot: "restart", onCrash: "destroy", onWatchdog: "destroy", onSoftReset: "restart" };
+    await assert.rejects(c.request("create", { config: bad as never }), { kind: "config", message: 'request: type = "pv": expected "pvh" or "hvm"' });
+    assert.deepEqual(((await c.request("list", {})) as { name: string }[]).map((d) => d.name), ["Domain-0"]);
+  } finally {
+    c.close();
+  }
+});
