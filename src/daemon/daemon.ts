@@ -120,6 +120,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       dom0MemoryBytes,
       version: opts.version,
       startedAtMs,
+      dom0RssBytes: () => process.memoryUsage.rss(),
       dom0CpuTimeNs: () => {
         const u = process.cpuUsage();
         return (u.user + u.system) * 1000;

@@ -24,7 +24,7 @@ function guest(name: string, script: string): string {
 
 const HOST: HostFacts = {
   hostname: "h", release: "r", machine: "x86_64", cpus: 2, totalMemoryBytes: 2048 * MiB, dom0MemoryBytes: 512 * MiB,
-  version: "test", startedAtMs: 0, dom0CpuTimeNs: () => 0,
+  version: "test", startedAtMs: 0, dom0CpuTimeNs: () => 0, dom0RssBytes: () => 64 * MiB,
 };
 
 function cfg(name: string, kernel: string, extra: Partial<DomainConfig> = {}): DomainConfig {

@@ -43,6 +43,8 @@ export interface HostFacts {
   readonly version: string;
   readonly startedAtMs: number;
   dom0CpuTimeNs(): number;
+  /** Resident memory of the daemon process (dom0 and every domain's threads), for `xl info`. */
+  dom0RssBytes(): number;
 }
 
 /** The Xen guest interface of PVH domains (dom0/xen/xen_host.ts XenHost). */
@@ -101,6 +103,7 @@ export interface HostInfo {
   readonly totalMemoryMiB: number;
   readonly freeMemoryMiB: number;
   readonly dom0MemoryMiB: number;
+  readonly daemonRssMiB: number;
   readonly version: string;
   readonly domains: number;
   readonly backends: readonly BackendStatus[];
@@ -339,6 +342,7 @@ export class Toolstack {
       totalMemoryMiB: Math.floor(h.totalMemoryBytes / MiB),
       freeMemoryMiB: Math.floor(this.deps.pool.freeBytes / MiB),
       dom0MemoryMiB: Math.floor(h.dom0MemoryBytes / MiB),
+      daemonRssMiB: Math.round(h.dom0RssBytes() / MiB),
       version: h.version,
       domains: this.table.size,
       backends: this.chooser.statuses(),

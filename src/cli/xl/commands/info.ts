@@ -14,6 +14,7 @@ export function formatInfo(i: HostInfo, home: string): string[] {
     ["total_memory", String(i.totalMemoryMiB)],
     ["free_memory", String(i.freeMemoryMiB)],
     ["dom0_memory", String(i.dom0MemoryMiB)],
+    ["daemon_rss", String(i.daemonRssMiB)],
     ["xen_version", `tsxen ${i.version}`],
     ["nr_domains", String(i.domains)],
   ];
