@@ -200,3 +200,20 @@ test("a shutdown reported before launch() returns is handled once the domain run
   await delay(5);
   assert.equal(table.size, 0);
 });
+
+test("a backend whose destroy never finishes cannot wedge the domain table", async () => {
+  const log = new HvLog(() => 0, 0);
+  const pool = new HostMemoryPool(1024 * MiB);
+  const table = new DomainTable({
+    pool, log, now: () => 0, destroyTimeoutMs: 30,
+    observer: { console: () => {}, stateChanged: () => {}, restartRequested: () => {} },
+  });
+  const backend = new FakeBackend({ runScripts: false });
+  table.create(spec("stuck"));
+  await table.launch(1, backend, IMAGE);
+  backend.last.destroy = () => new Promise<void>(() => {});
+  await table.destroy(1);
+  assert.equal(table.size, 0);
+  assert.equal(pool.freeBytes, 1024 * MiB);
+  assert.match(log.read().map((l) => l.text).join("\n"), /did not finish destroying the domain within 0.03 s/);
+});

@@ -32,6 +32,8 @@ export interface DomainTableDeps {
   readonly log: HvLog;
   readonly now: () => number;
   readonly observer: DomainObserver;
+  /** How long destroy waits for a backend before giving up on it (default 10 s). */
+  readonly destroyTimeoutMs?: number;
 }
 
 export class DomainTable {
@@ -39,7 +41,11 @@ export class DomainTable {
   private readonly earlyEvents = new Map<Domain, (() => void)[]>();
   private nextDomid = 1;
 
-  constructor(private readonly deps: DomainTableDeps) {}
+  private readonly destroyTimeoutMs: number;
+
+  constructor(private readonly deps: DomainTableDeps) {
+    this.destroyTimeoutMs = deps.destroyTimeoutMs ?? 10_000;
+  }
 
   // ---- lookup ----
 
@@ -199,7 +205,10 @@ export class DomainTable {
     this.apply(d, { kind: "destroy" });
     this.earlyEvents.delete(d);
     const exec = d.takeExecution();
-    await safe(() => exec?.destroy(), (e) => this.deps.log.write(`d${domid}: backend destroy failed: ${errorText(e)}`));
+    await safe(
+      () => (exec ? withTimeout(exec.destroy(), this.destroyTimeoutMs, `the backend did not finish destroying the domain within ${this.destroyTimeoutMs / 1000} s; releasing it anyway`) : undefined),
+      (e) => this.deps.log.write(`d${domid}: backend destroy failed: ${errorText(e)}`),
+    );
     this.deps.pool.release(domid);
     this.domains.delete(domid);
     this.apply(d, { kind: "released" });
@@ -304,4 +313,12 @@ async function safe(fn: () => Promise<void> | void | undefined, onError?: (e: un
   } catch (e) {
     onError?.(e);
   }
+}
+
+function withTimeout(p: Promise<void>, ms: number, why: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
