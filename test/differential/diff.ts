@@ -184,7 +184,8 @@ export function runDifferential(opts: RunOptions): DiffResult & { unminimized: n
     const batchSize = Math.min(opts.batchSize ?? 500, L.MAX_BATCH);
     for (let done = 0; done < opts.count;) {
       const n = Math.min(batchSize, opts.count - done);
-      const seqs = Array.from({ length: n }, () => genSequence(rng, opts));
+      // The flat double has no paging: #PF error codes and unmapped memory are not modelled there.
+      const seqs = Array.from({ length: n }, () => genSequence(rng, { ...opts, faults: opts.faults ?? opts.emu !== "flat" }));
       for (const s of seqs) instructions += s.items.length;
       const { batch, diffs } = h.runBatch(seqs);
       diffs.forEach((d, i) => {
