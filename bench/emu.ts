@@ -4,7 +4,7 @@
 // tsxen skips the bzImage decompressor. Prints a Markdown table; `--write` also updates docs/benchmarks.md.
 // Usage: node --import tsx bench/emu.ts [--runs N] [--work-mib N] [--vcpus N] [--write] [--skip-qemu]
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { emuBackend } from "../src/accel/emu/backend.ts";
 import { extractVmlinux, parseBzImage } from "../src/boot/bzimage.ts";
@@ -98,7 +98,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   ensureGuest();
   const initrd = testInitramfs(INIT);
-  const vmlinux = join(GUEST_DIR, "vmlinux");
+  const vmlinux = join(GUEST_DIR, `vmlinux-${realpathSync(KERNEL).split("vmlinuz-").pop()}`);
   if (!existsSync(vmlinux)) {
     const bz = readFileSync(KERNEL);
     writeFileSync(vmlinux, extractVmlinux(parseBzImage(new Uint8Array(bz.buffer, bz.byteOffset, bz.byteLength))));

@@ -28,7 +28,6 @@ test("the Debian bzImage's XZ payload decodes to the vmlinux ELF with the Xen PV
   t.diagnostic(`XZ payload ${(bz.payload.length / 1048576).toFixed(1)} MiB → ${(vmlinux.length / 1048576).toFixed(1)} MiB in ${ms.toFixed(0)} ms (${rate.toFixed(1)} MiB/s)`);
   console.log(`# XZ decode: ${(vmlinux.length / 1048576).toFixed(1)} MiB in ${ms.toFixed(0)} ms`);
   assert.equal(vmlinux.length, readU32(bz.payload, bz.payload.length - 4), "size_append value");
-  assert.ok(ms < 10_000, `decode took ${ms.toFixed(0)} ms`);
 
   const elf = parseElf(vmlinux);
   assert.equal(elf.elfClass, 64);
