@@ -53,7 +53,7 @@ test("xl list starts the daemon on demand from any cwd; daemon start/stop report
 });
 
 test("usage errors exit 2 with the command's usage", () => {
-  const r = xl("shutdown");
+  const r = xl("pause");
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, "xl shutdown: missing argument\nUsage: xl shutdown [-w] <Domain>\n");
+  assert.equal(r.stderr, "xl pause: missing argument\nUsage: xl pause <Domain>\n");
 });

@@ -251,3 +251,12 @@ test("requests the daemon cannot serve get typed error replies and change nothin
     c.close();
   }
 });
+
+test("xl shutdown -a shuts down every running domain", async () => {
+  for (const n of ["sa1", "sa2"]) assert.equal((await h.xl(["create", h.guest(n, "spin")])).code, 0);
+  const r = await h.xl(["shutdown", "-a", "-w"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.split("\n").filter((l) => l.startsWith("Shutting down")).length, 2);
+  assert.deepEqual(await names(), ["Domain-0"]);
+  assert.equal((await h.xl(["shutdown", "-a", "x"])).code, 2);
+});

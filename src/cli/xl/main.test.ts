@@ -59,3 +59,9 @@ test("xl domname rejects a non-number as a usage error", async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /"web" is not a domain id/);
 });
+
+test("xl shutdown checks its arguments before looking for the daemon", async () => {
+  const r = await xl(["shutdown"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, "xl shutdown: missing argument\nUsage: xl shutdown [-w] <Domain> | -a [-w]\n");
+});

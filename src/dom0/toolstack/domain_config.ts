@@ -198,6 +198,7 @@ export function validateDomainConfig(settings: CfgSettings, source: string): Val
     cmdline = parts.join(" ");
   }
 
+  if (v.serial === "none") warnings.push('serial = "none" is not honoured yet: the guest console is always connected');
   const config: DomainConfig = {
     name: v.name as string,
     type,

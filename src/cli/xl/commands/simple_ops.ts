@@ -63,22 +63,37 @@ export const unpause: XlCommand = {
 
 export const shutdown: XlCommand = {
   name: "shutdown",
-  usage: "[-w] <Domain>",
+  usage: "[-w] <Domain> | -a [-w]",
   summary: "Shut down a domain (on_poweroff decides what follows)",
-  flags: "w",
-  minArgs: 1,
+  flags: "wa",
+  minArgs: 0,
   maxArgs: 1,
   details: [
     "-w  wait until the domain has finished shutting down",
+    "-a  shut down every domain",
     "There is no PV control channel to the guest yet: the toolstack stops the domain itself.",
   ],
-  run: (args, ctx) => withDaemon(ctx, async (c) => {
-    const dom = args.positional[0]!;
-    const r = (await c.request("shutdown", { dom, wait: args.flags.has("w") })) as { domid: number; action: ShutdownAction };
-    ctx.err(`Shutting down domain ${r.domid}: ${afterAction(r.action)} (on_poweroff)`);
-    return 0;
-  }),
+  run: async (args, ctx) => {
+    const all = args.flags.has("a");
+    if (all === (args.positional.length === 1)) throw new UsageError(all ? "-a takes no domain" : "missing argument");
+    return shutdownDomains(args.positional[0], all, args.flags.has("w"), ctx);
+  },
 };
+
+function shutdownDomains(dom: string | undefined, all: boolean, wait: boolean, ctx: XlContext): Promise<number> {
+  return withDaemon(ctx, async (c) => {
+    const doms = all
+      ? ((await c.request("list", {})) as { domid: number; stateKind: string }[])
+        .filter((d) => d.domid !== 0 && (d.stateKind === "running" || d.stateKind === "paused"))
+        .map((d) => String(d.domid))
+      : [dom!];
+    for (const d of doms) {
+      const r = (await c.request("shutdown", { dom: d, wait })) as { domid: number; action: ShutdownAction };
+      ctx.err(`Shutting down domain ${r.domid}: ${afterAction(r.action)} (on_poweroff)`);
+    }
+    return 0;
+  });
+}
 
 export const reboot: XlCommand = {
   name: "reboot",
