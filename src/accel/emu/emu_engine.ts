@@ -86,6 +86,8 @@ class EmuEngine implements CpuEngine {
       },
       hypercall: (req, mem) => {
         const r = io.hypercall(req, mem);
+        // SCHEDOP_shutdown: leave the guest right after the call, as Xen never returns to it.
+        if (io.stopRequested) machine.kickAll();
         this.deliverVectors();
         return r;
       },

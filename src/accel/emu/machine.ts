@@ -187,6 +187,11 @@ export class EmuMachine {
     return { kind: "idle", sleepNs: Math.max(0, next - this.nowNs()) };
   }
 
+  /** Makes every vCPU leave its slice at the next instruction boundary (a shutdown hypercall, a command). */
+  kickAll(): void {
+    for (const v of this.vcpus) v.state.stopRequest = true;
+  }
+
   registerDump(): string {
     return this.vcpus.map((v) => dumpRegisters(v)).join("\n");
   }
