@@ -9,7 +9,13 @@ export class ConfigError extends Error {
     readonly why: string,
     readonly key?: string,
   ) {
-    super(`${file}${line > 0 ? `:${line}` : ""}: ${why}`);
+    super(printable(`${file}${line > 0 ? `:${line}` : ""}: ${why}`));
     this.name = "ConfigError";
   }
+}
+
+/** Errors are one line: control characters from hostile input are shown escaped (\n, \u0000). */
+function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -62,7 +62,7 @@ test("syntax errors name the file, the line and the key", () => {
   failsAt('x = ["a" "b"]\n', 1, /x: expected "," or "\]" in list/);
   failsAt('x = ["a",\n"b"\n', 1, /list starting with \[ is not closed/);
   failsAt("memory = 12MB\n", 1, /memory = 12MB: not a number/);
-  failsAt('name = "a" "b"\n', 1, /name: unexpected """ after the value/);
+  failsAt('name = "a" "b"\n', 1, /name: unexpected '"' after the value/);
   failsAt("= 3\n", 1, /expected a setting name, found "="/);
   failsAt('extra = "\\q"\n', 1, /unknown escape "\\q"/);
   failsAt("memory =\n", 1, /memory: expected a value, found end of line/);

@@ -60,7 +60,7 @@ class Scanner {
 function describeChar(c: string): string {
   if (c === "") return "end of file";
   if (c === "\n") return "end of line";
-  return `"${c}"`;
+  return c === '"' ? `'"'` : `"${c}"`;
 }
 
 function readKey(s: Scanner): string {
@@ -191,7 +191,7 @@ export function applyOverrides(settings: CfgSettings, overrides: readonly string
   overrides.forEach((arg, i) => {
     const file = "command line";
     const eq = arg.indexOf("=");
-    if (eq <= 0) throw new ConfigError(file, i + 1, `"${arg}" is not a key=value setting`);
+    if (eq <= 0) throw new ConfigError(file, i + 1, `${JSON.stringify(arg)} is not a key=value setting`);
     const key = arg.slice(0, eq).trim().replace(/\+$/, "");
     const raw = arg.slice(eq + 1).trim();
     const bare = raw !== "" && !/^["'[0-9+-]/.test(raw) && !/[\s,;#\[\]"']/.test(raw);
