@@ -260,3 +260,25 @@ test("xl shutdown -a shuts down every running domain", async () => {
   assert.deepEqual(await names(), ["Domain-0"]);
   assert.equal((await h.xl(["shutdown", "-a", "x"])).code, 2);
 });
+
+test("garbage on the socket gets only error replies and the daemon keeps serving", async () => {
+  const { createConnection } = await import("node:net");
+  const s = createConnection(h.daemon.paths.socket);
+  let replies = "";
+  s.on("data", (d) => (replies += d.toString()));
+  await new Promise((r) => s.once("connect", r));
+  const samples = [
+    "{}", "[]", "null", "1", '{"id":1}', '{"id":2,"op":"destroy"}', '{"id":3,"op":"destroy","args":[]}',
+    '{"id":4,"op":"create","args":{"config":{"name":"x"}}}', '{"id":5,"op":"console.input","args":{"data":"AAAA"}}',
+    '{"id":6,"op":"shutdown","args":{"dom":"\\u0000"}}', '{"id":"7","op":"list"}', '{"id":8,"op":"pause","args":{"dom":5}}',
+  ];
+  for (let i = 0; i < 200; i++) s.write(samples[i % samples.length] + "\n");
+  await delay(200);
+  s.destroy();
+  for (const line of replies.trim().split("\n")) {
+    const m = JSON.parse(line) as { ok: boolean; error?: { kind: string } };
+    assert.equal(m.ok, false, line);
+    assert.ok(["protocol", "config", "not_found", "invalid"].includes(m.error!.kind), line);
+  }
+  assert.deepEqual(await names(), ["Domain-0"]);
+});

@@ -25,6 +25,8 @@ function commandHelp(c: XlCommand): string[] {
 export async function runXl(argv: readonly string[], io: XlIo): Promise<number> {
   const out = (l: string): void => void io.stdout.write(l + "\n");
   const err = (l: string): void => void io.stderr.write(l + "\n");
+  /** Error lines stay single lines whatever the input echoed in them. */
+  const errLine = (l: string): void => err(l.replace(/[\u0000-\u0008\n-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1)));
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "-h" || name === "--help") {
     const topic = name === "help" ? rest[0] : undefined;
@@ -63,14 +65,16 @@ export async function runXl(argv: readonly string[], io: XlIo): Promise<number> 
     return await cmd.run(args, ctx);
   } catch (e) {
     if (e instanceof UsageError) {
-      err(`xl ${cmd.name}: ${e.message}`);
+      errLine(`xl ${cmd.name}: ${e.message}`);
       err(`Usage: xl ${cmd.name}${cmd.usage ? ` ${cmd.usage}` : ""}`);
     } else if (e instanceof ConfigError) {
-      err(e.message);
+      errLine(e.message);
     } else if (e instanceof Error) {
-      err(e.name === "RemoteError" || e.name === "DaemonError" ? e.message : `xl ${cmd.name}: ${e.message}`);
+      // A DaemonError about a daemon that failed to start carries the tail of daemon.log on purpose.
+      if (e.name === "DaemonError") err(e.message);
+      else errLine(e.name === "RemoteError" ? e.message : `xl ${cmd.name}: ${e.message}`);
     } else {
-      err(`xl ${cmd.name}: ${String(e)}`);
+      errLine(`xl ${cmd.name}: ${String(e)}`);
     }
     return exitCodeFor(e);
   }
