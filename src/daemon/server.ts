@@ -2,7 +2,6 @@
 // Runs on the daemon's main thread. A bad request gets an error reply; it never reaches the toolstack.
 
 import type { Socket } from "node:net";
-import { DomainError } from "../hv/domain/domain_errors.ts";
 import { checkDomainConfig } from "../dom0/toolstack/domain_config.ts";
 import type { Toolstack } from "../dom0/toolstack/toolstack.ts";
 import type { ConsoleListener } from "../dom0/toolstack/console_hub.ts";
@@ -151,7 +150,7 @@ export function serveConnection(sock: Socket, ts: Toolstack, hooks: ServerHooks,
     const c = consoleStream(id);
     let result;
     try {
-      result = await ts.createDomain(config, (domid) => c.open(domid, ts.consoles.attach(domid, c.listener)));
+      result = await ts.createDomain(config, (domid) => c.open(domid, ts.attachNewConsole(domid, c.listener)));
     } catch (e) {
       sessions.delete(id);
       throw e;
@@ -189,18 +188,12 @@ export function serveConnection(sock: Socket, ts: Toolstack, hooks: ServerHooks,
         }
         return r;
       }
-      case "domid": {
-        const name = str(args, "name");
-        if (name === "Domain-0") return 0;
-        const d = ts.table.findByName(name);
-        if (!d) throw new DomainError("not_found", `Domain "${name}" does not exist`);
-        return d.domid;
-      }
+      case "domid":
+        return ts.domidOf(str(args, "name"));
       case "domname": {
         const domid = args.domid;
         if (typeof domid !== "number" || !Number.isInteger(domid) || domid < 0) throw new ProtocolError('argument "domid" must be a domain id');
-        if (domid === 0) return "Domain-0";
-        return ts.table.get(domid).name;
+        return ts.nameOf(domid);
       }
       case "console.detach":
         for (const s of sessions.values()) s.detach();

@@ -115,8 +115,8 @@ const RESTART_WINDOW_MS = 30_000;
 const RESTART_LIMIT = 5;
 
 export class Toolstack {
-  readonly table: DomainTable;
-  readonly consoles: ConsoleHub;
+  private readonly table: DomainTable;
+  private readonly consoles: ConsoleHub;
   private readonly chooser: BackendChooser;
   private readonly configs = new Map<number, DomainConfig>();
   private readonly pendingRestart = new Set<number>();
@@ -278,6 +278,24 @@ export class Toolstack {
       }, timeoutMs);
       this.stateWaiters.add(w);
     });
+  }
+
+  /** xl domid: Domain-0 is 0. */
+  domidOf(name: string): number {
+    if (name === "Domain-0") return 0;
+    const d = this.table.findByName(name);
+    if (!d) throw new DomainError("not_found", `Domain "${name}" does not exist`);
+    return d.domid;
+  }
+
+  /** xl domname: 0 is Domain-0. */
+  nameOf(domid: number): string {
+    return domid === 0 ? "Domain-0" : this.table.get(domid).name;
+  }
+
+  /** Attaches a console listener to a domain that is being created (xl create -c), before it runs. */
+  attachNewConsole(domid: number, l: ConsoleListener): () => void {
+    return this.consoles.attach(domid, l);
   }
 
   attachConsole(dom: string, l: ConsoleListener): { domid: number; detach: () => void } {
