@@ -42,6 +42,11 @@ export function compare(seq: Sequence, nat: EndState, emu: EndState, natFault?: 
       ? `vector ${x.vector} at rip 0x${x.rip.toString(16)}${x.errorCode !== undefined ? ` error 0x${x.errorCode.toString(16)}` : ""}${x.cr2 !== undefined ? ` cr2 0x${x.cr2.toString(16)}` : ""}`
       : "no fault");
     if (f(natFault) !== f(emuFault)) out.push(`fault: native ${f(natFault)}, emu ${f(emuFault)}`);
+    else if (natFault?.regs && emuFault?.regs) {
+      L.GPR_NAMES.forEach((n, k) => {
+        if (natFault.regs![k] !== emuFault.regs![k]) out.push(`${n} at the fault: native ${h64(natFault.regs![k]!)} emu ${h64(emuFault.regs![k]!)}`);
+      });
+    }
     return out;
   }
   L.GPR_NAMES.forEach((n, k) => {

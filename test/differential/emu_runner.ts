@@ -116,7 +116,7 @@ export class EmuRunner {
   }
 
   /** After run() returned: "exit", a fault (vector, rip) or null to keep running. */
-  private stopReason(): { exit: true } | { vector: number; rip: bigint; errorCode?: number; cr2?: bigint } | null {
+  private stopReason(): { exit: true } | { vector: number; rip: bigint; errorCode?: number; cr2?: bigint; regs?: bigint[] } | null {
     if (this.kind === "flat") {
       const sys = this.sys as FlatDiffSystem;
       if (sys.exited) return { exit: true };
@@ -151,9 +151,9 @@ export class EmuRunner {
         if (n === 0 || this.state.halted) throw new Error(`emu stopped at rip 0x${(this.state.ripLo >>> 0).toString(16)}`);
       }
       if ("exit" in why) return { faults, entries: 0 };
-      const { vector, rip, errorCode, cr2 } = why;
+      const { vector, rip, errorCode, cr2, regs } = why;
       const seq = batch.seqs.findIndex((s, i) => BigInt(s.prologue) <= rip && rip < BigInt(batch.seqs[i + 1]?.prologue ?? batch.exitAddr));
-      faults.push({ seq, vector, rip, errorCode, cr2, where: "emu" });
+      faults.push({ seq, vector, rip, errorCode, cr2, regs, where: "emu" });
       if (seq < 0) throw new Error(`emu fault ${vector} outside any sequence at rip 0x${rip.toString(16)}`);
       start = batch.seqs[seq + 1]?.prologue ?? batch.exitAddr;
     }

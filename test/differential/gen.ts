@@ -777,7 +777,7 @@ const smc: Family = (c) => {
  * instruction, so this host is no reference for them). */
 const fault: Family = (c) => {
   const r = c.r;
-  const k = r.int(12);
+  const k = r.int(13);
   if (k === 0) c.emit("ud2");
   else if (k === 1) {
     const size = c.size();
@@ -797,7 +797,16 @@ const fault: Family = (c) => {
   else if (k === 8 && !c.known.has("lock-ud")) c.emit(".byte 0xf0", r.pick(["add %eax, %ebx", "mov %eax, 8(%r15)", "nop", "cmp %eax, 8(%r15)", "test %eax, 8(%r15)", "lea 8(%r15), %rax", "movdqa %xmm0, %xmm1"]));
   else if (k === 9) c.emit("mov $-1, %ecx", "mov $0x7fffffff, %edx", "mov $-1, %eax", "idiv %ecx");
   else if (k === 10) c.emit(`mov $${r.range(2, 100)}, %ecx`, "mov %ecx, %edx", "div %ecx");
-  else c.emit(`mov $0x${(0x2000000 - r.range(1, 8)).toString(16)}, %eax`, r.pick(["movq $1, (%rax)", "mov (%rax), %rbx", "movdqu (%rax), %xmm3", "lock xadd %rcx, (%rax)"]));
+  else if (r.bool()) c.emit(`mov $0x${(0x2000000 - r.range(1, 8)).toString(16)}, %eax`, r.pick(["movq $1, (%rax)", "mov (%rax), %rbx", "movdqu (%rax), %xmm3", "lock xadd %rcx, (%rax)", "cmpxchg8b (%rax)"]));
+  else {
+    // a rep string op that runs into the unmapped end of RAM after some iterations (partial progress)
+    const size = c.size();
+    const op = r.pick(["movs", "stos", "lods", "cmps", "scas"]);
+    const end = `0x${(0x2000000 - r.range(0, 40)).toString(16)}`;
+    c.emit(`mov $${end}, ${r.pick(["%edi", "%esi"])}`, `mov $${r.range(1, 20)}, %ecx`, "cld", "lea 0x10(%r15), %rax");
+    c.emit(c.lines[c.lines.length - 4]!.endsWith("%edi") ? "mov %rax, %rsi" : "mov %rax, %rdi");
+    c.emit(`${op === "cmps" || op === "scas" ? r.pick(["repe", "repne"]) : "rep"} ${op}${SUF[size]}`);
+  }
   return true;
 };
 

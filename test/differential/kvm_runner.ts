@@ -18,6 +18,8 @@ export interface SeqFault {
   rip: bigint;
   errorCode?: number;
   cr2?: bigint;
+  /** GPRs (KVM order) when the fault was taken. */
+  regs?: bigint[];
   /** Which runner saw it. */
   where: string;
 }

@@ -6,7 +6,7 @@
 
 export const RAM_BYTES = 32 << 20;
 export const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000;
-export const GDT = 0x4000, TSS = 0x5000, IDT = 0x6000, STUBS = 0x7000, RSP0 = 0x9000;
+export const GDT = 0x4000, TSS = 0x5000, IDT = 0x6000, RSP0 = 0x9000;
 export const SEL = { KCODE: 0x08, KDATA: 0x10, UDATA: 0x23, UCODE: 0x2b, TSS: 0x30 } as const;
 /** Scratch data area every sequence sees at the same address; r15 points at its middle, which is a page
  * boundary, so many accesses straddle two pages. */
@@ -30,9 +30,11 @@ export const FAULT_PORT = 0x81;
  * and the error code below it for the vectors that have one. */
 export const FAULT_FRAME_RIP = RSP0 - 40;
 export const FAULT_FRAME_ERROR = RSP0 - 48;
-/** The ring-0 stubs store CR2 here before reporting. */
+/** The ring-0 fault handler stores CR2 here, and the interrupted GPRs (KVM order; rsp from the frame) at
+ * FAULT_REGS, before reporting. */
 export const FAULT_CR2 = 0x8f00;
-export const STUB_BYTES = 32;
+export const FAULT_REGS = 0x8e00;
+export const FAULT_FRAME_RSP = RSP0 - 16;
 export const VECTORS_WITH_ERROR = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
 export const GPR_NAMES = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"] as const;

@@ -41,6 +41,8 @@ export interface AssembledBatch {
   seqs: { prologue: number; begin: number; items: number[]; end: number }[];
   /** Guest address of the final `out` (batch done). */
   exitAddr: number;
+  /** Ring-0 fault stubs for vectors 0..31 (assembled after the exit). */
+  stubs: number[];
 }
 
 export function hasBinutils(): boolean {
@@ -90,7 +92,12 @@ export function batchSource(seqs: readonly Sequence[]): string {
     s.items.forEach((it, j) => src.push(`S${i}_I${j}:`, ...it.lines));
     src.push(`S${i}_E:`, ...epilogue(i));
   });
-  src.push("EXIT_OUT:", `out %al, $${hex(L.EXIT_PORT)}`, "ud2", "");
+  src.push("EXIT_OUT:", `out %al, $${hex(L.EXIT_PORT)}`, "ud2");
+  // Ring 0: per-vector stubs and a common handler that saves the GPRs and CR2, then reports the vector.
+  for (let v = 0; v < 32; v++) src.push(".balign 32", `STUB_${v}:`, `mov %rax, ${hex(L.FAULT_REGS)}`, `mov $${v}, %eax`, "jmp FAULT_COMMON");
+  src.push("FAULT_COMMON:");
+  L.GPR_NAMES.forEach((r, k) => { if (r !== "rax" && r !== "rsp") src.push(`mov %${r}, ${hex(L.FAULT_REGS + 8 * k)}`); });
+  src.push("mov %cr2, %rbx", `mov %rbx, ${hex(L.FAULT_CR2)}`, `out %eax, $${hex(L.FAULT_PORT)}`, "hlt", "1: jmp 1b", "");
   return src.join("\n");
 }
 
@@ -125,6 +132,7 @@ export function assemble(seqs: readonly Sequence[]): AssembledBatch {
         prologue: get(`S${i}_P`), begin: get(`S${i}_B`), items: q.items.map((_, j) => get(`S${i}_I${j}`)), end: get(`S${i}_E`),
       })),
       exitAddr: get("EXIT_OUT"),
+      stubs: Array.from({ length: 32 }, (_, v) => get(`STUB_${v}`)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -152,13 +160,9 @@ export function writeImage(ram: Uint8Array, batch: AssembledBatch, seqs: readonl
   desc(L.SEL.UCODE, 0xfb, 0xa);
   put64(dv, L.GDT + L.SEL.TSS, 0x67n | (BigInt(L.TSS & 0xffffff) << 16n) | (0x89n << 40n));
   put64(dv, L.TSS + 4, BigInt(L.RSP0));
-  // IDT: 32 interrupt gates (DPL 3) to stubs `mov %cr2, %rax; mov %rax, FAULT_CR2; mov $v, %eax;
-  // out %eax, $FAULT_PORT; hlt; jmp .`.
+  // IDT: 32 interrupt gates (DPL 3) to the batch's ring-0 stubs.
   for (let v = 0; v < 32; v++) {
-    const stub = L.STUBS + L.STUB_BYTES * v;
-    const c2 = L.FAULT_CR2;
-    ram.set([0x0f, 0x20, 0xd0, 0x48, 0x89, 0x04, 0x25, c2 & 0xff, (c2 >> 8) & 0xff, (c2 >> 16) & 0xff, 0,
-      0xb8, v, 0, 0, 0, 0xe7, L.FAULT_PORT, 0xf4, 0xeb, 0xfe], stub);
+    const stub = batch.stubs[v]!;
     const lo = BigInt(stub & 0xffff) | (BigInt(L.SEL.KCODE) << 16n) | (0xeen << 40n) | (BigInt(stub >>> 16) << 48n);
     put64(dv, L.IDT + 16 * v, lo);
     put64(dv, L.IDT + 16 * v + 8, 0n);
@@ -202,10 +206,13 @@ export function readEndState(ram: Uint8Array, i: number): EndState {
   };
 }
 
-/** What a ring-0 stub left behind for `vector`: the interrupted RIP, the error code and CR2. */
-export function readFaultInfo(ram: Uint8Array, vector: number): { rip: bigint; errorCode?: number; cr2?: bigint } {
+/** What the ring-0 handler left behind for `vector`: the interrupted RIP and GPRs, the error code and CR2. */
+export function readFaultInfo(ram: Uint8Array, vector: number): { rip: bigint; regs: bigint[]; errorCode?: number; cr2?: bigint } {
   const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+  const regs = L.GPR_NAMES.map((_, k) => dv.getBigUint64(L.FAULT_REGS + 8 * k, true));
+  regs[6] = dv.getBigUint64(L.FAULT_FRAME_RSP, true);
   return {
+    regs,
     rip: dv.getBigUint64(L.FAULT_FRAME_RIP, true),
     errorCode: L.VECTORS_WITH_ERROR.has(vector) ? Number(dv.getBigUint64(L.FAULT_FRAME_ERROR, true)) : undefined,
     cr2: vector === 14 ? dv.getBigUint64(L.FAULT_CR2, true) : undefined,

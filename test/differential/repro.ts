@@ -48,7 +48,9 @@ try {
   }
   const n = readEndState(h.native.ram, 0), e = readEndState(h.emu.ram, 0);
   console.log(`${lines.join("; ")}\nstart mxcsr 0x${start.mxcsr.toString(16)} flags ${flagText(start.rflags)}`);
-  console.log(`native regs: ${L.GPR_NAMES.map((r, k) => (n.regs[k] !== start.regs[k] && r !== "rsp" ? `${r}=0x${n.regs[k]!.toString(16)}` : "")).filter(Boolean).join(" ")}`);
+  const natRegs = faults.native[0]?.regs ?? n.regs;
+  console.log(`native regs${faults.native.length ? " at the fault" : ""} (changed): ` +
+    L.GPR_NAMES.map((r, k) => (natRegs[k] !== start.regs[k] && r !== "rsp" ? `${r}=0x${natRegs[k]!.toString(16)}` : "")).filter(Boolean).join(" "));
   console.log(`native: mxcsr 0x${n.mxcsr.toString(16)} flags ${flagText(n.rflags)}`);
   console.log(`emu:    mxcsr 0x${e.mxcsr.toString(16)} flags ${flagText(e.rflags)}`);
   console.log(diffs[0]!.length === 0 ? "no differences (all flags compared)" : diffs[0]!.map((d) => `DIFF ${d}`).join("\n"));
