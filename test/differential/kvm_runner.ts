@@ -34,10 +34,10 @@ export interface BatchRun {
 export function kvmUnavailable(): string | null {
   if (!existsSync(L_KVM)) return "/dev/kvm is missing: no KVM on this host";
   try {
-    KvmSystem.open().close();
+    new KvmRunner().close();
     return null;
   } catch (e) {
-    return `cannot open /dev/kvm: ${(e as Error).message}`;
+    return `cannot create a KVM VM: ${(e as Error).message}`;
   }
 }
 const L_KVM = "/dev/kvm";
