@@ -1,8 +1,8 @@
 // The one place where CPU backends are wired in. Each entry is loaded if its module exists; a missing
 // or broken backend becomes an "unavailable" slot with the reason, so the daemon still starts.
 //
-//   kvm: src/accel/kvm/backend.ts exporting `kvmBackend: ExecutionBackend`
-//   emu: src/accel/emu/backend.ts exporting `emuBackend: ExecutionBackend`
+//   kvm: src/accel/kvm/backend.ts exporting `kvmBackend: ExecutionBackend` (and optionally prewarmKvmThreads(count))
+//   emu: src/accel/emu/backend.ts exporting `emuBackend: ExecutionBackend` (and optionally prewarmEmuThreads(count))
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -13,11 +13,12 @@ interface BackendModule {
   readonly kind: AccelKind;
   readonly url: URL;
   readonly exportName: string;
+  readonly prewarmExport: string;
 }
 
 const BACKEND_MODULES: readonly BackendModule[] = [
-  { kind: "kvm", url: new URL("../accel/kvm/backend.ts", import.meta.url), exportName: "kvmBackend" },
-  { kind: "emu", url: new URL("../accel/emu/backend.ts", import.meta.url), exportName: "emuBackend" },
+  { kind: "kvm", url: new URL("../accel/kvm/backend.ts", import.meta.url), exportName: "kvmBackend", prewarmExport: "prewarmKvmThreads" },
+  { kind: "emu", url: new URL("../accel/emu/backend.ts", import.meta.url), exportName: "emuBackend", prewarmExport: "prewarmEmuThreads" },
 ];
 
 function isBackend(x: unknown, kind: AccelKind): x is ExecutionBackend {
@@ -32,7 +33,8 @@ async function loadSlot(m: BackendModule): Promise<BackendSlot> {
     const mod = (await import(m.url.href)) as Record<string, unknown>;
     const b = mod[m.exportName];
     if (!isBackend(b, m.kind)) return { kind: m.kind, unavailable: `${rel} does not export ${m.exportName} as an ExecutionBackend of kind "${m.kind}"` };
-    return { kind: m.kind, backend: b };
+    const prewarm = mod[m.prewarmExport];
+    return typeof prewarm === "function" ? { kind: m.kind, backend: b, prewarm: (n: number) => void prewarm(n) } : { kind: m.kind, backend: b };
   } catch (e) {
     return { kind: m.kind, unavailable: `${rel} failed to load: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
@@ -41,4 +43,21 @@ async function loadSlot(m: BackendModule): Promise<BackendSlot> {
 /** Loads every backend module; never throws. */
 export async function loadBackends(): Promise<BackendSlot[]> {
   return Promise.all(BACKEND_MODULES.map(loadSlot));
+}
+
+/**
+ * Starts one vCPU thread ahead of need for each usable backend that can, so the first domain starts
+ * without paying for thread start-up. Never throws.
+ */
+export function prewarmBackends(slots: readonly BackendSlot[], log: (line: string) => void): void {
+  for (const s of slots) {
+    if (!s.backend || !s.prewarm) continue;
+    try {
+      if (!s.backend.probe().usable) continue;
+      s.prewarm(1);
+      log(`backend ${s.kind}: one vCPU thread started ahead of need`);
+    } catch (e) {
+      log(`backend ${s.kind}: prewarm failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
 }

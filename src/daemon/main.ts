@@ -2,7 +2,7 @@
 // or by hand: `node --import tsx src/daemon/main.ts` (logs to the terminal).
 
 import { readFileSync } from "node:fs";
-import { loadBackends } from "./backends.ts";
+import { loadBackends, prewarmBackends } from "./backends.ts";
 import { DaemonAlreadyRunning, startDaemon } from "./daemon.ts";
 import { tsxenPaths } from "./home.ts";
 import { KernelLoader } from "./kernel_loader.ts";
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  if (process.env.TSXEN_PREWARM !== "0") prewarmBackends(backends, log);
   const exit = (code: number): void => {
     log("stopped");
     process.exit(code);

@@ -2,12 +2,26 @@
 
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TsxenPaths } from "../../daemon/home.ts";
 import { DaemonClient } from "./daemon_client.ts";
 import { DaemonError } from "./exit_codes.ts";
 
-const DAEMON_MAIN = fileURLToPath(new URL("../../daemon/main.ts", import.meta.url));
+/** The checkout's root: the nearest folder above this module with tsxen's package.json (bin/xl may run a bundled copy of xl from .cache/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string }).name === "tsxen") return dir;
+    } catch {
+      // not here
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new DaemonError("Cannot start the tsxen daemon: cannot find the tsxen package folder");
+    dir = up;
+  }
+}
 const START_TIMEOUT_MS = 20_000;
 /** daemon.log is moved to daemon.log.1 when a daemon starts and it has grown past this. */
 const LOG_ROTATE_BYTES = 16 * 1024 * 1024;
@@ -39,7 +53,8 @@ export async function connectOrStart(paths: TsxenPaths, env: NodeJS.ProcessEnv):
   rotateLog(paths.daemonLog);
   const logFd = openSync(paths.daemonLog, "a", 0o600);
   const tsxLoader = import.meta.resolve("tsx");
-  const child = spawn(process.execPath, ["--import", tsxLoader, DAEMON_MAIN], {
+  const daemonMain = join(packageRoot(), "src", "daemon", "main.ts");
+  const child = spawn(process.execPath, ["--import", tsxLoader, daemonMain], {
     detached: true,
     stdio: ["ignore", logFd, logFd],
     env: { ...env, TSXEN_HOME: paths.home },

@@ -9,6 +9,8 @@ export interface BackendSlot {
   readonly kind: AccelKind;
   readonly backend?: ExecutionBackend;
   readonly unavailable?: string;
+  /** Keeps `count` vCPU threads started ahead of need, when the backend offers it. */
+  readonly prewarm?: (count: number) => void;
 }
 
 export interface BackendStatus {
