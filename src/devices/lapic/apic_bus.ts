@@ -38,11 +38,13 @@ export class ApicBus {
 
   /**
    * Delivers one interrupt message.
-   * @param destination 8-bit xAPIC destination (physical APIC ID or logical MDA; 0xff = broadcast)
+   * @param destination 8-bit xAPIC destination (physical APIC ID or logical MDA; 0xff = broadcast), or a 32-bit
+   *   x2APIC one when x2Format (0xffffffff = broadcast)
    * @param logical destination mode (false = physical)
    * @param deliveryMode DM_* value
    * @param shorthand SH_* value (IOAPIC messages use SH_NONE)
    * @param source index of the sending Lapic for self/others shorthands, -1 for the IOAPIC
+   * @param x2Format the message comes from an ICR write in x2APIC mode (SDM §11.12.9)
    */
   deliver(
     destination: number,
@@ -52,13 +54,14 @@ export class ApicBus {
     levelTriggered: boolean,
     shorthand: number,
     source: number,
+    x2Format = false,
   ): void {
     const lapics = this.lapics;
     if (deliveryMode === R.DM_LOWEST && shorthand === R.SH_NONE) {
       // Lowest priority: the matching APIC with the lowest TPR (first one on ties).
       let best = -1;
       for (let i = 0; i < lapics.length; i++) {
-        if (!lapics[i]!.matchesDestination(destination, logical)) continue;
+        if (!lapics[i]!.matchesDestination(destination, logical, x2Format)) continue;
         if (best < 0 || lapics[i]!.taskPriority < lapics[best]!.taskPriority) best = i;
       }
       if (best >= 0) this.deliverTo(best, R.DM_FIXED, vector, levelTriggered);
@@ -77,7 +80,7 @@ export class ApicBus {
           hit = i !== source;
           break;
         default:
-          hit = lapics[i]!.matchesDestination(destination, logical);
+          hit = lapics[i]!.matchesDestination(destination, logical, x2Format);
       }
       if (hit) this.deliverTo(i, deliveryMode, vector, levelTriggered);
     }

@@ -1,12 +1,21 @@
-// Local APIC in xAPIC mode (Intel SDM vol. 3A ch. 11): MMIO registers at 0xfee00000, IRR/ISR/TMR,
+// Local APIC (Intel SDM vol. 3A ch. 11): xAPIC MMIO registers at 0xfee00000, IRR/ISR/TMR,
 // TPR/PPR, EOI, IPIs through the ICR, LVT timer (one-shot, periodic, TSC-deadline), LINT0/LINT1,
-// and the APIC_BASE / TSC_DEADLINE MSRs.
+// the APIC_BASE / TSC_DEADLINE MSRs, and x2APIC mode (§11.12): registers as MSRs 0x800-0x8ff once
+// APIC_BASE.EXTD is set, 32-bit APIC IDs and destinations, cluster logical IDs, the 64-bit ICR, self-IPI.
 //
 // Design: one Lapic per vCPU. The CPU polls hasPendingInterrupt() at block boundaries (when RFLAGS.IF
 // allows) and calls acknowledge() to take the vector, which moves it IRR→ISR (or runs the 8259's INTA
 // for ExtINT via LINT0). The check is cheap: a pending-work counter short-circuits the common "nothing
 // pending" case. The timer counts from the injected clock at 1 GHz / divider, and only arms a
 // scheduler timer for its next expiry; the current-count register is computed on read.
+//
+// x2APIC: the register file is shared with xAPIC mode (the MSR for offset X is 0x800 + (X >> 4)); the MSR
+// path only adds the x2APIC access rules (#GP for reserved addresses, read-only and write-only registers,
+// reserved bits, non-zero EOI/ESR writes), follows KVM where the SDM leaves a choice, so that a guest sees
+// the same on the kvm and emu backends. The mode transitions are those of SDM Figure 11-27 (xAPIC → x2APIC,
+// x2APIC → disabled; x2APIC → xAPIC and disabled → x2APIC raise #GP). In x2APIC mode the MMIO page reads as
+// all-ones and ignores writes. Whether the CPU *advertises* x2APIC (CPUID.1:ECX[21]) is the CPU model's
+// choice (accel/emu/cpuid.ts); this LAPIC accepts EXTD regardless, like a part whose firmware hides the bit.
 import type { MmioDevice } from "../../hv/ports.ts";
 import type { Clock, Timer, TimerScheduler } from "../../platform/timers.ts";
 import type { ApicBus } from "./apic_bus.ts";
@@ -37,6 +46,7 @@ function highestBit(words: Uint32Array): number {
 
 export class Lapic implements MmioDevice {
   readonly name = "lapic";
+  /** xAPIC: 8-bit ID (writable); x2APIC: the 32-bit x2APIC ID (= the initial APIC ID, read-only). */
   apicId: number;
   private apicBase: number;
   private tpr = 0;
@@ -46,6 +56,7 @@ export class Lapic implements MmioDevice {
   private esr = 0;
   private esrPending = 0;
   private icrLow = 0;
+  /** xAPIC: ICR bits 63:32 (destination in 31:24); x2APIC: the 32-bit destination. */
   private icrHigh = 0;
   private readonly lvt = new Uint32Array(R.LVT_COUNT);
   private readonly isr = new Uint32Array(8);
@@ -147,7 +158,25 @@ export class Lapic implements MmioDevice {
     return (this.apicBase & R.APIC_BASE_ENABLE) !== 0;
   }
 
-  matchesDestination(destination: number, logical: boolean): boolean {
+  /** True in x2APIC mode (APIC_BASE.EXTD). */
+  get x2apicMode(): boolean {
+    return (this.apicBase & R.APIC_BASE_EXTD) !== 0;
+  }
+
+  /**
+   * Whether an interrupt message for `destination` targets this LAPIC. x2Format: the message carries a 32-bit
+   * x2APIC destination (an ICR write in x2APIC mode); otherwise an 8-bit xAPIC one (IOAPIC, xAPIC ICR), whose
+   * broadcast 0xff also reaches LAPICs in x2APIC mode (as KVM maps it).
+   */
+  matchesDestination(destination: number, logical: boolean, x2Format = false): boolean {
+    if (this.x2apicMode) {
+      destination >>>= 0;
+      if (destination === R.X2APIC_BROADCAST || (!x2Format && destination === 0xff)) return true;
+      if (!logical) return destination === this.apicId;
+      // Cluster model: bits 31:16 = cluster, 15:0 = member bitmap (SDM §11.12.10.2).
+      return destination >>> 16 === this.ldr >>> 16 && (destination & this.ldr & 0xffff) !== 0;
+    }
+    if (x2Format && destination >>> 0 === R.X2APIC_BROADCAST) return true;
     if (!logical) return destination === 0xff || destination === this.apicId;
     if (destination === 0xff) return true;
     const logicalId = this.ldr >>> 24;
@@ -159,34 +188,130 @@ export class Lapic implements MmioDevice {
   // ---- MSRs ----
 
   /** Returns the MSR value, or undefined if this MSR is not the LAPIC's. */
+  /**
+   * Returns the MSR value, or undefined if this MSR is not the LAPIC's. An x2APIC MSR (0x800-0x8ff) that cannot
+   * be read now (xAPIC mode, reserved, write-only) is also undefined: the CPU has no such MSR either and raises #GP.
+   */
   readMsr(msr: number): bigint | undefined {
     if (msr === R.MSR_APIC_BASE) return BigInt(this.apicBase >>> 0);
     if (msr === R.MSR_TSC_DEADLINE) return BigInt(Math.floor(this.tscDeadline));
+    if (msr >= R.MSR_X2APIC_FIRST && msr <= R.MSR_X2APIC_LAST) return this.readX2apicMsr((msr - R.MSR_X2APIC_FIRST) << 4);
     return undefined;
   }
 
-  /** Returns false when the write must raise #GP (reserved bits, x2APIC enable). Unknown MSR: undefined. */
+  /** Returns false when the write must raise #GP (reserved bits, invalid mode transition). Unknown MSR: undefined. */
   writeMsr(msr: number, value: bigint): boolean | undefined {
-    if (msr === R.MSR_APIC_BASE) {
-      const v = Number(value & 0xffffffffn);
-      if (value >> 32n !== 0n || v & (R.APIC_BASE_EXTD | 0x2ff)) return false;
-      const wasEnabled = this.hardwareEnabled;
-      // The base address stays at 0xfee00000 (relocation is not modelled; Linux never moves it).
-      this.apicBase = R.LAPIC_BASE_GPA | (v & R.APIC_BASE_ENABLE) | (this.apicBase & R.APIC_BASE_BSP);
-      if (wasEnabled && !this.hardwareEnabled) this.resetRegisters();
-      this.localInterruptChanged(R.LVT_LINT0, false);
-      return true;
-    }
+    if (msr === R.MSR_APIC_BASE) return this.writeApicBase(value);
     if (msr === R.MSR_TSC_DEADLINE) {
       this.writeTscDeadline(Number(value));
       return true;
     }
+    if (msr >= R.MSR_X2APIC_FIRST && msr <= R.MSR_X2APIC_LAST) {
+      if (!this.x2apicMode) return false;
+      const reg = (msr - R.MSR_X2APIC_FIRST) << 4;
+      if (reg === R.REG_ICR_LOW) return this.writeX2apicIcr(value);
+      // Bits 63:32 are reserved in every register but the ICR.
+      if (value >> 32n !== 0n) return false;
+      return this.writeX2apicRegister(reg, Number(value));
+    }
     return undefined;
+  }
+
+  private writeApicBase(value: bigint): boolean {
+    const v = Number(value & 0xffffffffn);
+    // Bits 63:32 are above this CPU's physical address width; 7:0 and 9 are reserved.
+    if (value >> 32n !== 0n || v & 0x2ff) return false;
+    const enable = (v & R.APIC_BASE_ENABLE) !== 0;
+    const extd = (v & R.APIC_BASE_EXTD) !== 0;
+    const wasEnabled = this.hardwareEnabled;
+    const wasX2 = this.x2apicMode;
+    // SDM Figure 11-27: EXTD without EN is invalid; x2APIC → xAPIC and disabled → x2APIC must pass through
+    // the other state (KVM refuses the same transitions).
+    if (extd && !enable) return false;
+    if (wasX2 && enable && !extd) return false;
+    if (!wasEnabled && extd) return false;
+    // The base address stays at 0xfee00000 (relocation is not modelled; Linux never moves it).
+    this.apicBase = R.LAPIC_BASE_GPA | (v & (R.APIC_BASE_ENABLE | R.APIC_BASE_EXTD)) | (this.apicBase & R.APIC_BASE_BSP);
+    if (wasEnabled && !this.hardwareEnabled) this.resetRegisters();
+    if (!wasX2 && extd) {
+      // Entering x2APIC mode: the x2APIC ID is the initial APIC ID and the logical ID derives from it.
+      this.apicId = this.opts.apicId;
+      this.ldr = (((this.apicId >>> 4) << 16) | (1 << (this.apicId & 0xf))) >>> 0;
+      this.icrHigh = 0;
+    } else if (wasX2 && !extd) {
+      this.apicId = this.opts.apicId;
+    }
+    this.localInterruptChanged(R.LVT_LINT0, false);
+    return true;
+  }
+
+  /** RDMSR of x2APIC register `reg` (its xAPIC offset); undefined raises #GP. */
+  private readX2apicMsr(reg: number): bigint | undefined {
+    if (!this.x2apicMode) return undefined;
+    switch (reg) {
+      case R.REG_ID:
+        return BigInt(this.apicId >>> 0);
+      case R.REG_LDR:
+        return BigInt(this.ldr >>> 0);
+      case R.REG_ICR_LOW:
+        return (BigInt(this.icrHigh >>> 0) << 32n) | BigInt(this.icrLow >>> 0);
+      case R.REG_VERSION:
+      case R.REG_TPR:
+      case R.REG_PPR:
+      case R.REG_SVR:
+      case R.REG_ESR:
+      case R.REG_TIMER_INITIAL:
+      case R.REG_TIMER_CURRENT:
+      case R.REG_TIMER_DIVIDE:
+        return BigInt(this.readRegister(reg) >>> 0);
+    }
+    if (reg >= R.REG_ISR && reg < R.REG_IRR + 0x80) return BigInt(this.readRegister(reg) >>> 0); // ISR, TMR, IRR
+    if (reg >= R.REG_LVT_TIMER && reg <= R.REG_LVT_ERROR) return BigInt(this.readRegister(reg) >>> 0);
+    // Reserved, DFR/APR/RRD/ICR-high (absent in x2APIC mode), CMCI (not implemented), EOI and SELF IPI (write-only).
+    return undefined;
+  }
+
+  /** WRMSR of x2APIC register `reg` (not the ICR) with a 32-bit value; false raises #GP. */
+  private writeX2apicRegister(reg: number, value: number): boolean {
+    switch (reg) {
+      case R.REG_EOI:
+      case R.REG_ESR:
+        // WRMSR of a non-zero value to EOI or ESR raises #GP (SDM Table 11-6).
+        if (value !== 0) return false;
+        this.writeRegister(reg, 0);
+        return true;
+      case R.REG_TPR:
+      case R.REG_SVR:
+      case R.REG_TIMER_INITIAL:
+      case R.REG_TIMER_DIVIDE:
+        this.writeRegister(reg, value >>> 0);
+        return true;
+      case R.REG_SELF_IPI:
+        this.acceptExternal(value & 0xff);
+        return true;
+    }
+    if (reg >= R.REG_LVT_TIMER && reg <= R.REG_LVT_ERROR) {
+      this.writeRegister(reg, value >>> 0);
+      return true;
+    }
+    // Read-only (ID, version, PPR, LDR, ISR/TMR/IRR, current count), reserved or absent in x2APIC mode.
+    return false;
+  }
+
+  private writeX2apicIcr(value: bigint): boolean {
+    const low = Number(value & 0xffffffffn);
+    if (low & R.X2APIC_ICR_RESERVED) return false;
+    this.icrHigh = Number(value >> 32n) >>> 0;
+    this.icrLow = low & ~(1 << 12); // no delivery status in x2APIC mode
+    this.sendIpi();
+    return true;
   }
 
   // ---- MMIO ----
 
   read(offset: number, size: 1 | 2 | 4 | 8): number {
+    // x2APIC mode: the MMIO interface is gone; reads float high, writes are dropped.
+    if (this.x2apicMode) return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
     const within = offset & 0xf;
     if (within >= 4) return 0;
     const v = this.readRegister(offset & 0xff0);
@@ -195,14 +320,14 @@ export class Lapic implements MmioDevice {
   }
 
   write(offset: number, _size: 1 | 2 | 4 | 8, value: number): void {
-    if ((offset & 0xf) !== 0) return;
+    if ((offset & 0xf) !== 0 || this.x2apicMode) return;
     this.writeRegister(offset, value >>> 0);
   }
 
   readRegister(reg: number): number {
     switch (reg) {
       case R.REG_ID:
-        return (this.apicId << 24) >>> 0;
+        return this.x2apicMode ? this.apicId >>> 0 : (this.apicId << 24) >>> 0;
       case R.REG_VERSION:
         return R.LAPIC_VERSION;
       case R.REG_TPR:
@@ -323,13 +448,14 @@ export class Lapic implements MmioDevice {
     const assert = (low & (1 << 14)) !== 0;
     const levelTriggered = (low & (1 << 15)) !== 0;
     const shorthand = (low >> 18) & 3;
+    const x2 = this.x2apicMode;
     // INIT level de-assert only synchronises arbitration IDs on old parts: nothing to do.
     if (mode === R.DM_INIT && !assert && levelTriggered) return;
     if ((mode === R.DM_FIXED || mode === R.DM_LOWEST) && vector < 16) {
       this.signalError(R.ESR_SEND_ILLEGAL_VECTOR);
       return;
     }
-    this.opts.bus.deliver(this.icrHigh >>> 24, logical, mode, vector, false, shorthand, this.index);
+    this.opts.bus.deliver(x2 ? this.icrHigh >>> 0 : this.icrHigh >>> 24, logical, mode, vector, false, shorthand, this.index, x2);
   }
 
   private localInterruptChanged(index: number, rising: boolean): void {
@@ -433,7 +559,10 @@ export class Lapic implements MmioDevice {
 
   /** Power-on / INIT reset of the registers (SDM 11.4.7.1); ID and APIC_BASE survive. */
   initReset(): void {
+    const ldr = this.ldr;
     this.resetRegisters();
+    // In x2APIC mode the mode, the x2APIC ID and the logical ID survive INIT (SDM §11.12.5.1).
+    if (this.x2apicMode) this.ldr = ldr;
   }
 
   private resetRegisters(): void {

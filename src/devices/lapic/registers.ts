@@ -77,3 +77,14 @@ export const APIC_BASE_ENABLE = 1 << 11;
 
 /** APIC timer input clock: 1 GHz bus (1 ns per tick before the divider), as QEMU models it. */
 export const APIC_BUS_NS_PER_TICK = 1;
+
+// ---- x2APIC (SDM vol. 3A §11.12): MSR 0x800 + (xAPIC offset >> 4), enabled by APIC_BASE.EXTD ----
+
+export const MSR_X2APIC_FIRST = 0x800;
+export const MSR_X2APIC_LAST = 0x8ff;
+/** Only in x2APIC mode: write-only, sends a fixed self-IPI with vector bits 7:0 (offset 0x3f0). */
+export const REG_SELF_IPI = 0x3f0;
+/** ICR bits that are reserved in x2APIC mode (a WRMSR setting one raises #GP): 31:20, 17:16 and 13. */
+export const X2APIC_ICR_RESERVED = 0xfff32000;
+/** Physical and logical broadcast destination of an x2APIC interrupt message. */
+export const X2APIC_BROADCAST = 0xffffffff;
