@@ -22,6 +22,14 @@ _start32:
     mov %ebx, %edi                  /* hvm_start_info: kept in edi, becomes kmain's first argument */
     mov $stack_top, %esp
 
+    /* Only under a Xen-compatible hypervisor (CPUID 0x40000000 = XenVMMXenVMM); elsewhere (QEMU, the
+     * "qemu" mode) the MSR write would #GP. console32_result then stays 1. */
+    mov $0x40000000, %eax
+    xor %ecx, %ecx
+    cpuid
+    cmp $0x566e6558, %ebx
+    jne 3f
+
     /* A hypercall from 32-bit protected mode with paging off (pointers are physical; args in ebx ecx edx):
      * install the hypercall page, then console_io(CONSOLEIO_write, len, msg). kmain checks the result. */
     mov $0x40000000, %ecx
@@ -34,7 +42,7 @@ _start32:
     call hypercall_page + 18 * 32
     mov %eax, console32_result
 
-    movl $(pdpt + 3), pml4          /* PML4[0] -> PDPT (present, writable) */
+3:  movl $(pdpt + 3), pml4          /* PML4[0] -> PDPT (present, writable) */
     movl $(pd + 3), pdpt            /* PDPT[0] -> PD */
     xor %ecx, %ecx
 1:  mov %ecx, %eax

@@ -5,6 +5,9 @@
  *   fault   triple-fault
  *   watch=0xADDR  spin until the u32 at guest-physical ADDR reads 0x7a5e4e00 (an overlay page the test maps)
  *   irq     enable the x2APIC, wait (hlt) for vector 0xf3 from the hypervisor, then shut down
+ *   idle    after the checks, halt with interrupts off forever (an idle domain, for memory benchmarks)
+ *   qemu    no Xen at all (QEMU microvm): port 0xe9 only, then exit by writing 0 to isa-debug-exit at
+ *           port 0xf4 (QEMU exits with status 1), or with "idle" halt forever
  * Prints "RESULT: PASS" when every check passed, "RESULT: FAIL <why>" otherwise. Must behave the same
  * on every backend. */
 typedef unsigned char u8;
@@ -131,6 +134,14 @@ void kmain(struct hvm_start_info *si) {
     puts_e9("tiny: hello from the PVH guest via port 0xe9\n");
     if (si->magic != 0x336ec578) { puts_e9("RESULT: FAIL bad hvm_start_info magic\n"); for (;;) __asm__ volatile("hlt"); }
     const char *cmd = si->cmdline_paddr ? (const char *)si->cmdline_paddr : "";
+    if (cmdline_value(cmd, "qemu")) {
+        puts_e9("tiny: cmdline \""); puts_e9(cmd); puts_e9("\"\n");
+        puts_e9("RESULT: PASS\n");
+        if (cmdline_value(cmd, "idle")) for (;;) __asm__ volatile("cli; hlt");
+        puts_e9("tiny: exit through isa-debug-exit\n");
+        outb(0xf4, 0);
+        for (;;) __asm__ volatile("cli; hlt");
+    }
     check(console32_result == 0, "console_io from 32-bit protected mode returned 0");
 
     u32 a, b, c, d;
@@ -158,6 +169,11 @@ void kmain(struct hvm_start_info *si) {
         puts_(failed ? "RESULT: FAIL\n" : "RESULT: PASS\n");
         puts_("tiny: spinning\n");
         for (;;) __asm__ volatile("pause");
+    }
+    if (cmdline_value(cmd, "idle")) {
+        puts_(failed ? "RESULT: FAIL\n" : "RESULT: PASS\n");
+        puts_("tiny: idle\n");
+        for (;;) __asm__ volatile("cli; hlt");
     }
     if (cmdline_value(cmd, "irq")) wait_for_vector();
     const char *w = cmdline_value(cmd, "watch");
