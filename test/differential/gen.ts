@@ -405,7 +405,7 @@ const strings: Family = (c) => {
 const sse: Family = (c) => {
   const r = c.r;
   const x = (): string => `%xmm${r.int(16)}`;
-  const k = r.int(12);
+  const k = r.int(13);
   if (k < 5) {
     const op = r.pick(SSE_RR);
     if (r.bool(0.25)) {
@@ -432,8 +432,12 @@ const sse: Family = (c) => {
   } else if (k === 10) {
     if (r.bool()) c.emit(`pextrw $${r.int(256)}, ${x()}, ${c.dst(32)}`);
     else c.emit(`pinsrw $${r.int(256)}, ${r.bool(0.3) ? c.mem(2) : c.src(32)}, ${x()}`);
-  } else {
+  } else if (k === 11) {
     c.emit(`${r.pick(["movq", "movhlps", "movlhps", "movss", "movsd"])} ${x()}, ${x()}`);
+  } else {
+    const op = r.pick(["movlps", "movhps", "movlpd", "movhpd", "movss", "movsd", "movq"]);
+    const bytes = op === "movss" ? 4 : 8;
+    c.emit(r.bool() ? `${op} ${c.mem(bytes)}, ${x()}` : `${op} ${x()}, ${c.mem(bytes)}`);
   }
   return true;
 };
@@ -476,7 +480,13 @@ const mmx: Family = (c) => {
     else if (f === 2) c.emit(`pinsrw $${r.int(256)}, ${r.bool(0.3) ? c.mem(2) : c.src(32)}, ${m()}`);
     else if (f === 3) c.emit(`pmovmskb ${m()}, ${c.dst(32)}`);
     else c.emit(r.bool() ? `movq2dq ${m()}, %xmm${r.int(16)}` : `movdq2q %xmm${r.int(16)}, ${m()}`);
-  } else c.emit(`movntq ${m()}, ${c.mem(8)}`);
+  } else if (r.bool()) c.emit(`movntq ${m()}, ${c.mem(8)}`);
+  else {
+    // MMX <-> XMM conversions (cvtps2pi and friends round with MXCSR.RC)
+    const op = r.pick(["cvtpi2ps", "cvtpi2pd", "cvtps2pi", "cvttps2pi", "cvtpd2pi", "cvttpd2pi"]);
+    if (op.startsWith("cvtpi")) c.emit(`${op} ${r.bool(0.3) ? c.mem(8) : m()}, %xmm${r.int(16)}`);
+    else c.emit(`${op} ${r.bool(0.3) ? c.mem(op.includes("pd") ? 16 : 8, op.includes("pd")) : `%xmm${r.int(16)}`}, ${m()}`);
+  }
   return true;
 };
 
@@ -528,7 +538,7 @@ const misc: Family = (c) => {
   } else if (k === 2) {
     c.emit(`lea ${r.range(-240, 0)}(%r15), %rbx`, "xlatb");
   } else if (k === 3) {
-    c.emit(r.pick(["nop", "nopw 0(%rax,%rax,1)", "nopl 0(%rax)", "nopl 0(%rax,%rax,1)", "nopw %cs:0(%rax,%rax,1)", "pause", "lfence", "mfence", "sfence", "prefetcht0 (%r15)", "prefetchnta 8(%r15)", "prefetcht2 16(%r15)"]));
+    c.emit(r.pick(["nop", "nopw 0(%rax,%rax,1)", "nopl 0(%rax)", "nopl 0(%rax,%rax,1)", "nopw %cs:0(%rax,%rax,1)", "pause", "lfence", "mfence", "sfence", "prefetcht0 (%r15)", "prefetchnta 8(%r15)", "prefetcht2 16(%r15)", "clflush 8(%r15)", "clflush (%r15,%r14,8)"]));
   } else if (k === 4) {
     // bt with a register bit offset into memory: offset bounded by a setup mov
     const size = r.pick([16, 32, 64] as Size[]);
@@ -574,7 +584,7 @@ function fillerFlags(lines: readonly string[]): { written: number; undef: number
  * pushf/popf, enter/leave. The stack is the sequence's own IN block (rsp = IN+0x90), at most 0x80 deep. */
 const flow: Family = (c) => {
   const r = c.r;
-  const k = r.int(9);
+  const k = r.int(10);
   if (k <= 1) {
     const ok = CONDS.filter(([, f]) => c.canRead(f));
     if (ok.length === 0) return false;
@@ -637,9 +647,21 @@ const flow: Family = (c) => {
     for (const f of [CF, PF, AF, ZF, SF, OF, DF]) if (r.bool()) v |= f;
     c.emit(`pushq $${v}`, "popfq");
     c.flags(ARITH);
-  } else {
+  } else if (k === 8) {
     const n = r.range(0, 6) * 8;
-    c.emit(`enter $${n}, $${r.int(2)}`, `mov ${c.src(64)}, -8(%rbp)`, `mov -8(%rbp), ${reg(r.pick(DEST.filter((x) => x !== 5)), 64)}`, "leave");
+    // nesting levels > 1 copy frame pointers from [rbp-8], [rbp-16]...: point rbp into the scratch area first
+    const level = r.bool(0.5) ? r.int(2) : r.range(2, 7);
+    if (level > 1) c.emit(`lea ${r.range(-100, 200)}(%r15), %rbp`);
+    c.emit(`enter $${n}, $${level}`, `mov ${c.src(64)}, -8(%rbp)`, `mov -8(%rbp), ${reg(r.pick(DEST.filter((x) => x !== 5)), 64)}`, "leave");
+  } else {
+    const f = r.int(6);
+    const d = reg(r.pick(DEST), 64);
+    if (f === 0) c.emit(`push ${c.src(64)}`, `push ${c.src(64)}`, "popq (%rsp)", `pop ${d}`); // address after the increment
+    else if (f === 1) c.emit(`push ${c.src(64)}`, `push ${c.src(64)}`, `pushq ${r.pick([8, 16, 0])}(%rsp)`, `pop ${d}`, "pop %rax", "pop %rax");
+    else if (f === 2) c.emit("push %rsp", `pop ${d}`);
+    else if (f === 3) c.emit("push %rsp", "pop %rsp");
+    else if (f === 4) c.emit("lea 2f(%rip), %rax", `mov %rax, ${c.mem(8)}`.replace(/, (.*)$/, ", 8(%r15)"), "call *8(%r15)", "jmp 3f", "2:", "ret", "3:");
+    else c.emit("call 2f", "jmp 3f", "2:", `ret $${r.pick([0, 8, 16])}`, "3:");
   }
   return true;
 };

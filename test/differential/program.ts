@@ -18,7 +18,7 @@ export interface Item {
 }
 
 export interface StartState {
-  /** 16 GPRs in KVM order (rsp is ignored: the prologue leaves it at IN+0x90). */
+  /** 16 GPRs in KVM order (rsp is ignored: the prologue leaves it at IN+0x90; its final value is compared). */
   regs: bigint[];
   rflags: number;
   /** xmm0..15, 16 bytes each. */
@@ -75,7 +75,7 @@ function epilogue(i: number): string[] {
   const b = L.seqBase(i);
   const top = b + L.OUT_OFF + L.XMM_OFF; // pushfq stores RFLAGS at OUT+0x88
   // fxsave first: the MMX stores below reset TOP and mark every x87 register valid.
-  const out = [`mov $${hex(top)}, %esp`, "pushfq", `fxsave ${hex(b + L.FX_OFF)}`];
+  const out = [`mov %rsp, ${hex(b + L.OUT_OFF + 8 * 6)}`, `mov $${hex(top)}, %esp`, "pushfq", `fxsave ${hex(b + L.FX_OFF)}`];
   L.GPR_NAMES.forEach((r, k) => { if (r !== "rsp") out.push(`mov %${r}, ${hex(8 * k - L.FLAGS_OFF)}(%rsp)`); });
   for (let x = 0; x < 16; x++) out.push(`movdqu %xmm${x}, ${hex(8 + 16 * x)}(%rsp)`);
   for (let x = 0; x < 8; x++) out.push(`movq %mm${x}, ${hex(L.MM_OFF - L.FLAGS_OFF + 8 * x)}(%rsp)`);
