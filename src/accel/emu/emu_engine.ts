@@ -123,6 +123,13 @@ class EmuEngine implements CpuEngine {
           }
           return { kind: "crashed", why: "the machine stopped without a reason" };
         }
+        if (r.kind === "idle" && this.data.type === "pvh" && allHaltedWithInterruptsOff(m)) {
+          // Xen's hvm_hlt(): HLT with interrupts off takes the vCPU down, and a domain whose vCPUs are all down is
+          // powered off (hvm_vcpu_down). Linux PVH without ACPI S5 ends `poweroff` this way ("System halted").
+          this.io.log(`emu: d${this.init.domid}: every vCPU halted with interrupts off: powering off (as Xen's hvm_vcpu_down)`);
+          this.io.requestShutdown?.("poweroff");
+          return { kind: "stopRequested" };
+        }
         if (r.kind === "idle") {
           const ms = Math.max(0.05, Math.min(r.sleepNs / 1e6, IDLE_WAIT_MS));
           if (this.vectors !== null) this.vectors.sleep(ms);
@@ -146,6 +153,19 @@ class EmuEngine implements CpuEngine {
   close(): void {
     this.machine = null;
   }
+}
+
+const EFLAGS_IF = 1 << 9;
+
+/** Every started vCPU sits in HLT with IF clear (nothing but an NMI could wake it). */
+function allHaltedWithInterruptsOff(m: EmuMachine): boolean {
+  let any = false;
+  for (const v of m.vcpus) {
+    if (v.waitingForSipi) continue;
+    if (!v.state.halted || (v.state.eflagsRest & EFLAGS_IF) !== 0) return false;
+    any = true;
+  }
+  return any;
 }
 
 export const mapRam: EngineModule["mapRam"] = (init) => {

@@ -1,0 +1,130 @@
+// The stock Debian kernel boots as a Xen PVH domain on the emu backend with the whole Xen guest interface
+// (dom0/xen XenHost: owner-thread hypercalls, 2-level event channels with LAPIC upcalls, grant tables, the PV
+// console on hvc0, xenstored serving the xenstore ring, pvclock and Xen timers): its init reads /sys/hypervisor and
+// powers off; `xl shutdown` (control/shutdown in xenstore) makes the guest power itself off; a guest panic arrives
+// as SCHEDOP_shutdown(crash). (Linux 6.1 PVH powers off through ACPI S5 when the tables offer it, else by halting
+// with interrupts off, which Xen — and tsxen's emu — treat as poweroff; only panic and kexec use SCHEDOP_shutdown.)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { emuBackend } from "../../src/accel/emu/backend.ts";
+import { loadKernel } from "../../src/boot/load.ts";
+import { ACPI_REGION_GPA } from "../../src/devices/acpi/tables.ts";
+import { XenHost } from "../../src/dom0/xen/xen_host.ts";
+import { startXenstoredService } from "../../src/dom0/xenstored/service.ts";
+import type { ShutdownReason } from "../../src/hv/ports.ts";
+import { GUEST_CHECKS, KERNEL, ensureGuest, parseChecks, testInitramfs } from "../support/guest.ts";
+
+const MEMORY_MIB = 256;
+const BOOT_TIMEOUT_MS = 15 * 60_000;
+/** The boot gives up (and the test shows the console) a little before the test's own timeout. */
+const GUEST_TIMEOUT_MS = BOOT_TIMEOUT_MS - 60_000;
+const CMDLINE = "console=hvc0 cryptomgr.notests panic=-1 quiet";
+
+interface BootResult { console: string; reason: ShutdownReason | "crashed" | "timeout"; log: string[]; seconds: number; xenstore: string[] }
+
+/** Boots a PVH domain; onConsole sees the console text so far and may act (e.g. xl shutdown) through the host. */
+async function bootPvh(initBody: string, onConsole?: (text: string, host: XenHost, domid: number) => void): Promise<BootResult> {
+  ensureGuest();
+  const initrd = testInitramfs(initBody);
+  const memoryBytes = MEMORY_MIB << 20;
+  // ACPI (MADT) as Xen's toolstack gives PVH guests: without it Linux never sets up the per-CPU Xen timer.
+  const image = loadKernel({ kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus: 1, type: "pvh", cmdline: CMDLINE, rsdpPaddr: ACPI_REGION_GPA });
+  const log: string[] = [];
+  const xs = await startXenstoredService({ log: (l) => log.push(l) });
+  const host = new XenHost(xs, (l) => log.push(l));
+  const domid = 3;
+  let text = "";
+  const t0 = performance.now();
+  const r = await new Promise<BootResult>((resolve, reject) => {
+    let exec: Awaited<ReturnType<typeof emuBackend.launch>> | undefined;
+    let finished = false;
+    const timer = setTimeout(() => finish("timeout"), GUEST_TIMEOUT_MS);
+    const finish = (reason: ShutdownReason | "crashed" | "timeout"): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      const xenstore = xs.client.directory(`/local/domain/${domid}/control`).map((n) => `${n}=${xs.client.tryRead(`/local/domain/${domid}/control/${n}`) ?? ""}`);
+      void exec?.destroy();
+      resolve({ console: text, reason, log, seconds: (performance.now() - t0) / 1000, xenstore });
+    };
+    emuBackend.launch(
+      { domid, name: "emu-pvh", type: "pvh", memoryBytes, vcpus: 1, image, xen: host.domainPort({ domid, name: "emu-pvh", memoryBytes, vcpus: 1 }) },
+      {
+        console: (b) => {
+          text += Buffer.from(b).toString("latin1");
+          onConsole?.(text, host, domid);
+        },
+        log: (l) => log.push(l),
+        shutdown: (reason) => finish(reason),
+        crashed: (why, dump) => { log.push(`crashed: ${why}\n${dump}`); finish("crashed"); },
+      },
+    ).then((e) => { exec = e; }, reject);
+  });
+  await xs.stop();
+  return r;
+}
+
+const context = (r: BootResult): string => `console tail:\n${r.console.slice(-3000)}\nlog:\n${r.log.slice(-20).join("\n")}`;
+
+test("the stock Debian kernel boots as PVH on emu: Xen detected, hvc0 shell, /sys/hypervisor, clocksource xen, poweroff", { timeout: BOOT_TIMEOUT_MS }, async () => {
+  const r = await bootPvh(`
+echo "CHECK hv_major=$(cat /sys/hypervisor/version/major)"
+echo "CHECK hv_minor=$(cat /sys/hypervisor/version/minor)"
+echo "CHECK hv_extra=$(cat /sys/hypervisor/version/extra)"
+echo "CHECK console=$(cat /sys/class/tty/console/active)"
+echo "CHECK clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+dmesg | grep -E "Booting kernel on Xen PVH|Xen version|Using 2-level ABI|console .hvc0. enabled|Grant table initialized" | sed 's/^\\[[ 0-9.]*\\] /DMESG /'
+${GUEST_CHECKS}
+poweroff -f
+`);
+  const checks = parseChecks(r.console);
+  assert.equal(r.reason, "poweroff", context(r));
+  assert.ok(r.console.includes("TSXEN-GUEST-DONE"), context(r));
+  assert.equal(checks.get("hypervisor"), "xen", context(r));
+  assert.equal(checks.get("hv_major"), "4", context(r));
+  assert.equal(checks.get("hv_minor"), "17", context(r));
+  assert.equal(checks.get("hv_extra"), ".0-tsxen", context(r));
+  assert.equal(checks.get("console"), "hvc0", context(r));
+  assert.equal(checks.get("md5"), "36c7ba9b7b95a423417f01f962baa2e2", context(r));
+  assert.equal(checks.get("nproc"), "1", context(r));
+  assert.equal(checks.get("clocksource"), "xen", context(r));
+  const delta = Number(checks.get("date_delta"));
+  assert.ok(delta >= 1 && delta <= 4, `date advanced ${delta}s across sleep 2\n${context(r)}`);
+  for (const line of ["Booting kernel on Xen PVH", "Xen version: 4.17.0-tsxen", "xen:events: Using 2-level ABI", "printk: console [hvc0] enabled", "Grant table initialized"]) {
+    assert.ok(r.console.includes(`DMESG ${line}`), `missing "${line}" in dmesg\n${context(r)}`);
+  }
+  process.stderr.write(`emu PVH boot: ${r.seconds.toFixed(1)} s to poweroff\n`);
+});
+
+test("xl shutdown of a PVH guest on emu: control/shutdown reaches the stock kernel, which powers off", { timeout: BOOT_TIMEOUT_MS }, async () => {
+  let asked = false;
+  // orderly_poweroff() runs /sbin/poweroff; this one says so and powers off at once (busybox init is not PID 1).
+  const r = await bootPvh(`
+rm -f /sbin/poweroff
+printf '#!/bin/sh\\necho TSXEN-ORDERLY-POWEROFF > /dev/console\\nexec /bin/busybox poweroff -f\\n' > /sbin/poweroff
+/bin/busybox chmod +x /sbin/poweroff
+echo TSXEN-WAITING-FOR-SHUTDOWN
+while true; do sleep 1; done
+`, (text, host, domid) => {
+    if (!asked && text.includes("TSXEN-WAITING-FOR-SHUTDOWN")) {
+      asked = true;
+      host.requestShutdown(domid, "poweroff");
+    }
+  });
+  assert.ok(asked, context(r));
+  assert.equal(r.reason, "poweroff", context(r));
+  assert.ok(r.console.includes("TSXEN-ORDERLY-POWEROFF"), context(r));
+  // The guest's xenbus acknowledges the request by clearing the node.
+  assert.ok(r.xenstore.includes("shutdown="), `control: ${r.xenstore.join(" ")}\n${context(r)}`);
+  process.stderr.write(`emu PVH xl shutdown: ${r.seconds.toFixed(1)} s to poweroff\n`);
+});
+
+test("a panicking PVH guest on emu reports SCHEDOP_shutdown(crash)", { timeout: BOOT_TIMEOUT_MS }, async () => {
+  const r = await bootPvh(`
+echo TSXEN-PANICKING
+echo c > /proc/sysrq-trigger
+`);
+  assert.equal(r.reason, "crash", context(r));
+  assert.ok(r.console.includes("TSXEN-PANICKING"), context(r));
+  assert.ok(r.log.some((l) => l.includes("shut down through SCHEDOP_shutdown (crash)")), context(r));
+});
