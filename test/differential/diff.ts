@@ -2,7 +2,7 @@
 // memory image, compare final GPRs, defined flags, XMM registers and the scratch data, and shrink every
 // mismatch to its shortest failing prefix (re-run on both sides) for the report.
 import { EmuRunner, type EmuSystemKind } from "./emu_runner.ts";
-import { ARITH, DF, Rng, genSequence, type GenOptions } from "./gen.ts";
+import { ARITH, DF, Rng, genSequence, genStart, type GenOptions } from "./gen.ts";
 import { KvmRunner, type SeqFault } from "./kvm_runner.ts";
 import { KNOWN_FAILING } from "./known_failing.ts";
 import * as L from "./layout.ts";
@@ -226,4 +226,18 @@ export function formatMismatch(m: Mismatch): string {
   if (usesMem) lines.push(`  scratch at 0x${L.SCRATCH.toString(16)} (r15 = 0x${L.SCRATCH_BASE_REG_VALUE.toString(16)}): ${hexBytes(s.data)}`);
   lines.push(...m.diffs.map((d) => `  DIFF ${d}`));
   return lines.join("\n");
+}
+
+/** Runs every known-failing reproduction once: the names that still fail (the rest are fixed). */
+export function stillFailing(seed = 1): { failing: string[]; fixed: string[] } {
+  const h = new DiffHarness();
+  try {
+    const names = Object.keys(KNOWN_FAILING);
+    const rng = new Rng(seed);
+    const seqs = names.map((n) => ({ items: KNOWN_FAILING[n]!.repro, start: { ...genStart(rng), ...KNOWN_FAILING[n]!.start } }));
+    const { diffs } = h.runBatch(seqs);
+    return { failing: names.filter((_, i) => diffs[i]!.length > 0), fixed: names.filter((_, i) => diffs[i]!.length === 0) };
+  } finally {
+    h.close();
+  }
 }
