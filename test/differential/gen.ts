@@ -554,7 +554,9 @@ const misc: Family = (c) => {
     c.emit(`movntdq %xmm${r.int(16)}, ${c.mem(16, true)}`);
   } else {
     const size = c.size(false);
-    c.emit(`${r.pick(["cmovz", "cmovnz"])}${SUF[size]} ${c.mem(size / 8)}, ${c.dst(size)}`.replace(/^cmov/, c.canRead(ZF) ? "cmov" : "xchg").replace(/^xchgn?z/, "xchg"));
+    // cmov from memory (the load happens, and may fault, whatever the condition); xchg when ZF is undefined
+    const op = c.canRead(ZF) ? r.pick(["cmovz", "cmovnz"]) : "xchg";
+    c.emit(`${op}${SUF[size]} ${c.mem(size / 8)}, ${c.dst(size)}`);
   }
   return true;
 };
@@ -638,9 +640,8 @@ const flow: Family = (c) => {
   } else if (k === 6) {
     // pushf: IF and IOPL are PVM's on the native side, and undefined flags are masked out.
     const mask = (ARITH | DF) & ~c.undef;
-    c.emit("pushfq", `pop ${c.dst(64).replace(/^%/, "%")}`);
-    const d = c.lines[c.lines.length - 1]!.split(" ")[1]!;
-    c.emit(`andq $${mask}, ${d}`);
+    const d = c.dst(64);
+    c.emit("pushfq", `pop ${d}`, `andq $${mask}, ${d}`);
     c.flags(ARITH & ~AF, AF);
   } else if (k === 7) {
     let v = 0x202;
@@ -660,7 +661,7 @@ const flow: Family = (c) => {
     else if (f === 1) c.emit(`push ${c.src(64)}`, `push ${c.src(64)}`, `pushq ${r.pick([8, 16, 0])}(%rsp)`, `pop ${d}`, "pop %rax", "pop %rax");
     else if (f === 2) c.emit("push %rsp", `pop ${d}`);
     else if (f === 3) c.emit("push %rsp", "pop %rsp");
-    else if (f === 4) c.emit("lea 2f(%rip), %rax", `mov %rax, ${c.mem(8)}`.replace(/, (.*)$/, ", 8(%r15)"), "call *8(%r15)", "jmp 3f", "2:", "ret", "3:");
+    else if (f === 4) c.emit("lea 2f(%rip), %rax", "mov %rax, 8(%r15)", "call *8(%r15)", "jmp 3f", "2:", "ret", "3:");
     else c.emit("call 2f", "jmp 3f", "2:", `ret $${r.pick([0, 8, 16])}`, "3:");
   }
   return true;
