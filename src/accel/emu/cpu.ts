@@ -11,12 +11,21 @@
 import type { CpuState, EmuSystem } from "./cpu_state.ts";
 import { Interp, type UnknownOpcodeLog } from "./interp.ts";
 import type { Features } from "./exec/system.ts";
+import type { JitCache } from "./jit/cache.ts";
 
 export interface EmuCpuOptions {
   /** CPUID-advertised optional instructions the core should execute (else #UD). Default: none. */
   features?: Partial<Features>;
   /** Called once per distinct unimplemented opcode (bytes as hex, RIP as 16 hex digits, cpu mode). */
   onUnknownOpcode?: UnknownOpcodeLog;
+  /** Compile hot 64-bit guest code to JavaScript blocks (jit/). Default: environment TSXEN_EMU_JIT=1, else off. */
+  jit?: boolean;
+}
+
+/** TSXEN_EMU_JIT=0|1 (default 0: the interpreter). */
+export function jitFromEnv(): boolean {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  return g.process?.env?.TSXEN_EMU_JIT === "1";
 }
 
 export class EmuCpu {
@@ -26,7 +35,11 @@ export class EmuCpu {
     this.core = new Interp(state, system);
     this.core.features = { rdtscp: false, popcnt: false, cx16: false, ...opts.features };
     this.core.onUnknownOpcode = opts.onUnknownOpcode ?? null;
+    if (opts.jit ?? jitFromEnv()) this.core.enableJit(true);
   }
+
+  /** The block cache (shared by the vCPUs of a domain), or null when interpreting. */
+  get jit(): JitCache | null { return this.core.jit; }
 
   /** Runs up to `budget` instructions (default: system.instructionBudget()); returns instructions retired. */
   run(budget: number = this.system.instructionBudget()): number {
@@ -41,5 +54,6 @@ export class EmuCpu {
   getEflags(): number { return this.core.getEflags(); }
   setEflags(v: number): void { this.core.setEflags(v); }
   /** Drops the core's cached code page (the system calls this if it changes mappings without tlbGen). */
-  flushCodeCache(): void { this.core.flushFetch(); }
+  /** Also drops every compiled block: call it after writing guest code other than through the CPU (loaders). */
+  flushCodeCache(): void { this.core.flushFetch(); this.core.jit?.flush(); }
 }

@@ -95,7 +95,7 @@ export class CoreBase extends LazyFlags {
     else { this.fStart = 0; this.fPtr = 0; this.fLimit = 0; }
   }
 
-  private refillFetch(page: number, hi: number): void {
+  refillFetch(page: number, hi: number): void {
     const sys = this.sys;
     this.fPageLo = page; this.fPageHi = hi; this.fGen = this.cpu.tlbGen; this.fCpl = this.cpu.cpl;
     this.fBase = -1;
