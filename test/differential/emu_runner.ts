@@ -89,7 +89,7 @@ export class EmuRunner {
       (this.sys as FlatDiffSystem).events.length = 0;
     } else {
       const sys = this.sys as X86System;
-      c.gdtrBaseLo = L.GDT; c.gdtrBaseHi = 0; c.gdtrLimit = 0x3f;
+      c.gdtrBaseLo = L.GDT; c.gdtrBaseHi = 0; c.gdtrLimit = L.GDT_LIMIT;
       c.idtrBaseLo = L.IDT; c.idtrBaseHi = 0; c.idtrLimit = 32 * 16 - 1;
       c.cr3Lo = L.PML4; c.cr3Hi = 0;
       c.cr4 = 0x620;
@@ -105,7 +105,8 @@ export class EmuRunner {
       this.ram[L.GDT + L.SEL.TSS + 5] = 0x89;
       sys.ltr(L.SEL.TSS);
       sys.setCpl(3);
-      for (const s of [Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) sys.loadSegment(s, L.SEL.UDATA);
+      sys.loadSegment(Seg.SS, L.SEL.UDATA);
+      for (const s of [Seg.DS, Seg.ES, Seg.FS, Seg.GS]) sys.loadSegment(s, 0);
       this.lastPort = -1;
     }
     c.ripLo = rip; c.ripHi = 0;

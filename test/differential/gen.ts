@@ -767,6 +767,31 @@ const x87: Family = (c) => {
   return true;
 };
 
+/** Segment registers and descriptor queries. Only what this host answers reliably: CS and SS (PVM runs guest
+ * ring 3 with the host's 0x33/0x2b, which the guest GDT mirrors), and LAR/LSL/VERR/VERW on selectors whose
+ * descriptors agree (null, 0x2b, 0x33; 0x10/0x18 are DPL-0 on both sides, so they must fail from CPL 3).
+ * DS/ES/FS/GS are left alone: PVM does not keep the guest's data selectors. */
+const segs: Family = (c) => {
+  const r = c.r;
+  const sel = (): number => r.pick([0, 0x10 | r.int(4), 0x18 | r.int(4), 0x2b, 0x33, 0x2b | r.int(4), 0x33 | r.int(4)]);
+  const k = r.int(3);
+  if (k === 0) {
+    const sreg = r.pick(["%cs", "%ss"]);
+    if (r.bool(0.7)) c.emit(`mov ${sreg}, ${c.dst(r.pick([16, 32, 64] as Size[]))}`);
+    else c.emit(`mov ${sreg}, ${c.mem(2)}`);
+  } else {
+    const op = r.pick(["lsl", "verr", "verw", ...(c.known.has("lar-limit-bits") ? [] : ["lar"])]);
+    const n = reg(r.pick([0, 2, 3, 5, 6, 7]), 16);
+    let v = sel();
+    if (c.known.has("lar-lsl-dpl") && (op === "lar" || op === "lsl") && (v & ~3) !== 0x2b && (v & ~3) !== 0x33) v = 0;
+    c.emit(`mov $${v}, ${n}`);
+    if (op.startsWith("ver")) c.emit(`${op} ${n}`);
+    else c.emit(`${op} ${n}, ${c.dst(r.pick([16, 32, 64] as Size[]))}`);
+    c.flags(ZF);
+  }
+  return true;
+};
+
 /** Self-modifying code: ring-3 stores into the instruction stream just ahead (and into an instruction that
  * already ran in a loop), which the emu's decoded-instruction cache must notice. The code pages are writable. */
 const smc: Family = (c) => {
@@ -853,6 +878,7 @@ export const FAMILIES: Record<string, { weight: number; gen: Family }> = {
   flow: { weight: 8, gen: flow },
   x87: { weight: 6, gen: x87 },
   smc: { weight: 3, gen: smc },
+  segs: { weight: 3, gen: segs },
 };
 
 export function genStart(r: Rng, known: ReadonlySet<string> = new Set()): StartState {

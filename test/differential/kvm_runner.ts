@@ -76,10 +76,10 @@ export class KvmRunner {
     const s = kvm.getSregs(fd);
     s.cs = seg(L.SEL.UCODE, 0xb, 3, 1, 0);
     s.ss = seg(L.SEL.UDATA, 0x3, 3, 0, 1);
-    s.ds = s.es = s.fs = s.gs = seg(L.SEL.UDATA, 0x3, 3, 0, 1);
+    s.ds = s.es = s.fs = s.gs = { ...seg(0, 0x3, 3, 0, 1), unusable: 1 };
     s.tr = { base: BigInt(L.TSS), limit: 0x67, selector: L.SEL.TSS, type: 11, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0 };
     s.ldt = { base: 0n, limit: 0xffff, selector: 0, type: 2, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 1 };
-    s.gdt = { base: BigInt(L.GDT), limit: 0x3f };
+    s.gdt = { base: BigInt(L.GDT), limit: L.GDT_LIMIT };
     s.idt = { base: BigInt(L.IDT), limit: 32 * 16 - 1 };
     s.cr0 = 0x80010033n; // PG WP NE ET MP PE
     s.cr3 = BigInt(L.PML4);

@@ -7,7 +7,10 @@
 export const RAM_BYTES = 32 << 20;
 export const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000;
 export const GDT = 0x4000, TSS = 0x5000, IDT = 0x6000, RSP0 = 0x9000;
-export const SEL = { KCODE: 0x08, KDATA: 0x10, UDATA: 0x23, UCODE: 0x2b, TSS: 0x30 } as const;
+/** Linux's x86-64 GDT layout: under PVM ring-3 code runs with the host's selectors (mov %cs gives 0x33, far
+ * jumps use the host GDT), so the guest uses the same values and both sides agree. DS/ES/FS/GS are null. */
+export const SEL = { KCODE: 0x10, KDATA: 0x18, UCODE32: 0x23, UDATA: 0x2b, UCODE: 0x33, TSS: 0x40 } as const;
+export const GDT_LIMIT = 0x4f;
 /** Scratch data area every sequence sees at the same address; r15 points at its middle, which is a page
  * boundary, so many accesses straddle two pages. */
 export const SCRATCH = 0x10f00;

@@ -158,6 +158,7 @@ export function writeImage(ram: Uint8Array, batch: AssembledBatch, seqs: readonl
   desc(L.SEL.KDATA, 0x93, 0xc);
   desc(L.SEL.UDATA, 0xf3, 0xc);
   desc(L.SEL.UCODE, 0xfb, 0xa);
+  desc(L.SEL.UCODE32, 0xfb, 0xc);
   put64(dv, L.GDT + L.SEL.TSS, 0x67n | (BigInt(L.TSS & 0xffffff) << 16n) | (0x89n << 40n));
   put64(dv, L.TSS + 4, BigInt(L.RSP0));
   // IDT: 32 interrupt gates (DPL 3) to the batch's ring-0 stubs.
