@@ -19,6 +19,8 @@ import { loadKernel } from "../../src/boot/load.ts";
 import { HypercallDispatcher } from "../../src/hv/hypercall/dispatch.ts";
 import { PVH_DOMU_FEATURES } from "../../src/hv/hypercall/xen_version.ts";
 import type { DomainExecution, ExecutionBackend, GuestRam, ShutdownReason, XenBackendHooks, XenDomainPort } from "../../src/hv/ports.ts";
+import { XenHost } from "../../src/dom0/xen/xen_host.ts";
+import { startXenstoredService } from "../../src/dom0/xenstored/service.ts";
 import { buildTinyGuest } from "../guests/build.ts";
 
 const MEMORY = 16 << 20;
@@ -292,6 +294,49 @@ test("without LaunchSpec.xen (the bare backend) the tiny guest prints the same t
     });
   }
   await t.test("same console text on emu and kvm", { skip: COMPARE_SKIP }, () => assert.equal(seen.get("kvm"), seen.get("emu")));
+});
+
+test("through the daemon's Xen layer (XenHost with xenstored, what xl gives a PVH domain) the tiny guest behaves the same on every backend", async (t) => {
+  const seen = new Map<string, { console: string; outcome: Outcome; xenstore: string[] }>();
+  for (const b of BACKENDS) {
+    await t.test(`on ${b.name}`, { skip: b.skip }, async () => {
+      const log: string[] = [];
+      const xs = await startXenstoredService({ log: (l) => log.push(l) });
+      try {
+        const host = new XenHost(xs, (l) => log.push(l));
+        const domid = 7; // the same on both backends: it appears in xenstore paths
+        const guest = buildTinyGuest();
+        const image = loadKernel({ kernelPath: guest.elf32, cmdline: "reason=reboot", memoryBytes: MEMORY, vcpus: 1, type: "pvh" });
+        let text = "";
+        let settle!: (o: Outcome) => void;
+        const outcome = new Promise<Outcome>((res) => (settle = res));
+        const exec = await b.backend.launch(
+          { domid, name: "tiny-xen", type: "pvh", memoryBytes: MEMORY, vcpus: 1, image, xen: host.domainPort({ domid, name: "tiny-xen", memoryBytes: MEMORY, vcpus: 1 }) },
+          {
+            console: (bytes) => (text += new TextDecoder().decode(bytes)),
+            log: (l) => log.push(l),
+            shutdown: (reason) => settle({ kind: "shutdown", reason }),
+            crashed: (why, dump) => settle({ kind: "crashed", why, dump }),
+          },
+        );
+        let o: Outcome;
+        let xenstore: string[];
+        try {
+          o = await withTimeout(outcome, `tiny guest with XenHost on ${b.name}`);
+          xenstore = xs.client.directory(`/local/domain/${domid}`).sort();
+        } finally {
+          await withTimeout(exec.destroy(), "destroy");
+        }
+        const context = `console:\n${text}\nlog:\n${log.join("\n")}`;
+        assert.deepEqual(o, { kind: "shutdown", reason: "reboot" }, context);
+        assert.equal(text, expectedConsole("reason=reboot", ["RESULT: PASS", "tiny: shutdown reason 1"]), context);
+        seen.set(b.name, { console: text, outcome: o, xenstore });
+      } finally {
+        await xs.stop();
+      }
+    });
+  }
+  await t.test("same console text, outcome and xenstore layout on emu and kvm", { skip: COMPARE_SKIP }, () => assert.deepEqual(seen.get("kvm"), seen.get("emu")));
 });
 
 const OVERLAY_MAGIC = 0x7a5e4e00;
