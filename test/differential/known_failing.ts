@@ -75,7 +75,7 @@ export const KNOWN_FAILING: Record<string, KnownFailing> = {
     start: { mxcsr: 0x9f80, xmm: xmmBytes({ 1: "01000000000000800000000000000000", 2: "000000000000e03f0000000000000000" }) },
   },
   // src/accel/emu/exec/sse_fp.ts: a denormal dividend with a zero divisor raises ZE and DE on emu; this AMD
-  // host (and the APM's precedence: #Z before #D for division) reports ZE only. divss 4*2^-149 / 0.
+  // host reports ZE only. divss 4*2^-149 / 0 with MXCSR 0x1f80: hardware 0x1f84, emu 0x1f86.
   "div-denormal-by-zero-de": {
     why: "div{ss,sd,ps,pd} of a denormal by zero also sets MXCSR.DE",
     repro: [{ lines: ["divss %xmm2, %xmm1"], undefAfter: 0 }],
