@@ -12,7 +12,12 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Default /init body: a marker line, a shell on the console, and poweroff when the shell exits. */
 export const DEFAULT_INIT_BODY = `echo "tsxen: userspace up"
-setsid cttyhack sh
+# busybox poweroff/reboot/halt signal PID 1 (USR2/TERM/USR1) as they would busybox init.
+trap 'poweroff -f' USR2
+trap 'reboot -f' TERM
+trap 'halt -f' USR1
+setsid cttyhack sh &
+wait
 poweroff -f
 `;
 
