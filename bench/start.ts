@@ -32,6 +32,8 @@ const flag = (name: string): boolean => args.includes(name);
 const RUNS = opt("--runs", 10);
 const COLD_RUNS = opt("--cold-runs", 5);
 const IDLE = opt("--idle", 20);
+/** Pause before each warm start, so the daemon is idle with its spare vCPU thread ready, as between a user's commands. */
+const GAP_MS = opt("--gap-ms", 1500);
 const MEMORY_MIB = 16;
 const QEMU = "qemu-system-x86_64";
 
@@ -74,12 +76,15 @@ function qemuArgs(mode: string): string[] {
 // ------------------------------------------------------------------------------------------- measuring
 
 interface StartSample { firstMs: number; exitMs: number }
+interface ProbedSample extends StartSample { spawnEpoch: number; stderr: string }
 
 /** Spawns a command, timestamps its first stdout line and its exit; `ok` checks the whole output. */
-function timeProcess(cmd: string, argv: string[], ok: (out: string, code: number | null) => boolean): Promise<StartSample> {
+function timeProcess(cmd: string, argv: string[], ok: (out: string, code: number | null) => boolean, extraEnv: NodeJS.ProcessEnv = {}): Promise<ProbedSample> {
   return new Promise((resolve, reject) => {
+    const childEnv = { ...env, ...extraEnv };
+    const spawnEpoch = performance.timeOrigin + performance.now();
     const t0 = performance.now();
-    const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, argv, { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "", first = -1;
     child.stdout.setEncoding("utf8").on("data", (s: string) => {
       out += s;
@@ -92,14 +97,15 @@ function timeProcess(cmd: string, argv: string[], ok: (out: string, code: number
     // "close" comes after "exit" and after stdout and stderr have ended.
     child.on("close", (code) => {
       if (first < 0 || !ok(out, code)) reject(new Error(`${cmd} ${argv.join(" ")}: exit ${code}, unexpected output:\n${out}\n${err}`));
-      else resolve({ firstMs: first - t0, exitMs: exit - t0 });
+      else resolve({ firstMs: first - t0, exitMs: exit - t0, spawnEpoch, stderr: err });
     });
   });
 }
 
 let seq = 0;
-const tsxenStart = (accel: "kvm" | "emu"): Promise<StartSample> =>
-  timeProcess(XL, ["create", "-c", cfg, `name=bench-${accel}-${++seq}`, `accel=${accel}`], (out, code) => code === 0 && out.includes("RESULT: PASS") && out.includes("shutdown reason 0"));
+const PROBE = join(ROOT, "bench/start_probe.mjs");
+const tsxenStart = (accel: "kvm" | "emu", prefix = "bench", extraEnv: NodeJS.ProcessEnv = {}): Promise<ProbedSample> =>
+  timeProcess(XL, ["create", "-c", cfg, `name=${prefix}-${accel}-${++seq}`, `accel=${accel}`], (out, code) => code === 0 && out.includes("RESULT: PASS") && out.includes("shutdown reason 0"), extraEnv);
 const qemuStart = (): Promise<StartSample> => timeProcess(QEMU, qemuArgs("qemu"), (out, code) => code === 1 && out.includes("RESULT: PASS"));
 
 /** Times a command to its exit (for the breakdown). */
@@ -110,6 +116,23 @@ function timeExit(cmd: string, argv: string[]): number {
   return performance.now() - t0;
 }
 
+/** Wall-clock times (ms since the epoch) of one start, from xl (bench/start_probe.mjs) and the daemon's log. */
+interface Timeline { spawn: number; processStart: number; nodeReady: number; connectStart: number; connected: number; created: number; xenReady: number; running: number; firstReply: number; firstStdout: number; firstLine: number; shutdown: number; destroyed: number; exit: number }
+
+/** A warm kvm start with the probe preloaded into xl, joined with the daemon log's lines for that domain. */
+async function probedStart(): Promise<Timeline> {
+  const s = await tsxenStart("kvm", "probe", { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${PROBE}`.trim() });
+  const m = /^BENCHPROBE (.*)$/m.exec(s.stderr);
+  if (!m) throw new Error(`xl printed no BENCHPROBE line:\n${s.stderr}`);
+  const p = JSON.parse(m[1]!) as Record<string, number>;
+  const d = daemonLog().get(`probe-kvm-${seq}`) ?? {};
+  return {
+    spawn: s.spawnEpoch, firstLine: s.spawnEpoch + s.firstMs, exit: s.spawnEpoch + s.exitMs,
+    processStart: p.processStart!, nodeReady: p.nodeReady!, connectStart: p.connectStart!, connected: p.connected!, firstReply: p.firstReply!, firstStdout: p.firstStdout!,
+    created: d.created ?? NaN, xenReady: d.xenReady ?? NaN, running: d.running ?? NaN, shutdown: d.shutdown ?? NaN, destroyed: d.destroyed ?? NaN,
+  };
+}
+
 function xl(...a: string[]): string {
   return execFileSync(XL, a, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
@@ -117,6 +140,16 @@ const daemonRunning = (): boolean => spawnSync(XL, ["daemon", "status"], { env, 
 function stopDaemon(): void {
   if (daemonRunning()) xl("daemon", "stop");
 }
+
+/** utime+stime (fields 14, 15) or cutime+cstime (16, 17: reaped children) of /proc/PID/stat, in ms. */
+function cpuMs(pid: number | "self", children = false): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3
+  const i = children ? 13 : 11;
+  return (Number(f[i]) + Number(f[i + 1])) * (1000 / CLK_TCK);
+}
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+const daemonPid = (): number => Number(readFileSync(paths.pid, "utf8").trim());
 
 interface Mem { rssKiB: number; pssKiB: number }
 function memOf(pid: number): Mem {
@@ -157,34 +190,31 @@ async function inProcessStart(): Promise<StartSample> {
   return { firstMs: first - t0, exitMs: exit - t0 };
 }
 
-/** Phases of each domain's start from the daemon's log (ISO timestamps, ms resolution). */
-function logPhases(prefix: string): Record<string, number[]> {
+/** Each domain's milestones in the daemon's log (ISO timestamps, ms resolution), by domain name. */
+function daemonLog(): Map<string, Record<string, number>> {
   const lines = existsSync(paths.log) ? readFileSync(paths.log, "utf8").split("\n") : [];
   const byDom = new Map<string, Record<string, number>>();
-  const names = new Map<string, string>();
+  const byName = new Map<string, Record<string, number>>();
   for (const l of lines) {
     const m = /^(\S+Z) \(XEN\) \[[^\]]*\] d(\d+): (.*)$/.exec(l);
     if (!m) continue;
     const [, iso, dom, msg] = m as unknown as [string, string, string, string];
     const t = Date.parse(iso);
-    const rec = byDom.get(dom) ?? {};
-    byDom.set(dom, rec);
     const created = /^created "([^"]+)"/.exec(msg);
-    if (created) (names.set(dom, created[1]!), (rec.created = t));
-    else if (msg.startsWith("Xen interface ready")) rec.xenReady = t;
-    else if (/^running on /.test(msg)) rec.running = t;
+    if (created) {
+      const rec = { created: t };
+      byDom.set(dom, rec); // domids are not reused within one daemon, but a new daemon starts again at 1
+      byName.set(created[1]!, rec);
+      continue;
+    }
+    const rec = byDom.get(dom);
+    if (!rec) continue;
+    if (msg.startsWith("Xen interface ready")) rec.xenReady ??= t;
+    else if (/^running on /.test(msg)) rec.running ??= t;
     else if (/requested shutdown/.test(msg)) rec.shutdown ??= t;
-    else if (msg === "destroyed") rec.destroyed = t;
+    else if (msg === "destroyed") rec.destroyed ??= t;
   }
-  const out: Record<string, number[]> = { build: [], thread: [], guest: [], teardown: [] };
-  for (const [dom, r] of byDom) {
-    if (!names.get(dom)?.startsWith(prefix)) continue;
-    if (r.created !== undefined && r.xenReady !== undefined) out.build!.push(r.xenReady - r.created);
-    if (r.xenReady !== undefined && r.running !== undefined) out.thread!.push(r.running - r.xenReady);
-    if (r.running !== undefined && r.shutdown !== undefined) out.guest!.push(r.shutdown - r.running);
-    if (r.shutdown !== undefined && r.destroyed !== undefined) out.teardown!.push(r.destroyed - r.shutdown);
-  }
-  return out;
+  return byName;
 }
 
 // ----------------------------------------------------------------------------------------- statistics
@@ -212,30 +242,45 @@ try {
   xl("daemon", "start");
   await tsxenStart("kvm");
   if (withQemu) await qemuStart();
-  const kvmWarm: StartSample[] = [], qemu: StartSample[] = [];
-  say(`warm daemon: ${RUNS} kvm starts${withQemu ? " alternating with QEMU" : ""}`);
+  const kvmWarm: StartSample[] = [], qemu: StartSample[] = [], kvmCpu: number[] = [], qemuCpu: number[] = [];
+  say(`warm daemon: ${RUNS} kvm starts${withQemu ? " alternating with QEMU" : ""}, ${GAP_MS} ms apart`);
+  const dpid = daemonPid();
   for (let i = 0; i < RUNS; i++) {
+    await sleep(GAP_MS);
+    // CPU: xl's (a reaped child of ours) plus the daemon's, up to the next start (refilling its spare thread included).
+    let c0 = cpuMs("self", true), d0 = cpuMs(dpid);
     kvmWarm.push(await tsxenStart("kvm"));
-    if (withQemu) qemu.push(await qemuStart());
+    await sleep(GAP_MS);
+    kvmCpu.push(cpuMs("self", true) - c0 + cpuMs(dpid) - d0);
+    if (!withQemu) continue;
+    c0 = cpuMs("self", true);
+    qemu.push(await qemuStart());
+    qemuCpu.push(cpuMs("self", true) - c0);
   }
+  say(`warm daemon: ${RUNS} kvm starts back to back`);
+  const kvmBackToBack: StartSample[] = [];
+  for (let i = 0; i < RUNS; i++) kvmBackToBack.push(await tsxenStart("kvm"));
   let emuWarm: StartSample[] = [];
   if (!flag("--skip-emu")) {
-    say(`warm daemon: ${RUNS} emu starts`);
+    say(`warm daemon: ${RUNS} emu starts, ${GAP_MS} ms apart`);
     await tsxenStart("emu");
-    for (let i = 0; i < RUNS; i++) emuWarm.push(await tsxenStart("emu"));
+    for (let i = 0; i < RUNS; i++) {
+      await sleep(GAP_MS);
+      emuWarm.push(await tsxenStart("emu"));
+    }
   }
 
   // Breakdown (kvm, warm daemon).
   say("breakdown");
-  const nodeBare: number[] = [], xlHelp: number[] = [], xlList: number[] = [], inProc: StartSample[] = [];
+  const nodeBare: number[] = [], xlHelp: number[] = [], inProc: StartSample[] = [], timelines: Timeline[] = [];
   for (let i = 0; i < RUNS; i++) {
     nodeBare.push(timeExit(process.execPath, ["-e", "0"]));
     xlHelp.push(timeExit(XL, ["help"]));
-    xlList.push(timeExit(XL, ["list"]));
+    await sleep(GAP_MS);
     inProc.push(await inProcessStart());
+    await sleep(GAP_MS);
+    timelines.push(await probedStart());
   }
-  const kvmPhases = logPhases("bench-kvm-");
-  const ipPhases = logPhases("bench-ip-");
 
   // Cold: no daemon; xl starts it.
   const kvmCold: StartSample[] = [];
@@ -309,10 +354,26 @@ try {
   const perDomain = (m: Mem[]): Mem | undefined => (m.length === 2 ? { rssKiB: (m[1]!.rssKiB - m[0]!.rssKiB) / (IDLE - 1), pssKiB: (m[1]!.pssKiB - m[0]!.pssKiB) / (IDLE - 1) } : undefined);
   const medianOf = (xs: number[]): number => stat(xs).median;
   const st = (xs: number[]): string => fmt(stat(xs));
-  const xlStartup = medianOf(xlHelp) - medianOf(nodeBare);
-  const socketRt = medianOf(xlList) - medianOf(xlHelp);
   const kvmFirst = medianOf(kvmWarm.map((s) => s.firstMs));
-  const ipFirst = medianOf(inProc.map((s) => s.firstMs));
+  const seg = (from: keyof Timeline, to: keyof Timeline): number[] => timelines.map((t) => t[to] - t[from]).filter(Number.isFinite);
+  const SEGMENTS: [string, keyof Timeline, keyof Timeline][] = [
+    ["spawn → Node's clock starts (exec, loading the node binary)", "spawn", "processStart"],
+    ["Node bootstrap, up to the first preloaded module", "processStart", "nodeReady"],
+    ["loading xl and parsing the config, up to opening the socket", "nodeReady", "connectStart"],
+    ["socket connect", "connectStart", "connected"],
+    ["request reaches the daemon, domain created (daemon log)", "connected", "created"],
+    ["domain build: memory, loader, Xen interface, xenstore (daemon log)", "created", "xenReady"],
+    ["vCPU thread start up to running on kvm (daemon log)", "xenReady", "running"],
+    ["create reply and first console bytes reach xl", "running", "firstReply"],
+    ["xl writes them to stdout", "firstReply", "firstStdout"],
+    ["the first line reaches the reader (pipe)", "firstStdout", "firstLine"],
+    ["= spawn → first console line", "spawn", "firstLine"],
+    ["guest runs to its shutdown hypercall (daemon log)", "running", "shutdown"],
+    ["shutdown → domain destroyed (daemon log)", "shutdown", "destroyed"],
+    ["destroyed → xl has exited", "destroyed", "exit"],
+    ["= spawn → exit", "spawn", "exit"],
+  ];
+  const medSeg = (from: keyof Timeline, to: keyof Timeline): number => medianOf(seg(from, to));
   const qemuVersion = withQemu ? execFileSync(QEMU, ["--version"], { encoding: "utf8" }).split("\n")[0] : "not run";
   const pvm = existsSync("/sys/module/kvm_pvm") ? "PVM KVM (kvm_pvm)" : existsSync("/sys/module/kvm_intel") ? "KVM (kvm_intel)" : existsSync("/sys/module/kvm_amd") ? "KVM (kvm_amd)" : "KVM";
   const cpu = cpus()[0]?.model ?? "?";
@@ -324,14 +385,18 @@ try {
       `Load average ${load0.map((x) => x.toFixed(1)).join(" ")} at the start, ${load1.map((x) => x.toFixed(1)).join(" ")} at the end: a shared, busy host, so quote medians and ratios. ` +
       `Guest: test/guests/tiny (${MEMORY_MIB} MiB, 1 vCPU). tsxen: \`bin/xl create -c\` spawned, timed to the first console line and to xl's exit (guest powered off, domain destroyed). ` +
       `QEMU: \`${QEMU} ${qemuArgs("qemu").map((a) => (a === elf ? "tiny64.elf" : a)).join(" ")}\`, timed to the first line on stdout and to its exit. ` +
-      `ms, median (min–max); ${RUNS} runs warm (alternating with QEMU), ${COLD_RUNS} cold.`,
+      `ms, median (min–max); ${RUNS} runs warm (alternating with QEMU, ${GAP_MS} ms pause before each), ${COLD_RUNS} cold.`,
     "",
     "| start | first console line, ms | ÷ QEMU | exit, ms | ÷ QEMU |",
     "|---|---|---|---|---|",
     row("tsxen kvm, daemon running", kvmWarm),
+    row("tsxen kvm, daemon running, starts back to back", kvmBackToBack),
     row(`tsxen kvm, cold (xl starts the daemon)`, kvmCold),
     ...(emuWarm.length ? [row("tsxen emu, daemon running", emuWarm), row("tsxen emu, cold", emuCold)] : []),
     withQemu ? row("QEMU microvm, -accel kvm", qemu) : "| QEMU | not run | | | |",
+    "",
+    `CPU time per warm kvm start (xl plus the daemon, including refilling its spare vCPU thread) ${fmt(stat(kvmCpu))} ms against QEMU's ${fmt(stat(qemuCpu))} ms ` +
+      `(${withQemu ? ratio(medianOf(kvmCpu), medianOf(qemuCpu)) : "–"}; ${1000 / CLK_TCK} ms clock ticks). CPU time is what the host's load does not stretch.`,
     "",
     `Host memory with idle tiny domains (\`idle\` mode: \`cli; hlt\`), MiB. tsxen: the daemon process (all its threads; ${mib(daemon0.rssKiB)} MiB RSS with no domain). QEMU: the sum over its processes.`,
     "",
@@ -341,26 +406,22 @@ try {
     memRow(String(IDLE), tsxenIdle[1], qemuIdle[1]),
     memRow(`each one more (from 1 to ${IDLE})`, perDomain(tsxenIdle), perDomain(qemuIdle)),
     "",
-    `Where tsxen's warm kvm start goes (ms, median (min–max), ${RUNS} runs each):`,
+    `Where tsxen's warm kvm start goes, ${RUNS} more starts with a timestamping module preloaded into xl (\`bench/start_probe.mjs\`) joined with the daemon log (1 ms resolution); ms, median (min–max):`,
     "",
-    "| part | ms |",
+    "| segment | ms |",
     "|---|---|",
-    `| Node start-up alone (\`node -e 0\`) | ${st(nodeBare)} |`,
-    `| \`xl help\` (Node + loading xl, no daemon contact) | ${st(xlHelp)} |`,
-    `| \`xl list\` (+ socket connect and one request) | ${st(xlList)} |`,
-    `| create → first console line from an already running client (no xl start-up) | ${fmt(stat(inProc.map((s) => s.firstMs)))} |`,
-    `| create → exit from an already running client | ${fmt(stat(inProc.map((s) => s.exitMs)))} |`,
-    `| daemon log: created → Xen interface ready (config, memory, loader, xenstore) | ${st(kvmPhases.build!.concat(ipPhases.build!))} |`,
-    `| daemon log: Xen interface ready → running on the backend (vCPU thread start) | ${st(ipPhases.thread!.concat(kvmPhases.thread!))} |`,
-    `| daemon log: running → guest's shutdown hypercall | ${st(kvmPhases.guest!.concat(ipPhases.guest!))} |`,
-    `| daemon log: shutdown → destroyed | ${st(kvmPhases.teardown!.concat(ipPhases.teardown!))} |`,
+    ...SEGMENTS.map(([what, from, to]) => `| ${what} | ${st(seg(from, to))} |`),
+    `| for comparison: \`node -e 0\` to its exit | ${st(nodeBare)} |`,
+    `| for comparison: \`xl help\` to its exit (Node + loading xl, no daemon) | ${st(xlHelp)} |`,
+    `| for comparison: create → first line / → end from a client already running (no xl start-up) | ${fmt(stat(inProc.map((s) => s.firstMs)))} / ${fmt(stat(inProc.map((s) => s.exitMs)))} |`,
     "",
-    `So of the ${ms(kvmFirst)} ms to the first line, about ${ms(xlStartup + medianOf(nodeBare))} ms is xl's own start-up (Node ${ms(medianOf(nodeBare))} + loading xl ${ms(xlStartup)}), ` +
-      `${ms(socketRt)} ms a socket round trip, and ${ms(ipFirst)} ms the daemon's create up to the guest's first line (daemon log phases above; times in the log have 1 ms resolution).`,
+    `Of the ${ms(kvmFirst)} ms median to the first line: xl's process start-up (exec, Node, loading xl) about ${ms(medSeg("spawn", "connectStart"))} ms, ` +
+      `the daemon from the request to a running vCPU about ${ms(medSeg("connectStart", "running"))} ms (of which the vCPU thread ${ms(medSeg("xenReady", "running"))} ms), ` +
+      `and getting the output to the user about ${ms(medSeg("running", "firstLine"))} ms (medians of different runs do not add up exactly).`,
   ];
   const section = lines.join("\n");
   process.stdout.write(section + "\n");
-  raw.samples = { kvmWarm, qemu, emuWarm, kvmCold, emuCold, nodeBare, xlHelp, xlList, inProc, daemon0, tsxenIdle, qemuIdle, kvmPhases, ipPhases, load0, load1 };
+  raw.samples = { kvmWarm, kvmBackToBack, kvmCpu, qemuCpu, qemu, emuWarm, kvmCold, emuCold, nodeBare, xlHelp, inProc, timelines, daemon0, tsxenIdle, qemuIdle, load0, load1 };
   mkdirSync(join(ROOT, "bench/out"), { recursive: true });
   writeFileSync(join(ROOT, "bench/out/start.json"), JSON.stringify(raw, null, 1));
 
