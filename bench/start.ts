@@ -242,7 +242,7 @@ try {
   xl("daemon", "start");
   await tsxenStart("kvm");
   if (withQemu) await qemuStart();
-  const kvmWarm: StartSample[] = [], qemu: StartSample[] = [], kvmCpu: number[] = [], qemuCpu: number[] = [];
+  const kvmWarm: StartSample[] = [], qemu: StartSample[] = [], kvmCpu: number[] = [], qemuCpu: number[] = [], xlCpu: number[] = [], daemonCreateCpu: number[] = [];
   say(`warm daemon: ${RUNS} kvm starts${withQemu ? " alternating with QEMU" : ""}, ${GAP_MS} ms apart`);
   const dpid = daemonPid();
   for (let i = 0; i < RUNS; i++) {
@@ -250,8 +250,11 @@ try {
     // CPU: xl's (a reaped child of ours) plus the daemon's, up to the next start (refilling its spare thread included).
     let c0 = cpuMs("self", true), d0 = cpuMs(dpid);
     kvmWarm.push(await tsxenStart("kvm"));
+    const c1 = cpuMs("self", true), d1 = cpuMs(dpid);
     await sleep(GAP_MS);
     kvmCpu.push(cpuMs("self", true) - c0 + cpuMs(dpid) - d0);
+    xlCpu.push(c1 - c0);
+    daemonCreateCpu.push(d1 - d0);
     if (!withQemu) continue;
     c0 = cpuMs("self", true);
     qemu.push(await qemuStart());
@@ -396,7 +399,8 @@ try {
     withQemu ? row("QEMU microvm, -accel kvm", qemu) : "| QEMU | not run | | | |",
     "",
     `CPU time per warm kvm start (xl plus the daemon, including refilling its spare vCPU thread) ${fmt(stat(kvmCpu))} ms against QEMU's ${fmt(stat(qemuCpu))} ms ` +
-      `(${withQemu ? ratio(medianOf(kvmCpu), medianOf(qemuCpu)) : "–"}; ${1000 / CLK_TCK} ms clock ticks). CPU time is what the host's load does not stretch.`,
+      `(${withQemu ? ratio(medianOf(kvmCpu), medianOf(qemuCpu)) : "–"}; ${1000 / CLK_TCK} ms clock ticks): xl ${fmt(stat(xlCpu))}, the daemon until xl exits ${fmt(stat(daemonCreateCpu))}, ` +
+      `the daemon afterwards (starting the next spare vCPU thread) ${fmt(stat(kvmCpu.map((c, i) => c - xlCpu[i]! - daemonCreateCpu[i]!)))}. CPU time is what the host's load does not stretch.`,
     "",
     `Host memory with idle tiny domains (\`idle\` mode: \`cli; hlt\`), MiB. tsxen: the daemon process (all its threads; ${mib(daemon0.rssKiB)} MiB RSS with no domain). QEMU: the sum over its processes.`,
     "",
@@ -421,7 +425,7 @@ try {
   ];
   const section = lines.join("\n");
   process.stdout.write(section + "\n");
-  raw.samples = { kvmWarm, kvmBackToBack, kvmCpu, qemuCpu, qemu, emuWarm, kvmCold, emuCold, nodeBare, xlHelp, inProc, timelines, daemon0, tsxenIdle, qemuIdle, load0, load1 };
+  raw.samples = { kvmWarm, kvmBackToBack, kvmCpu, xlCpu, daemonCreateCpu, qemuCpu, qemu, emuWarm, kvmCold, emuCold, nodeBare, xlHelp, inProc, timelines, daemon0, tsxenIdle, qemuIdle, load0, load1 };
   mkdirSync(join(ROOT, "bench/out"), { recursive: true });
   writeFileSync(join(ROOT, "bench/out/start.json"), JSON.stringify(raw, null, 1));
 
