@@ -3,9 +3,10 @@
 // payloads follow the SDM (first source NaN wins, SNaN quieted, invalid -> QNaN indefinite) instead of the JS
 // engine. Arithmetic uses host doubles: single precision via Math.fround (double rounding is exact for
 // + - * / sqrt of floats); precision (PE) is detected with error-free transformations.
-// Limits: MXCSR.RC is honoured by float->int conversions only (arithmetic always rounds to nearest even);
-// DAZ is not supported (MXCSR_MASK = 0xffbf); FTZ is honoured; rcp/rsqrt return the correctly rounded value
-// (within the architectural 1.5*2^-12 error bound, but not bit-identical to Intel/AMD tables).
+// Rounding: results are computed round-to-nearest-even and re-rounded for MXCSR.RC from the sign of the exact
+// error (directed rounding is exact for + - * / sqrt and all conversions). Limits: DAZ is not supported
+// (MXCSR_MASK = 0xffbf); FTZ is honoured; rcp/rsqrt return the correctly rounded value (within the
+// architectural 1.5*2^-12 error bound, but not bit-identical to Intel/AMD tables).
 
 import type { CoreBase } from "../decode/decoder.ts";
 import { A, B, checkMmx, getMm, getXmm, loadMmRm, loadXmmRm, loadXmmRm32, loadXmmRm64, setMm, setXmm } from "./sse_io.ts";
@@ -49,16 +50,18 @@ function prodErr(a: number, b: number, p: number): number {
 
 /** Below this magnitude the double error-free transformations may underflow: use the exact slow path. */
 const TINY = 2 ** -960;
+/** Above this magnitude Veltkamp splitting may overflow: use the exact slow path. */
+const HUGE = 2 ** 990;
 
-/** Slow path (tiny/denormal values only): is x * y exactly equal to z? Exact integer arithmetic. */
-function exactMul(x: number, y: number, z: number): boolean {
-  if (x === 0 || y === 0) return z === 0;
-  if (z === 0) return false;
+/** Slow path (tiny/denormal values only): sign of z - x * y, exact integer arithmetic. */
+function exactCmp(x: number, y: number, z: number): number {
   const [mx, ex] = decomp(x), [my, ey] = decomp(y), [mz, ez] = decomp(z);
   let a = mx * my, b = mz;
   const e1 = ex + ey;
   if (e1 > ez) a <<= BigInt(e1 - ez); else b <<= BigInt(ez - e1);
-  return a === b;
+  if ((x < 0) !== (y < 0)) a = -a;
+  if (z < 0) b = -b;
+  return b > a ? 1 : b < a ? -1 : 0;
 }
 /** |d| = m * 2^e with integer m (BigInt). */
 function decomp(d: number): [bigint, number] {
@@ -72,31 +75,72 @@ function decomp(d: number): [bigint, number] {
 const MIN_NORM_S = 1.1754943508222875e-38; // 2^-126
 const MIN_NORM_D = 2.2250738585072014e-308; // 2^-1022
 
-/** Post-processing of a single-precision result r (a rounded double value), inexact flag, finite inputs. */
-function finS(r: number, inexact: boolean, finiteIn: boolean): number {
+function nextUpS(r: number): number {
+  if (r === Infinity) return r;
+  if (r === 0) return ffrom(1);
+  const b = fbits(r);
+  return ffrom(r > 0 ? b + 1 : b - 1);
+}
+function nextUpD(r: number): number {
+  if (r === Infinity) return r;
+  if (r === 0) return Number.MIN_VALUE;
+  SF64[0] = r;
+  let lo = SI32[0]!, hi = SI32[1]!;
+  if (r > 0) { lo = (lo + 1) | 0; if (lo === 0) hi = (hi + 1) | 0; }
+  else { if (lo === 0) hi = (hi - 1) | 0; lo = (lo - 1) | 0; }
+  return dfrom(lo, hi);
+}
+/** Re-rounds the nearest-even result r by MXCSR.RC given dir = sign(exact - r). */
+function directed(r: number, dir: number, single: boolean): number {
+  const rc = (mx >> 13) & 3;
+  let up: boolean;
+  if (rc === 1) { if (dir >= 0) return r; up = false; }
+  else if (rc === 2) { if (dir <= 0) return r; up = true; }
+  else if (r > 0 && dir < 0) up = false;
+  else if (r < 0 && dir > 0) up = true;
+  else return r;
+  if (up) return single ? nextUpS(r) : nextUpD(r);
+  return single ? -nextUpS(-r) : -nextUpD(-r);
+}
+
+/** Post-processing of a single-precision result: r = nearest-even result (a double holding a float value),
+ * dir = sign(exact - r), finiteIn = all inputs finite. Applies RC, FTZ and sets OE/UE/PE. */
+function finS(r: number, dir: number, finiteIn: boolean): number {
   if (r !== r) { fx |= IE; return 0xffc00000 | 0; }
-  if ((r === Infinity || r === -Infinity) && finiteIn) { fx |= OE | PE; return fbits(r); }
+  let ovf = false;
+  if (finiteIn && r - r !== 0) { ovf = true; dir = r > 0 ? -1 : 1; }
+  if (dir !== 0 && (mx & 0x6000) !== 0) r = directed(r, dir, true);
+  if (ovf || (finiteIn && r - r !== 0)) { fx |= OE | PE; return fbits(r); }
   const ar = Math.abs(r);
-  if (ar < MIN_NORM_S && (inexact || ar !== 0)) {
+  if (ar < MIN_NORM_S && (dir !== 0 || ar !== 0)) {
     if ((mx & 0x8000) !== 0 && (mx & 0x800) !== 0) { fx |= UE | PE; return r < 0 || Object.is(r, -0) ? 0x80000000 | 0 : 0; }
-    if (inexact) fx |= UE;
+    if (dir !== 0) fx |= UE;
   }
-  if (inexact) fx |= PE;
+  if (dir !== 0) fx |= PE;
   return fbits(r);
 }
 
-function finD(r: number, inexact: boolean, finiteIn: boolean): number {
+function finD(r: number, dir: number, finiteIn: boolean): number {
   if (r !== r) { fx |= IE; rHi = 0xfff80000 | 0; return 0; }
-  if ((r === Infinity || r === -Infinity) && finiteIn) { fx |= OE | PE; }
+  let ovf = false;
+  if (finiteIn && r - r !== 0) { ovf = true; dir = r > 0 ? -1 : 1; }
+  if (dir !== 0 && (mx & 0x6000) !== 0) r = directed(r, dir, false);
+  if (ovf || (finiteIn && r - r !== 0)) fx |= OE | PE;
   else {
     const ar = Math.abs(r);
-    if (ar < MIN_NORM_D && (inexact || ar !== 0)) {
-      if ((mx & 0x8000) !== 0 && (mx & 0x800) !== 0) { fx |= UE | PE; rHi = r < 0 ? 0x80000000 | 0 : 0; return 0; }
-      if (inexact) fx |= UE;
+    if (ar < MIN_NORM_D && (dir !== 0 || ar !== 0)) {
+      if ((mx & 0x8000) !== 0 && (mx & 0x800) !== 0) { fx |= UE | PE; rHi = r < 0 || Object.is(r, -0) ? 0x80000000 | 0 : 0; return 0; }
+      if (dir !== 0) fx |= UE;
     }
-    if (inexact) fx |= PE;
+    if (dir !== 0) fx |= PE;
   }
   SF64[0] = r; rHi = SI32[1]!; return SI32[0]!;
+}
+
+/** Exact-zero sum sign under RC (x + y == 0 exactly): -0 when rounding down unless both are +0. */
+function zeroSum(x: number, y: number, d: number): number {
+  if ((mx & 0x6000) === 0x2000) return Object.is(x, 0) && Object.is(y, 0) ? 0 : -0;
+  return d;
 }
 
 // ------------------------------------------------------------------------------------------- arithmetic
@@ -109,7 +153,7 @@ export function opS(op: number, a: number, b: number): number {
     if (x < 0) { fx |= IE; return 0xffc00000 | 0; }
     if (denS(b)) fx |= DE;
     const r = Math.fround(Math.sqrt(x));
-    return finS(r, r * r !== x && x !== Infinity, x !== Infinity);
+    return finS(r, x === Infinity ? 0 : x - r * r, x !== Infinity);
   }
   if (op === 0x5d || op === 0x5f) { // min / max: source on NaN or equal zeros
     if (nanS(a) || nanS(b)) { fx |= IE; return b; }
@@ -121,23 +165,30 @@ export function opS(op: number, a: number, b: number): number {
     if (snanS(a) || snanS(b)) fx |= IE;
     return (nanS(a) ? a : b) | 0x400000;
   }
-  if (denS(a) || denS(b)) fx |= DE;
   const x = ffrom(a), y = ffrom(b);
   const fin = x - x === 0 && y - y === 0;
+  // divide-by-zero takes precedence over the denormal-operand exception
+  if (op !== 0x5e || y !== 0 || x !== x || x === 0 || !fin) { if (denS(a) || denS(b)) fx |= DE; }
   switch (op) {
     case 0x58: case 0x5c: {
       const yy = op === 0x58 ? y : -y;
-      const d = x + yy, r = Math.fround(d);
-      return finS(r, r !== d || (fin && sumErr(x, yy, d) !== 0), fin);
+      const d = x + yy;
+      let r = Math.fround(d);
+      if (!fin || r - r !== 0) return finS(r, 0, fin);
+      const dir = d - r !== 0 ? d - r : sumErr(x, yy, d);
+      if (d === 0 && dir === 0) r = zeroSum(x, yy, r);
+      return finS(r, dir, true);
     }
-    case 0x59: { const d = x * y, r = Math.fround(d); return finS(r, r !== d, fin); }
+    case 0x59: { const d = x * y, r = Math.fround(d); return finS(r, fin && r - r === 0 ? d - r : 0, fin); }
     default: { // 0x5e div
       if (y === 0 && x === x && x !== 0 && x - x === 0) {
         fx |= ZE;
         return (a ^ b) < 0 ? 0xff800000 | 0 : 0x7f800000;
       }
       const d = x / y, r = Math.fround(d);
-      return finS(r, fin && r === r && r - r === 0 && y !== 0 && r * y !== x, fin && y !== 0);
+      const fin2 = fin && y !== 0;
+      const dir = fin2 && r - r === 0 ? (x - r * y) * (y < 0 ? -1 : 1) : 0;
+      return finS(r, dir, fin2);
     }
   }
 }
@@ -150,8 +201,12 @@ export function opD(op: number, al: number, ah: number, bl: number, bh: number):
     if (x < 0) { fx |= IE; rHi = 0xfff80000 | 0; return 0; }
     if (denD(bl, bh)) fx |= DE;
     const r = Math.sqrt(x);
-    const inexact = x !== Infinity && x !== 0 && (x < TINY ? !exactMul(r, r, x) : r * r !== x || prodErr(r, r, r * r) !== 0);
-    return finD(r, inexact, x !== Infinity);
+    let dir = 0;
+    if (x !== Infinity && x !== 0) {
+      if (x < TINY || x > HUGE) dir = exactCmp(r, r, x);
+      else { const p = r * r; dir = (x - p) - prodErr(r, r, p); }
+    }
+    return finD(r, dir, x !== Infinity);
   }
   if (op === 0x5d || op === 0x5f) {
     if (nanD(al, ah) || nanD(bl, bh)) { fx |= IE; rHi = bh; return bl; }
@@ -165,23 +220,26 @@ export function opD(op: number, al: number, ah: number, bl: number, bh: number):
     if (nanD(al, ah)) { rHi = ah | 0x80000; return al; }
     rHi = bh | 0x80000; return bl;
   }
-  if (denD(al, ah) || denD(bl, bh)) fx |= DE;
   const x = dfrom(al, ah), y = dfrom(bl, bh);
   const fin = x - x === 0 && y - y === 0;
+  if (op !== 0x5e || y !== 0 || x === 0 || !fin) { if (denD(al, ah) || denD(bl, bh)) fx |= DE; }
   switch (op) {
     case 0x58: case 0x5c: {
       const yy = op === 0x58 ? y : -y;
-      const d = x + yy;
-      return finD(d, fin && d - d === 0 && sumErr(x, yy, d) !== 0, fin);
+      let d = x + yy;
+      if (!fin || d - d !== 0) return finD(d, 0, fin);
+      const dir = sumErr(x, yy, d);
+      if (d === 0 && dir === 0) d = zeroSum(x, yy, d);
+      return finD(d, dir, true);
     }
     case 0x59: {
       const d = x * y;
-      let inexact = false;
+      let dir = 0;
       if (fin && d - d === 0 && x !== 0 && y !== 0) {
-        const ad = Math.abs(d);
-        inexact = ad < TINY ? !exactMul(x, y, d) : prodErr(x, y, d) !== 0;
+        const slow = Math.abs(d) < TINY || Math.abs(x) > HUGE || Math.abs(y) > HUGE || Math.abs(d) > HUGE;
+        dir = slow ? -exactCmp(x, y, d) : prodErr(x, y, d);
       }
-      return finD(d, inexact, fin);
+      return finD(d, dir, fin);
     }
     default: {
       if (y === 0 && x === x && x !== 0 && x - x === 0) {
@@ -189,12 +247,15 @@ export function opD(op: number, al: number, ah: number, bl: number, bh: number):
         rHi = ((ah ^ bh) < 0 ? 0xfff00000 : 0x7ff00000) | 0; return 0;
       }
       const d = x / y;
-      let inexact = false;
+      let dir = 0;
       if (fin && y !== 0 && d - d === 0 && x !== 0) {
-        inexact = Math.abs(d) < TINY || Math.abs(x) < TINY || Math.abs(y) < TINY ? !exactMul(d, y, x)
-          : d * y !== x || prodErr(d, y, d * y) !== 0;
+        if (Math.abs(d) < TINY || Math.abs(x) < TINY || Math.abs(y) < TINY || Math.abs(d) > HUGE || Math.abs(x) > HUGE || Math.abs(y) > HUGE) {
+          dir = exactCmp(d, y, x);
+        }
+        else { const p = d * y; dir = (x - p) - prodErr(d, y, p); }
+        if (y < 0) dir = -dir;
       }
-      return finD(d, inexact, fin && y !== 0);
+      return finD(d, dir, fin && y !== 0);
     }
   }
 }
@@ -260,11 +321,10 @@ function toI64(v: number, trunc: boolean): number {
   rHi = hi;
   return lo;
 }
-/** int64 (lo, hi) -> double, correctly rounded. */
+/** int64 (lo, hi) -> double bits, correctly rounded by RC: lo returned, hi in rHi. */
 function i64ToD(lo: number, hi: number): number {
   const a = hi * TWO32, b = lo >>> 0, d = a + b;
-  if (sumErr(a, b, d) !== 0) fx |= PE;
-  return d;
+  return finD(d, sumErr(a, b, d), true);
 }
 /** int64 -> float bits, correctly rounded (sticky reduction to 53 bits, then one float rounding). */
 function i64ToS(lo: number, hi: number): number {
@@ -272,24 +332,20 @@ function i64ToS(lo: number, hi: number): number {
   let ml = lo >>> 0, mh = hi >>> 0;
   if (neg) { ml = (-lo) >>> 0; mh = (~hi + (ml === 0 ? 1 : 0)) >>> 0; }
   let d: number;
-  let inexact = false;
   if (mh < 0x200000) d = mh * TWO32 + ml;
   else {
-    const p = 63 - Math.clz32(mh); // top bit index within mh (+32)
+    const p = 63 - Math.clz32(mh); // top bit index within the 64-bit magnitude
     const shift = p - 52;
     const dropped = ml & ((1 << shift) - 1);
     const kh = mh >>> shift, kl = ((ml >>> shift) | (mh << (32 - shift))) >>> 0;
     d = (kh * TWO32 + ((kl | (dropped !== 0 ? 1 : 0)) >>> 0)) * 2 ** shift;
-    inexact = dropped !== 0;
   }
   const r = Math.fround(d);
-  if (inexact || r !== d) fx |= PE;
-  return fbits(neg ? -r : r);
+  return neg ? finS(-r, r - d, true) : finS(r, d - r, true);
 }
 function i32ToS(v: number): number {
   const r = Math.fround(v);
-  if (r !== v) fx |= PE;
-  return fbits(r);
+  return finS(r, v - r, true);
 }
 /** float bits -> double (lo returned, hi in rHi). */
 function s2d(b: number): number {
@@ -309,7 +365,7 @@ function d2s(lo: number, hi: number): number {
   }
   if (denD(lo, hi)) fx |= DE;
   const x = dfrom(lo, hi), r = Math.fround(x);
-  return finS(r, r !== x, x - x === 0);
+  return finS(r, x - x === 0 && r - r === 0 ? x - r : 0, x - x === 0);
 }
 
 // ------------------------------------------------------------------------------------------- commit
@@ -406,7 +462,8 @@ export function execFp(c: CoreBase, op: number): boolean {
         let lo: number, hi: number;
         if ((c.rex & 8) !== 0) { lo = c.readE(8); hi = c.hi; } else { lo = c.readE(4); hi = lo >> 31; }
         if (p === 0xf3) A[0] = (c.rex & 8) !== 0 ? i64ToS(lo, hi) : i32ToS(lo);
-        else { SF64[0] = (c.rex & 8) !== 0 ? i64ToD(lo, hi) : lo; A[0] = SI32[0]!; A[1] = SI32[1]!; }
+        else if ((c.rex & 8) !== 0) { A[0] = i64ToD(lo, hi); A[1] = rHi; }
+        else { SF64[0] = lo; A[0] = SI32[0]!; A[1] = SI32[1]!; }
       }
       commit(c);
       setXmm(c, c.reg, A);

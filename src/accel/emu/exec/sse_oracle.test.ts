@@ -67,7 +67,8 @@ const ops: Op[] = [
   { asm: "cvttps2pi mm0, xmm1", gen: "f32i", mmx: true }, { asm: "cvtps2pi mm0, xmm1", gen: "f32i", mmx: true, rc: true },
   { asm: "cvttpd2pi mm0, xmm1", gen: "f64i", mmx: true },
 ];
-const CASES = 24;
+/** Cases per op; SSE_ORACLE_CASES=500 for a large run. */
+const CASES = Number(process.env.SSE_ORACLE_CASES ?? 24);
 
 // xorshift32, seeded
 let seed = 0x2545f491;
@@ -123,7 +124,8 @@ function genInput(op: Op): Uint8Array {
     }
   }
   const ftz = (op.gen === "f32" || op.gen === "f64") && rnd() % 3 === 0 ? 0x8000 : 0;
-  dv.setUint32(48, (op.rc ? 0x1f80 | ((rnd() & 3) << 13) : 0x1f80) | ftz, true);
+  const rc = op.rc || op.gen === "f32" || op.gen === "f64" || op.gen === "i2f";
+  dv.setUint32(48, (rc ? 0x1f80 | ((rnd() & 3) << 13) : 0x1f80) | ftz, true);
   b[56] = op.imm !== undefined ? rnd() % op.imm : 0;
   return b;
 }
