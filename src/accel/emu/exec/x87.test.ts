@@ -276,7 +276,7 @@ test("x87 ops match the host CPU (precision control = double) on randomized inpu
     const b = new Uint8Array(32), d = new DataView(b.buffer);
     d.setFloat64(0, val(op.gen), true);
     d.setFloat64(8, op.gen === "scale" ? val("mid") : val(op.gen), true);
-    d.setUint16(16, 0x27f | (op.rc ? (rnd() & 3) << 10 : 0), true);
+    d.setUint16(16, 0x27f | (op.rc || op.gen === "mid" ? (rnd() & 3) << 10 : 0), true);
     d.setInt32(24, (rnd() % 2001) - 1000, true);
     d.setFloat32(28, val("mid"), true);
     return b;

@@ -3,17 +3,18 @@
 //
 // Model: registers are doubles (CpuState.fpr, by physical index) with exact 80-bit images kept in FpExt.raw
 // where a value came from memory as m80 / fxrstor / frstor / fild m64 / MMX (see sse_state.ts), so loads and
-// stores of m80 and 64-bit integers are bit-exact. Arithmetic runs in double precision with round-to-nearest
-// (precision and rounding control affect only fist/frndint). Stack overflow/underflow, IE/ZE/OE/PE status
+// stores of m80 and 64-bit integers are bit-exact. Arithmetic runs in double precision (as with precision
+// control = double; the 15-bit exponent range is not modelled) and honours the rounding control (results
+// re-rounded from the sign of the exact error, C1 = rounded away from zero). Stack overflow/underflow, IE/ZE/OE/PE status
 // flags, masked responses (QNaN indefinite, integer indefinite) and unmasked exceptions (ES/B set, #MF on the
 // next waiting x87 instruction when CR0.NE, nothing written) follow the SDM. Transcendentals use Math.*.
 // fnstenv/fldenv/fnsave/frstor use the protected-mode layouts (also in real mode) for 16- and 32-bit operand
-// size. Not implemented: DE/UE status, fisttp (SSE3, not advertised).
+// size. DE only for denormal m32/m64 operands; UE only for fst m32 and fscale. fisttp (SSE3) is not advertised.
 
 import type { CoreBase } from "../decode/decoder.ts";
 import { dfrom, ensureRaw, FpExt, fpExt, scale2, setFpr, setRaw80, SF64, SI32 } from "./sse_state.ts";
 
-const IE = 1, ZE = 4, OE = 8, PE = 0x20, SF = 0x40, ES = 0x80, C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
+const IE = 1, DE = 2, ZE = 4, OE = 8, PE = 0x20, SF = 0x40, ES = 0x80, C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
 const B_BUSY = 0x8000;
 
 /** Unmasked exception raised by the current instruction: results are not written. */
@@ -144,8 +145,35 @@ function fin(c: CoreBase, r: number, finiteIn: boolean, kind: number, x: number,
     }
     default: break;
   }
-  if (err !== 0) { raise(c, PE); if ((err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1; }
+  if (err === 0 && r === 0 && kind !== 1 && kind < 6 && ((c.cpu.fpuControl >> 10) & 3) === 1) {
+    const yy = kind === 0 ? y : -y; // exact zero sum rounds to -0 when rounding down (unless both +0)
+    return Object.is(x, 0) && Object.is(yy, 0) ? 0 : -0;
+  }
+  return applyRc(c, r, err);
+}
+
+/** Given the nearest-even result r and err = sign(exact - r): sets PE, re-rounds by the control word's RC and
+ * sets C1 when the final result was rounded away from zero. */
+function applyRc(c: CoreBase, r: number, err: number): number {
+  if (err === 0) return r;
+  raise(c, PE);
+  const rc = (c.cpu.fpuControl >> 10) & 3;
+  let dir = 0;
+  if (rc === 1) { if (err < 0) dir = -1; }
+  else if (rc === 2) { if (err > 0) dir = 1; }
+  else if (rc === 3) { if (r > 0 && err < 0) dir = -1; else if (r < 0 && err > 0) dir = 1; }
+  if (dir !== 0) { r = dir > 0 ? nextUp(r) : -nextUp(-r); err = -err; }
+  if ((err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1;
   return r;
+}
+function nextUp(r: number): number {
+  if (r === Infinity) return r;
+  if (r === 0) return Number.MIN_VALUE;
+  SF64[0] = r;
+  let lo = SI32[0]!, hi = SI32[1]!;
+  if (r > 0) { lo = (lo + 1) | 0; if (lo === 0) hi = (hi + 1) | 0; }
+  else { if (lo === 0) hi = (hi - 1) | 0; lo = (lo - 1) | 0; }
+  return dfrom(lo, hi);
 }
 function prodErr(a: number, b: number, p: number): number {
   let t = 134217729 * a; const ah = t - (t - a), al = a - ah;
@@ -245,12 +273,14 @@ function rdF32(c: CoreBase): number {
     if ((b & 0x400000) === 0) raise(c, IE);
     return dfrom((b << 29) | 0, (b & 0x80000000) | 0x7ff80000 | ((b >>> 3) & 0x7ffff));
   }
+  if ((b & 0x7f800000) === 0 && (b & 0x7fffff) !== 0) raise(c, DE);
   return f32of(b);
 }
 function rdF64(c: CoreBase): number {
   const lo = c.rdMem(8, c.eaLo, c.eaHi), hi = c.hi;
   const v = dfrom(lo, hi);
   if (v !== v && (hi & 0x80000) === 0) { raise(c, IE); return quiet(v); }
+  if ((hi & 0x7ff00000) === 0 && ((hi & 0xfffff) | lo) !== 0) raise(c, DE);
   return v;
 }
 function wrF32(c: CoreBase, v: number): void {
@@ -261,15 +291,31 @@ function wrF32(c: CoreBase, v: number): void {
     b = (hi & 0x80000000) | 0x7fc00000 | ((hi & 0x7ffff) << 3) | (lo >>> 29);
   } else {
     F32[0] = v;
-    const r = F32[0]!;
-    if (r - r !== 0 && v - v === 0) { raise(c, OE | PE); c.cpu.fpuStatus |= C1; }
-    else if (r !== v) {
-      raise(c, Math.abs(v) < 2 ** -126 ? 0x10 | PE : PE);
-      if (Math.abs(r) > Math.abs(v)) c.cpu.fpuStatus |= C1;
+    let r = F32[0]!;
+    const ovf = r - r !== 0 && v - v === 0;
+    let err = ovf ? (r > 0 ? -1 : 1) : v - v !== 0 ? 0 : v - r; // sign(exact - r)
+    if (err !== 0) {
+      const rc = (c.cpu.fpuControl >> 10) & 3;
+      let dir = 0;
+      if (rc === 1) { if (err < 0) dir = -1; }
+      else if (rc === 2) { if (err > 0) dir = 1; }
+      else if (rc === 3) { if (r > 0 && err < 0) dir = -1; else if (r < 0 && err > 0) dir = 1; }
+      if (dir !== 0) { r = dir > 0 ? nextUpF(r) : -nextUpF(-r); err = -err; }
+      const over = ovf || (r - r !== 0 && v - v === 0);
+      raise(c, over ? OE | PE : Math.abs(v) < 2 ** -126 ? 0x10 | PE : PE);
+      if ((err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1;
+      F32[0] = r;
     }
     b = F32I[0]!;
   }
   if (!unmasked) c.wrMem(4, c.eaLo, c.eaHi, b, 0);
+}
+function nextUpF(r: number): number {
+  if (r === Infinity) return r;
+  if (r === 0) { F32I[0] = 1; return F32[0]!; }
+  F32[0] = r;
+  F32I[0] = r > 0 ? F32I[0]! + 1 : F32I[0]! - 1;
+  return F32[0]!;
 }
 function wrF64(c: CoreBase, v: number): void {
   SF64[0] = v;
@@ -774,7 +820,7 @@ function group7(c: CoreBase, i: number): boolean {
       else {
         r = Math.sqrt(x);
         const p = r * r, rem = (x - p) - prodErr(r, r, p);
-        if (rem !== 0 && x - x === 0) { raise(c, PE); if (rem < 0) cpu.fpuStatus |= C1; }
+        if (x - x === 0) r = applyRc(c, r, rem);
       }
       putSt(c, 0, r);
       return true;
