@@ -85,17 +85,31 @@ start64:
     hlt
     jmp 2b
 
-    /* Interrupt handler for the "irq" mode: note the vector, EOI through the x2APIC, return. */
+    /* Interrupt handler for vector 0xf3 ("irq" and "bench" modes): note the vector, let C acknowledge an
+     * event-channel upcall (upcall_ack), EOI through the x2APIC, return. */
     .globl irq_f3_entry
 irq_f3_entry:
     push %rax
     push %rcx
     push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11                       /* 5 words by the CPU + 9: the stack is 16-byte aligned for the call */
     incl irq_count
+    call upcall_ack
     mov $0x80b, %ecx                /* x2APIC EOI */
     xor %eax, %eax
     xor %edx, %edx
     wrmsr
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
     pop %rdx
     pop %rcx
     pop %rax
