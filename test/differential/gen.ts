@@ -697,7 +697,7 @@ const x87: Family = (c) => {
   };
   if (!c.x87used || r.bool(0.05)) {
     // precision control = double, all exceptions masked, random rounding
-    const cw = 0x27f | ((c.known.has("x87-rc") ? 0 : r.int(4)) << 10);
+    const cw = 0x27f | (r.int(4) << 10);
     const o = slot();
     c.emit(`movw $${cw}, ${o}(%r15)`, `fldcw ${o}(%r15)`);
     c.x87used = true;
@@ -749,8 +749,25 @@ const x87: Family = (c) => {
     c.x87depth--;
     cc(C1, C0 | C2 | C3);
   } else if (k === 11) {
-    c.emit(`fnstcw ${slot()}(%r15)`);
-    cc(0, CC);
+    const f = r.int(6);
+    if (f === 0) { c.emit(`fnstcw ${slot()}(%r15)`); cc(0, CC); }
+    // C0 C3 C1 quotient bits, C2 incomplete; with a NaN operand (sqrt of a negative earlier) emu sets C2 where
+    // this host clears it, an edge the SDM leaves vague: condition codes not compared after fprem
+    else if (f === 1) { c.emit(r.pick(["fprem", "fprem1"])); cc(0, CC); }
+    else if (f === 2 && c.x87depth < 7) {
+      // scale by a small integer only: the extended exponent range is not modelled (results beyond a double's
+      // range differ by design)
+      const o = slot();
+      c.emit(`movl $${r.range(-30, 30)}, ${o}(%r15)`, `fildl ${o}(%r15)`, "fxch %st(1)", "fscale", "fstp %st(1)");
+      cc(C1, C0 | C2 | C3);
+    }
+    else if (f === 3 && c.x87depth < 7) { c.emit("fxtract"); c.x87depth++; cc(C1, C0 | C2 | C3); }
+    else if (f === 4 && !c.known.has("fbstp-neg-zero")) {
+      // packed BCD: store st(0) (rounded per RC) and load it back
+      const o = slot();
+      c.emit(`fbstp ${o}(%r15)`, `fbld ${o}(%r15)`);
+      cc(C1, C0 | C2 | C3);
+    } else { c.emit("fnclex"); cc(0, CC); }
   } else {
     const op = r.pick(["fadd", "fmul", "fsub", "fdiv", "fsubr", "fdivr", "fcom", "fcomp"]);
     const o = slot();
@@ -915,8 +932,7 @@ export function genStart(r: Rng, known: ReadonlySet<string> = new Set()): StartS
   // MXCSR: all exceptions masked; random rounding mode, FTZ and sticky status bits. Never DAZ: emu's
   // MXCSR_MASK (0xffbf, what its fxsave reports) leaves it out by design, so ldmxcsr with DAZ is #GP there.
   let mxcsr = 0x1f80 | (r.int(4) << 13);
-  if (known.has("mxcsr-rc")) mxcsr &= ~0x6000;
-  if (r.bool(0.15) && !known.has("ftz-sign")) mxcsr |= 0x8000;
+  if (r.bool(0.15)) mxcsr |= 0x8000;
   if (r.bool(0.3)) mxcsr |= r.int(64);
   const mm = new Uint8Array(64);
   for (let i = 0; i < 8; i++) {

@@ -20,7 +20,7 @@ const { values: a, positionals } = parseArgs({
     mem: { type: "string", multiple: true, default: [] },
   },
 });
-const start = genStart(new Rng(Number(a.seed)), new Set(["mxcsr-rc"]));
+const start = genStart(new Rng(Number(a.seed)));
 if (a.mxcsr) start.mxcsr = Number(a.mxcsr);
 if (a.rflags) start.rflags = Number(a.rflags);
 for (const r of a.reg) {
