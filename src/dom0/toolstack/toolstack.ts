@@ -230,10 +230,11 @@ export class Toolstack {
   }
 
   /**
-   * xl shutdown / xl reboot. There is no PV control channel (xenstore control/shutdown) to the guest
-   * yet, so the toolstack stops the domain itself and applies on_poweroff / on_reboot.
+   * xl shutdown / xl reboot. A running guest with the Xen interface attached is asked through
+   * xenstore's control/shutdown and shuts itself down; any other guest has no PV control channel,
+   * so the toolstack stops the domain itself and applies on_poweroff / on_reboot.
    */
-  async shutdown(dom: string, reason: "poweroff" | "reboot"): Promise<{ domid: number; action: ShutdownAction }> {
+  async shutdown(dom: string, reason: "poweroff" | "reboot"): Promise<{ domid: number; action: ShutdownAction; asked?: boolean }> {
     const d = this.lookup(dom);
     if (d.state.kind !== "running" && d.state.kind !== "paused") {
       throw new DomainError("bad_state", `Cannot ${reason === "reboot" ? "reboot" : "shut down"} domain "${d.name}": it is ${describeState(d.state)}`);
@@ -242,9 +243,9 @@ export class Toolstack {
       // PV control channel: the guest shuts itself down and reports it through SCHEDOP_shutdown.
       this.deps.xen.requestShutdown(d.domid, reason);
       this.deps.log.write(`d${d.domid}: asked the guest to ${reason === "reboot" ? "reboot" : "power off"} (control/shutdown)`);
-      return { domid: d.domid, action: actionFor(reason, d.policies) };
+      return { domid: d.domid, action: actionFor(reason, d.policies), asked: true };
     }
-    const action = await this.table.shutdown(d.domid, reason, `the toolstack (xl ${reason === "reboot" ? "reboot" : "shutdown"}; no PV control channel yet)`);
+    const action = await this.table.shutdown(d.domid, reason, `the toolstack (xl ${reason === "reboot" ? "reboot" : "shutdown"}; the guest has no PV control channel)`);
     return { domid: d.domid, action };
   }
 

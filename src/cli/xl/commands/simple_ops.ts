@@ -22,6 +22,13 @@ function afterAction(action: ShutdownAction): string {
   }
 }
 
+/** One line on what xl shutdown/reboot did: asked the guest (xenstore control/shutdown), or stopped it. */
+function report(r: { domid: number; action: ShutdownAction; asked?: boolean }, reason: "poweroff" | "reboot"): string {
+  const policy = reason === "poweroff" ? "on_poweroff" : "on_reboot";
+  if (r.asked) return `Asked domain ${r.domid} to ${reason === "poweroff" ? "power off" : "reboot"} (control/shutdown); when it does: ${r.action} (${policy})`;
+  return `${reason === "poweroff" ? "Shutting down" : "Rebooting"} domain ${r.domid}: ${afterAction(r.action)} (${policy})`;
+}
+
 export const destroy: XlCommand = {
   name: "destroy",
   usage: "<Domain>",
@@ -71,7 +78,8 @@ export const shutdown: XlCommand = {
   details: [
     "-w  wait until the domain has finished shutting down",
     "-a  shut down every domain",
-    "There is no PV control channel to the guest yet: the toolstack stops the domain itself.",
+    "A PVH guest with the Xen interface is asked through xenstore (control/shutdown);",
+    "any other guest is stopped by the toolstack, which then applies on_poweroff.",
   ],
   run: async (args, ctx) => {
     const all = args.flags.has("a");
@@ -88,8 +96,8 @@ function shutdownDomains(dom: string | undefined, all: boolean, wait: boolean, c
         .map((d) => String(d.domid))
       : [dom!];
     for (const d of doms) {
-      const r = (await c.request("shutdown", { dom: d, wait })) as { domid: number; action: ShutdownAction };
-      ctx.err(`Shutting down domain ${r.domid}: ${afterAction(r.action)} (on_poweroff)`);
+      const r = (await c.request("shutdown", { dom: d, wait })) as { domid: number; action: ShutdownAction; asked?: boolean };
+      ctx.err(report(r, "poweroff"));
     }
     return 0;
   });
@@ -102,10 +110,13 @@ export const reboot: XlCommand = {
   flags: "",
   minArgs: 1,
   maxArgs: 1,
-  details: ["There is no PV control channel to the guest yet: the toolstack stops the domain itself."],
+  details: [
+    "A PVH guest with the Xen interface is asked through xenstore (control/shutdown);",
+    "any other guest is stopped by the toolstack, which then applies on_reboot.",
+  ],
   run: (args, ctx) => withDaemon(ctx, async (c) => {
-    const r = (await c.request("reboot", { dom: args.positional[0]! })) as { domid: number; action: ShutdownAction };
-    ctx.err(`Rebooting domain ${r.domid}: ${afterAction(r.action)} (on_reboot)`);
+    const r = (await c.request("reboot", { dom: args.positional[0]! })) as { domid: number; action: ShutdownAction; asked?: boolean };
+    ctx.err(report(r, "reboot"));
     return 0;
   }),
 };
