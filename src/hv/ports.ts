@@ -100,6 +100,15 @@ export interface XenBackendHooks {
    * Xen layer offers pvclock (XENFEAT_hvm_safe_pvclock) and VCPUOP timers; without it Linux keeps TSC + LAPIC.
    */
   readonly guestClock?: { nowNs(): number; readonly tscKhz: number };
+  /**
+   * Pages the Xen layer maps into the guest's physmap outside RAM (grant frames): allocated here so the CPU can
+   * reach them, then reported mapped/unmapped at a gfn (hv/xen PhysmapHooks). Without it they live in plain memory.
+   */
+  readonly overlays?: {
+    allocPage(): Uint8Array;
+    mapped(gfn: number, page: Uint8Array): void;
+    unmapped(gfn: number): void;
+  };
 }
 
 /** The Xen guest interface of one domain as a backend sees it: created by the toolstack, attached at launch. */

@@ -6,11 +6,14 @@ import type { FromVcpu } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
 import type { EmuEngineData } from "./emu_engine.ts";
 import { InputRing } from "./input_ring.ts";
+import { OverlayPool } from "./overlay_pages.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
 
 const ENGINE_MODULE = new URL("./emu_engine.ts", import.meta.url).href;
 /** The emu machine's TSC rate (accel/emu/machine.ts); the engine checks it. */
 const EMU_TSC_KHZ = 2_000_000;
+/** Overlay pages per domain: up to 64 grant frames (Xen's default max), their status frames, shared_info. */
+const OVERLAY_PAGES = 160;
 
 class EmuDomainExecution implements DomainExecution {
   private thread: VcpuThread | null = null;
@@ -27,6 +30,7 @@ class EmuDomainExecution implements DomainExecution {
   /** Machine time 0 in performance.timeOrigin + now() ms (NaN while paused): see EmuEngineData.clockBase. */
   private readonly clockBase = new Float64Array(new SharedArrayBuffer(8)).fill(NaN);
   private lastGuestNs = 0;
+  private overlays: OverlayPool | null = null;
 
   constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents) {
     this.vectors = VectorMailbox.create(spec.vcpus);
@@ -37,7 +41,10 @@ class EmuDomainExecution implements DomainExecution {
     if (this.spec.xen !== undefined) {
       const vectors = this.vectors;
       const guestClock = { tscKhz: EMU_TSC_KHZ, nowNs: () => this.guestNowNs() };
-      this.xen = this.spec.xen.attach({ bytes, sizeBytes: bytes.length }, { inject: (vcpu, vector) => vectors.post(vcpu, vector), guestClock }, this.events);
+      const pool = OverlayPool.create(OVERLAY_PAGES);
+      this.overlays = pool;
+      const overlays = { allocPage: () => pool.allocPage(), mapped: (gfn: number, page: Uint8Array) => pool.mapped(gfn, page), unmapped: (gfn: number) => pool.unmapped(gfn) };
+      this.xen = this.spec.xen.attach({ bytes, sizeBytes: bytes.length }, { inject: (vcpu, vector) => vectors.post(vcpu, vector), guestClock, overlays }, this.events);
     }
     const engineData: EmuEngineData = {
       type: this.spec.type,
@@ -48,6 +55,7 @@ class EmuDomainExecution implements DomainExecution {
       vectors: this.vectors.buffer,
       clockBase: this.clockBase.buffer as SharedArrayBuffer,
       tscKhz: EMU_TSC_KHZ,
+      ...(this.overlays !== null ? { overlays: this.overlays.share } : {}),
     };
     this.thread = new VcpuThread({
       init: {

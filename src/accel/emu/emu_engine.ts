@@ -11,6 +11,7 @@ import type { VcpuInit } from "../../vcpu_thread/protocol.ts";
 import type { VcpuControlBlock } from "../../vcpu_thread/shared_layout.ts";
 import { EmuMachine } from "./machine.ts";
 import { InputRing } from "./input_ring.ts";
+import { OverlayMmio, type OverlayShare } from "./overlay_pages.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
 
 /** Structured-cloneable set-up the owner passes in VcpuInit.engineData. */
@@ -29,6 +30,8 @@ export interface EmuEngineData {
   readonly clockBase?: SharedArrayBuffer;
   /** The TSC rate the owner assumes for clockBase (checked against the machine's). */
   readonly tscKhz?: number;
+  /** Xen overlay pages (grant frames) the owner maps outside RAM: served to the CPU as MMIO. */
+  readonly overlays?: OverlayShare;
 }
 
 /** Optional extras a platform may offer the emu engine beyond VcpuIo. */
@@ -93,6 +96,11 @@ class EmuEngine implements CpuEngine {
       },
     });
     if (this.data.writeAcpi) machine.pc.writeAcpiTables(this.ram);
+    if (this.data.overlays !== undefined) {
+      // Non-RAM space where Linux places grant frames: between RAM and the IOAPIC, and above 4 GiB.
+      if (this.ram.length < IOAPIC_GPA) machine.pc.mmio.attach(this.ram.length, IOAPIC_GPA - this.ram.length, new OverlayMmio(this.data.overlays, this.ram.length));
+      machine.pc.mmio.attach(FOUR_GIB, OVERLAY_TOP - FOUR_GIB, new OverlayMmio(this.data.overlays, FOUR_GIB));
+    }
     const khz = machine.vcpus[0]?.sys.tsc.tscKhz;
     if (this.data.tscKhz !== undefined && khz !== this.data.tscKhz) {
       io.log(`emu: the machine's TSC runs at ${khz} kHz but the owner assumes ${this.data.tscKhz} kHz: Xen pvclock will drift`);
@@ -156,6 +164,10 @@ class EmuEngine implements CpuEngine {
 }
 
 const EFLAGS_IF = 1 << 9;
+const IOAPIC_GPA = 0xfec00000;
+const FOUR_GIB = 2 ** 32;
+/** Top of the guest-physical space the overlay MMIO covers (48-bit physical addresses). */
+const OVERLAY_TOP = 2 ** 48;
 
 /** Every started vCPU sits in HLT with IF clear (nothing but an NMI could wake it). */
 function allHaltedWithInterruptsOff(m: EmuMachine): boolean {

@@ -114,7 +114,11 @@ export class XenHost {
     const guest = this.xen.add({
       domid,
       nrVcpus: spec.vcpus,
-      physmap: new RamPhysmap(ram),
+      physmap: new RamPhysmap(ram, hooks.overlays === undefined ? {} : {
+        allocOverlayPage: () => hooks.overlays!.allocPage(),
+        overlayMapped: (gfn, page) => hooks.overlays!.mapped(gfn, page),
+        overlayUnmapped: (gfn) => hooks.overlays!.unmapped(gfn),
+      }),
       clock,
       hooks: {
         inject: (vcpu, vector) => hooks.inject(vcpu, vector),
