@@ -17,6 +17,10 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEST=${TSXEN_GUEST_DIR:-$ROOT/.cache/guest}
 mkdir -p "$DEST/debs"
+# One fetch at a time per cache: tests run in parallel and may all ask for the guest at once.
+if command -v flock >/dev/null 2>&1 && [ -z "${FETCH_GUEST_LOCKED:-}" ]; then
+  FETCH_GUEST_LOCKED=1 exec flock "$DEST/.lock" sh "$0" "$@"
+fi
 
 say() { echo "fetch-guest: $*" >&2; }
 die() { echo "fetch-guest: error: $*" >&2; exit 1; }

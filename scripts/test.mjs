@@ -27,6 +27,11 @@ if (filters.length === 0) {
   run("npx", ["tsc", "--noEmit", "-p", "."]);
   run("node", ["scripts/check-imports.mjs"]);
 }
+// The stock Debian guest (kernel, busybox, xenstore-utils for the guest) that the Linux tests boot: fetched
+// once here with apt-get download, so that parallel test files find it ready. Without apt (or offline) the
+// tests that need it report themselves as skipped.
+const fetched = spawnSync("sh", ["scripts/fetch-guest.sh", "--xenstore"], { stdio: "inherit" });
+if (fetched.status !== 0) console.error("npm test: could not fetch the Debian guest; the tests that boot it will skip");
 const files = [...walk("src", []), ...walk("test", [])].filter(
   (f) => filters.length === 0 || filters.some((s) => f.includes(s)),
 ).sort();
