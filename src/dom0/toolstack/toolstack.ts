@@ -18,19 +18,12 @@ import { ConsoleHub, type ConsoleListener, type ConsoleSink } from "./console_hu
 import type { DomainConfig } from "./domain_config.ts";
 import { ToolstackError } from "./toolstack_error.ts";
 import { ACPI_REGION_GPA } from "../../devices/acpi/tables.ts";
+import type { LoadKernelOptions } from "../../boot/load.ts";
 
 const MiB = 1024 * 1024;
 
 /** The boot loader's signature (src/boot/load.ts loadKernel), possibly run on another thread. */
-export type LoadKernel = (opts: {
-  kernelPath: string;
-  ramdiskPath?: string;
-  cmdline: string;
-  memoryBytes: number;
-  vcpus: number;
-  type: "pvh" | "hvm";
-  rsdpPaddr?: number;
-}) => BootImage | Promise<BootImage>;
+export type LoadKernel = (opts: LoadKernelOptions) => BootImage | Promise<BootImage>;
 
 /** Facts about the host and dom0 that the daemon measures. */
 export interface HostFacts {
