@@ -163,7 +163,7 @@ function applyRc(c: CoreBase, r: number, err: number): number {
   else if (rc === 2) { if (err > 0) dir = 1; }
   else if (rc === 3) { if (r > 0 && err < 0) dir = -1; else if (r < 0 && err > 0) dir = 1; }
   if (dir !== 0) { r = dir > 0 ? nextUp(r) : -nextUp(-r); err = -err; }
-  if ((err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1;
+  if (r !== 0 && (err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1;
   return r;
 }
 function nextUp(r: number): number {
@@ -303,7 +303,7 @@ function wrF32(c: CoreBase, v: number): void {
       if (dir !== 0) { r = dir > 0 ? nextUpF(r) : -nextUpF(-r); err = -err; }
       const over = ovf || (r - r !== 0 && v - v === 0);
       raise(c, over ? OE | PE : Math.abs(v) < 2 ** -126 ? 0x10 | PE : PE);
-      if ((err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1;
+      if (r !== 0 && (err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1;
       F32[0] = r;
     }
     b = F32I[0]!;
