@@ -5,6 +5,10 @@
 // as SCHEDOP_shutdown(crash). (Linux 6.1 PVH powers off through ACPI S5 when the tables offer it, else by halting
 // with interrupts off, which Xen — and tsxen's emu — treat as poweroff; only panic and kexec use SCHEDOP_shutdown.)
 import { test } from "node:test";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { emuBackend } from "../../src/accel/emu/backend.ts";
 import { loadKernel } from "../../src/boot/load.ts";
@@ -12,7 +16,7 @@ import { ACPI_REGION_GPA } from "../../src/devices/acpi/tables.ts";
 import { XenHost } from "../../src/dom0/xen/xen_host.ts";
 import { startXenstoredService } from "../../src/dom0/xenstored/service.ts";
 import type { ShutdownReason } from "../../src/hv/ports.ts";
-import { GUEST_CHECKS, KERNEL, ensureGuest, parseChecks, testInitramfs } from "../support/guest.ts";
+import { GUEST_CHECKS, GUEST_DIR, KERNEL, ROOT, ensureGuest, parseChecks, testInitramfs } from "../support/guest.ts";
 
 const MEMORY_MIB = 256;
 const BOOT_TIMEOUT_MS = 15 * 60_000;
@@ -22,10 +26,31 @@ const CMDLINE = "console=hvc0 cryptomgr.notests panic=-1 quiet";
 
 interface BootResult { console: string; reason: ShutdownReason | "crashed" | "timeout"; log: string[]; seconds: number; xenstore: string[] }
 
-/** Boots a PVH domain; onConsole sees the console text so far and may act (e.g. xl shutdown) through the host. */
-async function bootPvh(initBody: string, onConsole?: (text: string, host: XenHost, domid: number) => void): Promise<BootResult> {
+/** An initramfs with Debian's xenstore-utils (scripts/fetch-guest.sh --xenstore), or undefined if not fetched. */
+function xenstoreInitramfs(initBody: string): string | undefined {
+  if (!existsSync(join(GUEST_DIR, "pkgs", "xenstore-utils"))) return undefined;
+  const key = createHash("sha1").update(initBody).digest("hex").slice(0, 12);
+  const out = join(GUEST_DIR, `test-initramfs-xs-${key}.cpio.gz`);
+  if (!existsSync(out)) {
+    execFileSync(process.execPath, [join(ROOT, "scripts/make-initramfs.mjs"), "--xenstore", "--init-text", initBody, "--out", out], { stdio: "ignore" });
+  }
+  return out;
+}
+
+interface BootOptions {
+  /** Sees the console text so far and may act (e.g. xl shutdown) through the host. */
+  readonly onConsole?: (text: string, host: XenHost, domid: number) => void;
+  /** Runs once the domain's Xen interface exists (before the guest runs), e.g. to set dom0 watches. */
+  readonly onAttached?: (xs: Awaited<ReturnType<typeof startXenstoredService>>, domid: number) => void;
+  readonly initrd?: string;
+}
+
+/** Boots a PVH domain whose /init runs initBody. */
+async function bootPvh(initBody: string, opts: BootOptions | ((text: string, host: XenHost, domid: number) => void) = {}): Promise<BootResult> {
   ensureGuest();
-  const initrd = testInitramfs(initBody);
+  const o: BootOptions = typeof opts === "function" ? { onConsole: opts } : opts;
+  const onConsole = o.onConsole;
+  const initrd = o.initrd ?? testInitramfs(initBody);
   const memoryBytes = MEMORY_MIB << 20;
   // ACPI (MADT) as Xen's toolstack gives PVH guests: without it Linux never sets up the per-CPU Xen timer.
   const image = loadKernel({ kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus: 1, type: "pvh", cmdline: CMDLINE, rsdpPaddr: ACPI_REGION_GPA });
@@ -58,7 +83,7 @@ async function bootPvh(initBody: string, onConsole?: (text: string, host: XenHos
         shutdown: (reason) => finish(reason),
         crashed: (why, dump) => { log.push(`crashed: ${why}\n${dump}`); finish("crashed"); },
       },
-    ).then((e) => { exec = e; }, reject);
+    ).then((e) => { exec = e; o.onAttached?.(xs, domid); }, reject);
   });
   await xs.stop();
   return r;
@@ -127,4 +152,37 @@ echo c > /proc/sysrq-trigger
   assert.equal(r.reason, "crash", context(r));
   assert.ok(r.console.includes("TSXEN-PANICKING"), context(r));
   assert.ok(r.log.some((l) => l.includes("shut down through SCHEDOP_shutdown (crash)")), context(r));
+});
+
+test("Debian's xenstore tools in a PVH guest on emu read and write its own subtree, are refused outside it, and a dom0 watch fires", { timeout: BOOT_TIMEOUT_MS }, async (t) => {
+  const body = `
+echo "CHECK xs_name=$(xenstore-read name 2>&1)"
+xenstore-write data/greeting hello; echo "CHECK xs_write_rc=$?"
+echo "CHECK xs_readback=$(xenstore-read data/greeting 2>&1)"
+xenstore-write /local/domain/0/evil x; echo "CHECK xs_outside_write_rc=$?"
+xenstore-read /local/domain/0/name; echo "CHECK xs_outside_read_rc=$?"
+echo "CHECK xs_ls=$(xenstore-ls control | tr '\\n' ' ')"
+poweroff -f
+`;
+  const initrd = xenstoreInitramfs(body);
+  if (initrd === undefined) {
+    t.skip("xenstore-utils is not fetched (scripts/fetch-guest.sh --xenstore)");
+    return;
+  }
+  const watched: string[] = [];
+  const r = await bootPvh(body, {
+    initrd,
+    onAttached: (xs, domid) => {
+      xs.client.watch(`/local/domain/${domid}/data`, "t", (path) => watched.push(path));
+    },
+  });
+  const checks = parseChecks(r.console);
+  assert.equal(r.reason, "poweroff", context(r));
+  assert.equal(checks.get("xs_name"), "emu-pvh", context(r));
+  assert.equal(checks.get("xs_write_rc"), "0", context(r));
+  assert.equal(checks.get("xs_readback"), "hello", context(r));
+  assert.equal(checks.get("xs_outside_write_rc"), "1", context(r));
+  assert.equal(checks.get("xs_outside_read_rc"), "1", context(r));
+  assert.match(checks.get("xs_ls") ?? "", /feature-poweroff = "1"/, context(r));
+  assert.ok(watched.includes("/local/domain/3/data/greeting"), `dom0 watch saw ${JSON.stringify(watched)}\n${context(r)}`);
 });
