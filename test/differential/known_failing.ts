@@ -15,13 +15,6 @@ export interface KnownFailing {
 }
 
 export const KNOWN_FAILING: Record<string, KnownFailing> = {
-  // src/accel/emu/exec/string.ts movsFast: a forward overlapping copy is done byte by byte, which is right
-  // for movsb only; hardware copies element by element (each word/dword/qword is read before it is written),
-  // so with 0 < rdi - rsi < element size the results differ.
-  "movs-overlap": {
-    why: "rep movsw/movsl/movsq, DF=0, 0 < rdi-rsi < element size: emu copies byte-serially",
-    repro: [{ lines: ["lea -119(%r15), %rsi", "lea -118(%r15), %rdi", "mov $5, %ecx", "cld", "rep movsl"], undefAfter: 0 }],
-  },
   // LAR (src/accel/emu): the AMD APM masks the descriptor's second dword with 00FFFF00h, so bits 19:16 hold
   // limit[19:16]; emu (like Intel's "00FxFF00h, x undefined") returns 0 there. mov $0x2b,%ax; lar %ax,%ebx:
   // this AMD host 0x00cff300, emu 0x00c0f300. The generator leaves lar out while listed.

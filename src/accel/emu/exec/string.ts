@@ -192,7 +192,7 @@ function stosFast(c: CoreBase, os: number, n: number): boolean {
   return getCnt(c) === 0;
 }
 
-/** rep movs, DF=0: page-bounded copyWithin; overlapping forward copies and non-RAM go element by element. */
+/** rep movs, DF=0: page-bounded copyWithin; overlapping forward copies go element-serially, non-RAM element by element. */
 function movsFast(c: CoreBase, os: number, n: number): boolean {
   const sys = c.sys, ram = sys.ram!;
   let left = n;
@@ -216,9 +216,12 @@ function movsFast(c: CoreBase, os: number, n: number): boolean {
       continue;
     }
     const sp = sb + (sLo & 0xfff), dp = db + (dLo & 0xfff), bytes = cnt * os;
-    if (dp > sp && dp < sp + bytes) {
-      // Forward overlapping copy replicates the pattern: do it byte-serially like hardware.
-      for (let i = 0; i < bytes; i++) ram[dp + i] = ram[sp + i];
+    const d = dp - sp;
+    if (d > 0 && d < bytes) {
+      // Forward overlapping copy: element by element like hardware (each element is read before it is
+      // written). With d >= os that is the same as a byte-serial copy; with d < os each element is moved whole.
+      if (d >= os) for (let i = 0; i < bytes; i++) ram[dp + i] = ram[sp + i];
+      else for (let i = 0; i < bytes; i += os) ram.copyWithin(dp + i, sp + i, sp + i + os);
     } else ram.copyWithin(dp, sp, sp + bytes);
     addIdx(c, 6, bytes); addIdx(c, 7, bytes); subCnt(c, cnt); left -= cnt;
   }
