@@ -15,21 +15,6 @@ export interface KnownFailing {
 }
 
 export const KNOWN_FAILING: Record<string, KnownFailing> = {
-  // LAR (src/accel/emu): the AMD APM masks the descriptor's second dword with 00FFFF00h, so bits 19:16 hold
-  // limit[19:16]; emu (like Intel's "00FxFF00h, x undefined") returns 0 there. mov $0x2b,%ax; lar %ax,%ebx:
-  // this AMD host 0x00cff300, emu 0x00c0f300. The generator leaves lar out while listed.
-  "lar-limit-bits": {
-    why: "LAR returns 0 in bits 19:16 where AMD returns the segment limit bits",
-    repro: [{ lines: ["mov $0x2b, %ax", "lar %ax, %ebx"], undefAfter: 0 }],
-  },
-  // LAR/LSL (src/accel/emu): no privilege check. From CPL 3, a non-conforming code or data segment with
-  // DPL < max(CPL, RPL) must fail (ZF=0, destination unchanged); emu returns its rights/limit with ZF=1.
-  // mov $0x10,%ax; lsl %ax,%r11 (0x10 = DPL-0 code): hardware ZF=0, r11 unchanged; emu ZF=1, r11=0xffffffff.
-  // VERR/VERW get it right. The generator gives lar/lsl no DPL-0 selectors while listed.
-  "lar-lsl-dpl": {
-    why: "LAR/LSL succeed on DPL-0 segments from CPL 3",
-    repro: [{ lines: ["mov $0x10, %ax", "lsl %ax, %r11"], undefAfter: 0 }],
-  },
   // src/accel/emu/exec/x87.ts: FILD (m16/m32/m64) and FSTP st(i) leave FSW.C1 as it was; hardware clears it
   // (no stack fault, exact). After an fstps that rounded up (C1 = 1, FSW 0x3a20): filds m16 -> hardware
   // FSW 0x3020, emu 0x3220; fstp %st(1) -> hardware 0x0020, emu 0x0220. The generator treats C1 as undefined while listed.

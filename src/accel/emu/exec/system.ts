@@ -64,17 +64,28 @@ function readDesc(c: CoreBase, sel: number): number {
   return d;
 }
 
-/** 0f 02 lar / 0f 03 lsl (modrm decoded): ZF=1 and the result when the descriptor is readable. */
+/** 0f 02 lar / 0f 03 lsl (modrm decoded): ZF=1 and the result when the descriptor is valid for the instruction
+ * and visible at max(CPL, RPL); otherwise ZF=0 and the destination is unchanged (SDM vol. 2 LAR, LSL). */
 export function execLarLsl(c: CoreBase, lsl: boolean): void {
   if (isReal(c)) c.ud();
+  const cpu = c.cpu;
   const sel = c.readE(2);
   const dlo = readDesc(c, sel), dhi = c.hi;
   const f = c.getArith() & ~ZF;
   const type = (dhi >> 8) & 0x1f;
-  // System descriptors valid for lar/lsl: LDT(2), available/busy TSS (1, 3, 9, 11); lar also call gates.
-  const sysOk = lsl ? type === 1 || type === 2 || type === 3 || type === 9 || type === 11
-    : type === 1 || type === 2 || type === 3 || type === 4 || type === 9 || type === 11 || type === 12;
-  if (dhi === -1 && dlo === 0 || ((type & 0x10) === 0 && !sysOk)) {
+  // System descriptors valid for lar/lsl: LDT (2), available/busy TSS (1, 3, 9, 11); lar also call gates
+  // (4, 12). In IA-32e mode (EFER.LMA) only the 64-bit forms: LDT, 64-bit TSS, lar 64-bit call gate.
+  const lma = (cpu.efer & (1 << 10)) !== 0;
+  const sysOk = lma ? type === 2 || type === 9 || type === 11 || (!lsl && type === 12)
+    : type === 1 || type === 2 || type === 3 || type === 9 || type === 11 || (!lsl && (type === 4 || type === 12));
+  let ok = !(dhi === -1 && dlo === 0) && ((type & 0x10) !== 0 || sysOk);
+  if (ok) {
+    // Privilege: everything but a conforming code segment needs DPL >= max(CPL, RPL).
+    const conforming = (type & 0x1c) === 0x1c;
+    const dpl = (dhi >> 13) & 3;
+    if (!conforming && (dpl < cpu.cpl || dpl < (sel & 3))) ok = false;
+  }
+  if (!ok) {
     c.lfOp = LF_NONE; c.lfFlags = f;
     return;
   }
@@ -84,7 +95,7 @@ export function execLarLsl(c: CoreBase, lsl: boolean): void {
     let lim = (dlo & 0xffff) | (dhi & 0xf0000);
     if ((dhi & (1 << 23)) !== 0) lim = ((lim << 12) | 0xfff) >>> 0;
     r = lim | 0;
-  } else r = dhi & 0x00f0ff00;
+  } else r = dhi & 0x00ffff00; // AMD APM: limit 19:16 included (Intel leaves bits 19:16 undefined)
   c.setReg(c.os === 8 ? 4 : c.os, c.reg, r, 0);
 }
 
