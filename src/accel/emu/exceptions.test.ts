@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CpuFault, Fl, Mode, Reg, Seg } from "./cpu_state.ts";
+import { CpuFault, FAULT, Fl, Mode, Reg, Seg } from "./cpu_state.ts";
 import { Vec } from "./fault.ts";
 import {
   enterLongMode, IDT, IST1, KSTACK, makeMachine, put64, qwords, RSP0, SEL, writeGate64,
@@ -72,7 +72,11 @@ test("software int checks the gate DPL, and iretq returns to the interrupted con
   sys.updateMode();
   cpu.rlo[Reg.RSP] = 0x100000;
   cpu.ripLo = 0x400002;
-  sys.deliverInterrupt(0x80, "software", false, 0);
+  // The #GP is a fault of the int instruction: thrown back to the core, which delivers it (as here).
+  assert.throws(() => sys.deliverInterrupt(0x80, "software", false, 0), (e) => e === FAULT);
+  assert.equal(cpu.faultVector, Vec.GP);
+  assert.equal(cpu.ripLo, 0x400002, "RIP untouched");
+  sys.deliverInterrupt(cpu.faultVector, "exception", cpu.faultHasError, cpu.faultErrorCode);
   assert.equal(cpu.ripLo, 0x81005000 | 0);
   assert.equal(dv.getBigUint64(RSP0 - 48, true), BigInt(0x80 * 8 + 2), "error code names the gate");
   // iretq back to CPL 3 (discard the error code first, as a handler does)
@@ -145,7 +149,10 @@ test("an empty IDT turns int3 into a triple fault (reboot=t)", () => {
   const m = makeMachine();
   enterLongMode(m);
   m.cpu.idtrLimit = 0;
-  m.sys.deliverInterrupt(Vec.BP, "software", false, 0);
+  assert.throws(() => m.sys.deliverInterrupt(Vec.BP, "software", false, 0), (e) => e === FAULT);
+  assert.equal(m.cpu.faultVector, Vec.GP);
+  assert.equal(m.cpu.faultErrorCode, Vec.BP * 8 + 2);
+  m.sys.deliverInterrupt(m.cpu.faultVector, "exception", m.cpu.faultHasError, m.cpu.faultErrorCode);
   assert.equal(m.tripleFaults.length, 1);
 });
 

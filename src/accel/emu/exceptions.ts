@@ -5,7 +5,8 @@
 // Design: deliver() reads the gate and target, pushes the frame onto the (possibly new) stack, then commits
 // CS/SS/RSP/RIP/RFLAGS. A FAULT thrown while delivering is classified (benign / contributory / page fault):
 // contributory+contributory or #PF+(#PF|contributory) become #DF, any fault while delivering #DF is a
-// triple fault (the tripleFault callback; the vCPU is left halted). RIP pushed is cpu.rip as it stands:
+// triple fault (the tripleFault callback; the vCPU is left halted); a fault while delivering a software
+// interrupt is thrown back to the core as a fault of the INT instruction. RIP pushed is cpu.rip as it stands:
 // the faulting instruction for faults (the run loop restored it), the next instruction for traps,
 // software interrupts and external interrupts (the core has advanced it).
 // Not supported: task gates, hardware task switches, virtual-8086 mode (raise #GP / crash the domain).
@@ -32,6 +33,10 @@ export function deliverInterrupt(sys: X86System, vector: number, kind: Interrupt
     deliverOnce(sys, vector, kind, hasError, errorCode);
   } catch (e) {
     if (e !== FAULT) throw e;
+    // A fault while delivering int n / int3 / into is a fault of that instruction (SDM vol. 2 INT n: #GP for a
+    // vector beyond the IDT limit or a gate DPL < CPL; vol. 3 §6.5: a fault reports the RIP of the faulting
+    // instruction): it goes back to the core, which restores RIP to the INT and delivers it like any fault.
+    if (kind === "software") throw e;
     const second = cpu.faultVector;
     if (kind === "exception" && vector === Vec.DF) {
       sys.raiseTripleFault(`fault ${second} while delivering #DF`);

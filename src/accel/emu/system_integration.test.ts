@@ -53,6 +53,21 @@ test("int3, a #PF with CR2, wrmsr, sysretq to ring 3 and syscall back run throug
   assert.equal(m.tripleFaults.length, 0);
 });
 
+test("int n beyond the IDT limit is a #GP(n*8+2) reported at the int instruction", { skip }, () => {
+  const m = makeMachine();
+  enterLongMode(m);
+  const core = withCore(m);
+  m.ram.bytes.set(asm("nop\n int 0x90\n hlt"), 0x100000);
+  m.ram.bytes.set(asm("mov r8, [rsp]\n mov r9, [rsp + 8]\n hlt"), 0x101000);
+  writeGate64(m.dv, 13, 0x101000, 0);
+  m.cpu.idtrLimit = 0x90 * 16 - 1;
+  m.cpu.ripLo = 0x100000;
+  core.run(100);
+  assert.equal(m.cpu.halted, true);
+  assert.equal(m.cpu.rlo[Reg.R8], 0x90 * 8 + 2, "error code names the vector, IDT, not EXT");
+  assert.equal(m.cpu.rlo[Reg.R9], 0x100001, "RIP of the int instruction");
+});
+
 test("a PVH-style 32-bit entry switches to long mode with lgdt, CR4, CR3, EFER, CR0 and a far jump", { skip }, () => {
   const m = makeMachine();
   const { cpu, sys, dv } = m;
