@@ -43,6 +43,10 @@ interface BootOptions {
   /** Runs once the domain's Xen interface exists (before the guest runs), e.g. to set dom0 watches. */
   readonly onAttached?: (xs: Awaited<ReturnType<typeof startXenstoredService>>, domid: number) => void;
   readonly initrd?: string;
+  /** Share one dom0 (xenstored + XenHost) between domains booted at once; the caller stops xenstored. */
+  readonly world?: { readonly xs: Awaited<ReturnType<typeof startXenstoredService>>; readonly host: XenHost };
+  readonly domid?: number;
+  readonly name?: string;
 }
 
 /** Boots a PVH domain whose /init runs initBody. */
@@ -55,9 +59,10 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
   // ACPI (MADT) as Xen's toolstack gives PVH guests: without it Linux never sets up the per-CPU Xen timer.
   const image = loadKernel({ kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus: 1, type: "pvh", cmdline: CMDLINE, rsdpPaddr: ACPI_REGION_GPA });
   const log: string[] = [];
-  const xs = await startXenstoredService({ log: (l) => log.push(l) });
-  const host = new XenHost(xs, (l) => log.push(l));
-  const domid = 3;
+  const xs = o.world?.xs ?? await startXenstoredService({ log: (l) => log.push(l) });
+  const host = o.world?.host ?? new XenHost(xs, (l) => log.push(l));
+  const domid = o.domid ?? 3;
+  const name = o.name ?? "emu-pvh";
   let text = "";
   const t0 = performance.now();
   const r = await new Promise<BootResult>((resolve, reject) => {
@@ -73,7 +78,7 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
       resolve({ console: text, reason, log, seconds: (performance.now() - t0) / 1000, xenstore });
     };
     emuBackend.launch(
-      { domid, name: "emu-pvh", type: "pvh", memoryBytes, vcpus: 1, image, xen: host.domainPort({ domid, name: "emu-pvh", memoryBytes, vcpus: 1 }) },
+      { domid, name, type: "pvh", memoryBytes, vcpus: 1, image, xen: host.domainPort({ domid, name, memoryBytes, vcpus: 1 }) },
       {
         console: (b) => {
           text += Buffer.from(b).toString("latin1");
@@ -85,7 +90,7 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
       },
     ).then((e) => { exec = e; o.onAttached?.(xs, domid); }, reject);
   });
-  await xs.stop();
+  if (o.world === undefined) await xs.stop();
   return r;
 }
 
@@ -185,4 +190,33 @@ poweroff -f
   assert.equal(checks.get("xs_outside_read_rc"), "1", context(r));
   assert.match(checks.get("xs_ls") ?? "", /feature-poweroff = "1"/, context(r));
   assert.ok(watched.includes("/local/domain/3/data/greeting"), `dom0 watch saw ${JSON.stringify(watched)}\n${context(r)}`);
+});
+
+test("two PVH domains run at once on emu and cannot read each other's xenstore nodes", { timeout: BOOT_TIMEOUT_MS }, async (t) => {
+  const body = (other: number): string => `
+echo "CHECK xs_self=$(xenstore-read name 2>&1)"
+xenstore-read /local/domain/${other}/name; echo "CHECK xs_other_read_rc=$?"
+xenstore-write /local/domain/${other}/data/x y; echo "CHECK xs_other_write_rc=$?"
+poweroff -f
+`;
+  const a = xenstoreInitramfs(body(5));
+  const b = xenstoreInitramfs(body(4));
+  if (a === undefined || b === undefined) {
+    t.skip("xenstore-utils is not fetched (scripts/fetch-guest.sh --xenstore)");
+    return;
+  }
+  const xs = await startXenstoredService();
+  const world = { xs, host: new XenHost(xs) };
+  const [ra, rb] = await Promise.all([
+    bootPvh(body(5), { initrd: a, world, domid: 4, name: "pvh-a" }),
+    bootPvh(body(4), { initrd: b, world, domid: 5, name: "pvh-b" }),
+  ]);
+  await xs.stop();
+  for (const [r, name] of [[ra, "pvh-a"], [rb, "pvh-b"]] as const) {
+    const checks = parseChecks(r.console);
+    assert.equal(r.reason, "poweroff", context(r));
+    assert.equal(checks.get("xs_self"), name, context(r));
+    assert.equal(checks.get("xs_other_read_rc"), "1", context(r));
+    assert.equal(checks.get("xs_other_write_rc"), "1", context(r));
+  }
 });
