@@ -19,6 +19,8 @@ const memMiB = Number(opt("--mem", "256"));
 const vcpus = Number(opt("--vcpus", "1"));
 const maxSeconds = Number(opt("--max-seconds", "600"));
 const quiet = args.includes("--quiet");
+// --profile (or TSXEN_EMU_PROFILE=1): instructions retired, JIT blocks compiled, cache hit rate, hottest RIPs.
+const profile = args.includes("--profile") || process.env.TSXEN_EMU_PROFILE === "1";
 const cmdline = opt(
   "--append",
   type === "hvm"
@@ -104,8 +106,30 @@ function loop(): void {
   }
   if (done) {
     log(`total ${(machine.instructions / 1e6).toFixed(1)} M instructions in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (profile) printProfile();
     process.exit();
   }
   setImmediate(loop);
 }
+function printProfile(): void {
+  const secs = (performance.now() - t0) / 1000;
+  const cpuSecs = process.cpuUsage().user / 1e6;
+  log(`profile: ${(machine.instructions / 1e6).toFixed(1)} M instructions retired, ${(machine.instructions / 1e6 / secs).toFixed(2)} MIPS wall, ` +
+    `${(machine.instructions / 1e6 / cpuSecs).toFixed(2)} MIPS per CPU-second`);
+  const jit = machine.vcpus[0]?.cpu.jit ?? null;
+  if (jit === null) { log("profile: JIT off (TSXEN_EMU_JIT=1 turns it on)"); return; }
+  const s = jit.stats;
+  const dispatches = s.blockRuns + s.interpSteps;
+  log(`profile: blocks compiled ${s.blocksCompiled} (not translatable ${s.blocksUncompilable}, errors ${s.compileErrors}), live ${s.liveBlocks}, ` +
+    `code ${(s.codeBytes / 1e6).toFixed(1)} MB source; block runs ${s.blockRuns} (${(100 * s.blockRuns / Math.max(1, dispatches)).toFixed(1)} % of dispatches), ` +
+    `interpreted steps ${s.interpSteps}; invalidations ${s.invalidations} pages / ${s.blocksInvalidated} blocks, evictions ${s.evictions}; translate+new Function ${(s.compileMs / 1000).toFixed(1)} s (translate ${(s.translateMs / 1000).toFixed(1)} s)`);
+  if (jit.lastCompileError !== "") log(`profile: last compile error: ${jit.lastCompileError.slice(0, 500)}`);
+  for (const b of jit.hottest(15)) {
+    log(`profile:   rip ${(b.ripHi >>> 0).toString(16)}${(b.ripLo >>> 0).toString(16).padStart(8, "0")} runs ${b.execs} insns ${b.native}`);
+  }
+  log(`profile: most invalidated code pages: ${jit.mostInvalidatedPages(8).map(([p, n]) => `${p} x${n}`).join(", ")}`);
+  const hot = jit.hottestInterpreted(15);
+  for (const [op, n] of hot) log(`profile:   left to the interpreter: ${op} x${n}`);
+}
+
 loop();

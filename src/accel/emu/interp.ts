@@ -5,7 +5,9 @@
 
 import { type CpuState, type EmuSystem, FAULT } from "./cpu_state.ts";
 import { CoreBase, CS, DS, ES, FS, GS, SS } from "./decode/decoder.ts";
-import { alu, ALU_ADD, ALU_SUB, execAluOp, execGroup1, execNotNeg, execTestEG, incDec, setLogicFlags } from "./exec/alu.ts";
+import {
+  alu, ALU_ADD, ALU_SUB, execAluOp, execGroup1, execNotNeg, execTestEG, incDec, probeWrite, readRmw, setLogicFlags,
+} from "./exec/alu.ts";
 import { execBsx, execBswap, execBt, execPopcnt } from "./exec/bits.ts";
 import { execDiv, execMul1, imulTrunc } from "./exec/muldiv.ts";
 import { execGroup2, execShxd } from "./exec/shift.ts";
@@ -17,7 +19,7 @@ import {
 import { execGroup15, execSse, sseImmBytes } from "./exec/sse.ts";
 import { execFwait, execX87 } from "./exec/x87.ts";
 import { LF_NONE } from "./flags.ts";
-import { type Block, JitCache } from "./jit/cache.ts";
+import { type Block, HELPERS, JitCache } from "./jit/cache.ts";
 
 /** Interrupt poll period in instructions executed with IF=1. */
 const IRQ_POLL = 8;
@@ -146,14 +148,14 @@ export class Interp extends CoreBase {
             const base = this.fBase;
             if (base >= 0) {
               blk = jit.lookup(base + (lo & 0xfff), lo, hi);
-              if (blk !== undefined && blk.fn === null) blk = undefined;
+              if (blk !== undefined && blk.fn === null) { blk.execs++; blk = undefined; }
             }
           }
           if (blk !== undefined) {
             this.smc = false;
             blk.execs++;
             stats.blockRuns++;
-            cpu.icount += blk.fn!(this);
+            cpu.icount += blk.fn!(this, HELPERS);
             this.pfxDirty = true;
           } else {
             stats.interpSteps++;
@@ -456,7 +458,7 @@ export class Interp extends CoreBase {
       case 0x86: case 0x87: { // xchg E, G
         const os = b === 0x86 ? 1 : this.os;
         this.decodeModrm(0);
-        const a = this.readE(os), ah = this.hi;
+        const a = readRmw(this, os), ah = this.hi;
         const g = this.getReg(os, this.reg), gh = this.hi;
         this.writeE(os, g, gh);
         this.setReg(os, this.reg, a, ah);
@@ -763,7 +765,7 @@ export class Interp extends CoreBase {
         this.decodeModrm(0);
         const op = (this.modrm >> 3) & 7;
         if (op > 1) this.unknown();
-        this.writeE(1, incDec(this, 1, this.readE(1), 0, op === 1), 0);
+        this.writeE(1, incDec(this, 1, readRmw(this, 1), 0, op === 1), 0);
         break;
       }
       case 0xff: if (this.group5()) return; break;
@@ -815,7 +817,7 @@ export class Interp extends CoreBase {
     switch (op) {
       case 0: case 1: {
         const os = this.os;
-        const v = this.readE(os), h = this.hi;
+        const v = readRmw(this, os), h = this.hi;
         const r = incDec(this, os, v, h, op === 1);
         this.writeE(os, r, this.hi);
         return false;
@@ -1055,7 +1057,7 @@ export class Interp extends CoreBase {
       case 0xc0: case 0xc1: { // xadd
         const os = b === 0xc0 ? 1 : this.os;
         this.decodeModrm(0);
-        const d = this.readE(os), dh = this.hi;
+        const d = readRmw(this, os), dh = this.hi;
         const s = this.getReg(os, this.reg), sh = this.hi;
         const r = alu(this, ALU_ADD, os, d, dh, s, sh), rh = this.hi;
         this.writeE(os, r, rh);
@@ -1084,7 +1086,7 @@ export class Interp extends CoreBase {
 
   private cmpxchg(os: number): void {
     this.decodeModrm(0);
-    const d = this.readE(os), dh = this.hi;
+    const d = readRmw(this, os), dh = this.hi;
     const a = this.getReg(os, 0), ah = this.hi;
     alu(this, ALU_SUB, os, a, ah, d, dh);
     if (this.zf() !== 0) {
@@ -1107,6 +1109,7 @@ export class Interp extends CoreBase {
     if (this.os === 8) {
       if (!this.features.cx16) this.unknown();
       if ((lo & 15) !== 0) this.gp0();
+      probeWrite(this, 16, lo, hi);
       const m0 = this.rdMem(8, lo, hi), m0h = this.hi;
       const l2 = this.linAdd(lo, hi, 8), h2 = this.hi;
       const m1 = this.rdMem(8, l2, h2), m1h = this.hi;
@@ -1122,6 +1125,7 @@ export class Interp extends CoreBase {
       }
       return;
     }
+    probeWrite(this, 8, lo, hi);
     const m = this.rdMem(8, lo, hi), mh = this.hi;
     if (m === rlo[0] && mh === rlo[2]) {
       this.wrMem(8, lo, hi, rlo[3], rlo[1]);

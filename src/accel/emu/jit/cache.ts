@@ -17,21 +17,23 @@ import type { EmuSystem } from "../cpu_state.ts";
 import { alu, incDec } from "../exec/alu.ts";
 import { execGroup2 } from "../exec/shift.ts";
 import { imulTrunc } from "../exec/muldiv.ts";
-import { translate } from "./translate.ts";
+import { opBytes, translate } from "./translate.ts";
 
-const TABLE_BITS = 15;
+const TABLE_BITS = 16;
 export const TABLE_SIZE = 1 << TABLE_BITS;
 const TABLE_MASK = TABLE_SIZE - 1;
 /** Dispatches of a start address before it is compiled (TSXEN_EMU_JIT_HOT overrides; 0 = compile at once). */
 const HOT = ((): number => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "12");
-  return Number.isFinite(v) && v >= 0 && v <= 255 ? v : 12;
+  const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "1000");
+  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 1000;
 })();
 /** A page whose blocks were invalidated this often holds data written next to code: not compiled any more. */
-const MAX_PAGE_INVALIDATIONS = 200;
+const MAX_PAGE_INVALIDATIONS = 16;
 
-export type BlockFn = (c: JitCore) => number;
+/** Helpers a block calls (passed as its second argument). */
+export const HELPERS = { alu, incDec, execGroup2, imulTrunc };
+export type BlockFn = (c: JitCore, h: typeof HELPERS) => number;
 
 /** What a block function needs from the core (the Interp). */
 export interface JitCore {
@@ -47,6 +49,8 @@ export class Block {
     readonly phys: number, readonly ripLo: number, readonly ripHi: number,
     readonly fn: BlockFn | null, readonly ripsLo: Int32Array, readonly ripsHi: Int32Array, readonly native: number,
     readonly srcLength: number,
+    /** Opcode bytes of the instruction the interpreter runs after (tail) or instead of (fn null) the block. */
+    readonly tailOp: string,
   ) {}
 }
 
@@ -76,13 +80,17 @@ export interface JitStats {
   compileErrors: number;
   liveBlocks: number;
   codeBytes: number;
+  /** Milliseconds spent translating and in `new Function` (V8's own lazy compile of a block is not included). */
+  compileMs: number;
+  /** Of which translating (decode + source generation). */
+  translateMs: number;
 }
 
 const caches = new WeakMap<Uint8Array, JitCache>();
 
 export class JitCache {
   readonly table: (Block | undefined)[] = new Array<Block | undefined>(TABLE_SIZE).fill(undefined);
-  private readonly hot = new Uint8Array(TABLE_SIZE);
+  private readonly hot = new Uint16Array(TABLE_SIZE);
   /** Blocks per physical page number. */
   private readonly pages = new Map<number, Block[]>();
   private readonly pageInval = new Map<number, number>();
@@ -90,9 +98,11 @@ export class JitCache {
   private readonly cores: JitCore[] = [];
   stats: JitStats = {
     blocksCompiled: 0, blocksUncompilable: 0, blockRuns: 0, interpSteps: 0, invalidations: 0, blocksInvalidated: 0,
-    evictions: 0, compileErrors: 0, liveBlocks: 0, codeBytes: 0,
+    evictions: 0, compileErrors: 0, liveBlocks: 0, codeBytes: 0, compileMs: 0, translateMs: 0,
   };
   lastCompileError = "";
+  /** Dispatches of a start address before it is compiled (tests set 0). */
+  hotThreshold = HOT;
 
   constructor(readonly ram: Uint8Array) {}
 
@@ -165,7 +175,7 @@ export class JitCache {
     const h = hashPhys(phys);
     const b = this.table[h];
     if (b !== undefined && b.phys === phys && b.ripLo === lo && b.ripHi === hi) return b;
-    if (this.hot[h] < HOT) { this.hot[h]++; return undefined; }
+    if (this.hot[h] < this.hotThreshold) { this.hot[h]++; return undefined; }
     this.hot[h] = 0;
     return this.compile(phys, lo, hi, h);
   }
@@ -175,30 +185,32 @@ export class JitCache {
     if ((this.pageInval.get(ppn) ?? 0) > MAX_PAGE_INVALIDATIONS) return undefined;
     let blk: Block;
     let t;
+    const t0 = performance.now();
     try {
       t = translate(this.ram, phys, lo, hi);
+      this.stats.translateMs += performance.now() - t0;
     } catch (e) {
       this.stats.compileErrors++;
       this.lastCompileError = String(e);
       t = null;
     }
     if (t === null) {
-      blk = new Block(phys, lo, hi, null, new Int32Array(0), new Int32Array(0), 0, 0);
+      blk = new Block(phys, lo, hi, null, new Int32Array(0), new Int32Array(0), 0, 0, opBytes(this.ram, phys));
       this.stats.blocksUncompilable++;
     } else {
       let fn: BlockFn;
       try {
-        fn = new Function("alu", "incDec", "execGroup2", "imulTrunc",
-          `return function blk(c) {\n${t.src}\n};`)(alu, incDec, execGroup2, imulTrunc) as BlockFn;
+        fn = new Function("c", "H", t.src) as BlockFn;
       } catch (e) {
         this.stats.compileErrors++;
         this.lastCompileError = `${String(e)}\n${t.src}`;
         return undefined;
       }
-      blk = new Block(phys, lo, hi, fn, t.ripsLo, t.ripsHi, t.native, t.src.length);
+      blk = new Block(phys, lo, hi, fn, t.ripsLo, t.ripsHi, t.native, t.src.length, t.tailOp);
       this.stats.blocksCompiled++;
       this.stats.codeBytes += t.src.length;
     }
+    this.stats.compileMs += performance.now() - t0;
     const old = this.table[h];
     if (old !== undefined) { this.evict(old); this.stats.evictions++; }
     this.table[h] = blk;
@@ -248,6 +260,21 @@ export class JitCache {
   /** Drops every block. */
   flush(): void {
     for (const ppn of [...this.pages.keys()]) this.invalidatePage(ppn);
+  }
+
+  /** Physical pages whose blocks were invalidated most often: [page address hex, count]. */
+  mostInvalidatedPages(n: number): [string, number][] {
+    return [...this.pageInval.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([p, c]) => [(p * 4096).toString(16), c]);
+  }
+
+  /** Opcode bytes most often left to the interpreter by live blocks (weighted by block runs). */
+  hottestInterpreted(n: number): [string, number][] {
+    const m = new Map<string, number>();
+    for (const b of this.table) {
+      if (b === undefined || b.tailOp === "") continue;
+      m.set(b.tailOp, (m.get(b.tailOp) ?? 0) + b.execs);
+    }
+    return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
   }
 
   /** The most executed live blocks (for profiles). */

@@ -16,6 +16,9 @@
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
 
+/** Target of the last translated direct jmp (the block may continue there when it is on the same page). */
+const jmpTarget = [0, 0];
+
 /** Maximum instructions per block. */
 export const MAX_BLOCK = 48;
 
@@ -28,6 +31,16 @@ export interface Translation {
   ripsHi: Int32Array;
   /** Bytes of guest code covered (from the start offset). */
   bytes: number;
+  /** First bytes (hex) of the instruction left to the interpreter at the end, "" if none. */
+  tailOp: string;
+}
+
+/** Hex of up to 4 bytes at ram[p] (within the page): for profiles of what is not translated. */
+export function opBytes(ram: Uint8Array, p: number): string {
+  const end = Math.min(p + 4, p - (p & 0xfff) + 4096, ram.length);
+  let s = "";
+  for (let i = p; i < end; i++) s += ram[i]!.toString(16).padStart(2, "0");
+  return s;
 }
 
 const TWO32 = 4294967296;
@@ -53,7 +66,36 @@ class Dec {
   modrm = 0; mod = 0; reg = 0; rm = 0;
   base = -1; idx = -1; scale = 0; disp = 0; ripRel = false;
 
-  constructor(readonly ram: Uint8Array, p: number, readonly lim: number) { this.p = p; }
+  // emission context of the current instruction
+  k = 0;
+  eaCode = "";
+
+  constructor(readonly ram: Uint8Array, p: number, readonly lim: number,
+    readonly phys: number, readonly ripLo: number, readonly ripHi: number) { this.p = p; }
+
+  /** RIP after the bytes decoded so far (call it after all immediates are read). */
+  end(): [number, number] { return ripAdd(this.ripLo, this.ripHi, this.p - this.phys); }
+  /** Computes the EA source of a memory operand (after the immediates). */
+  needEA(): void {
+    if (this.mod !== 3) { const [l, h] = this.end(); this.eaCode = eaSrc(this, l, h, true); }
+  }
+  /** Reads E (decoded) of size s into dst/dsth; the EA is left in ea/eh for a write-back. */
+  readE(s: number, dst = "a", dsth = "ah"): string {
+    return this.mod === 3 ? `${dst} = ${regRdLo(this, s, this.rm)}; ${dsth} = ${regRdHi(s, this.rm)};` : this.eaCode + " " + memRd(s, dst, dsth);
+  }
+  /** Writes E from v/vh; readE must have emitted the EA already when `again` (RMW). */
+  writeE(s: number, v: string, vh: string, again: boolean): string {
+    return this.mod === 3 ? regWr(this, s, this.rm, v, vh) : (again ? "" : this.eaCode + " ") + memWr(s, v, vh);
+  }
+  jumpTo(lo: number, hi: number): string { return `cpu.ripLo = ${lo}; cpu.ripHi = ${hi}; return ${this.k + 1}; /*end*/`; }
+  jcc(cc: number, disp: number): string | null {
+    if (this.has66) return null;
+    const [nl, nh] = this.end();
+    const [tl, th] = ripAdd(nl, nh, disp);
+    if (!canonical(th)) return null;
+    // Taken: leave the block; not taken: the block goes on with the next instruction (superblock).
+    return `if (c.cond(${cc})) { cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${this.k + 1}; }`;
+  }
 
   u8(): number { if (this.p >= this.lim) throw NO; return this.ram[this.p++]!; }
   s8(): number { return (this.u8() << 24) >> 24; }
@@ -222,6 +264,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   let p = phys;
   let k = 0;
   let ended = false;
+  let tailOp = "";
   while (k < MAX_BLOCK) {
     const [iLo, iHi] = ripAdd(ripLo, ripHi, p - phys);
     if (p >= lim) { // continue on the next page: end here
@@ -230,16 +273,17 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       break;
     }
     ripsLo.push(iLo); ripsHi.push(iHi);
-    const d = new Dec(ram, p, lim);
+    const d = new Dec(ram, p, lim, phys, ripLo, ripHi);
     let code: string | null;
     try {
-      code = insn(d, k, iLo, iHi, () => ripAdd(ripLo, ripHi, d.p - phys));
+      code = insn(d, k);
     } catch (e) {
       if (e !== NO) throw e;
       code = null;
     }
     if (code === null) {
       if (k === 0) return null;
+      tailOp = opBytes(ram, p);
       // Tail: the interpreter executes this instruction, then the block ends wherever it left RIP.
       out.push(`c.bi = ${k}; cpu.ripLo = ${iLo}; cpu.ripHi = ${iHi}; c.pfxDirty = true; c.step(); return ${k + 1};`);
       ended = true;
@@ -257,38 +301,34 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       const [l, h] = ripAdd(ripLo, ripHi, d.p - phys);
       code += ` if (c.smc) { cpu.ripLo = ${l}; cpu.ripHi = ${h}; return ${k + 1}; }`;
     }
+    if (code.endsWith("/*jmp*/") && jmpTarget[1] === ripHi && (jmpTarget[0]! & ~0xfff) === (ripLo & ~0xfff) && k + 1 < MAX_BLOCK) {
+      // Direct jump within the page: follow it (the jmp itself retires as an empty instruction).
+      out.push("");
+      k++;
+      p = phys - (phys & 0xfff) + (jmpTarget[0]! & 0xfff);
+      continue;
+    }
     out.push(code);
     k++;
     p = d.p;
-    if (code.endsWith("/*end*/")) { ended = true; break; }
+    if (code.endsWith("/*end*/") || code.endsWith("/*jmp*/")) { ended = true; break; }
   }
   if (!ended) {
     const [lo, hi] = ripAdd(ripLo, ripHi, p - phys);
     out.push(`cpu.ripLo = ${lo}; cpu.ripHi = ${hi}; return ${k};`);
   }
-  const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys;\n" +
+  const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc;\n" +
     "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" + out.join("\n");
-  return { src, native: k, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys };
+  return { src, native: k, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
 }
 
 /** Source for one instruction (index k, starting at iLo/iHi); null = not translated. `end()` gives the RIP after
  * the bytes decoded so far (call it after all immediates are read). Control transfers end with "/*end*\/". */
-function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, number]): string | null {
-  void iLo; void iHi;
+function insn(d: Dec, k: number): string | null {
+  d.k = k;
   const b0 = d.prefixes();
   const os = d.os;
   const pre = `c.bi = ${k};`;
-  // Reads E (decoded) of size s into a/ah; EA left in ea/eh for a write-back.
-  let eaCode = "";
-  const needEA = (): void => {
-    if (d.mod !== 3) { const [l, h] = end(); eaCode = eaSrc(d, l, h, true); }
-  };
-  const readE = (s: number, dst = "a", dsth = "ah"): string =>
-    d.mod === 3 ? `${dst} = ${regRdLo(d, s, d.rm)}; ${dsth} = ${regRdHi(s, d.rm)};` : eaCode + " " + memRd(s, dst, dsth);
-  /** Writes E from v/vh; readE must have emitted the EA already when `again` (RMW). */
-  const writeE = (s: number, v: string, vh: string, again: boolean): string =>
-    d.mod === 3 ? regWr(d, s, d.rm, v, vh) : (again ? "" : eaCode + " ") + memWr(s, v, vh);
-  const jumpTo = (lo: number, hi: number): string => `cpu.ripLo = ${lo}; cpu.ripHi = ${hi}; return ${k + 1}; /*end*/`;
   if (d.rep !== 0 && !(b0 === 0x90 && d.rep === 0xf3) && b0 !== 0x0f) return null;
 
   // ---- two-operand ALU 00-3d ----
@@ -297,14 +337,14 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
     const form = b0 & 7;
     const wb = op !== ALU_CMP;
     switch (form) {
-      case 0: { d.modrmDecode(); needEA();
-        return `${pre} ${readE(1)} b = ${reg8Rd(d, d.reg)}; bh = 0; ${aluSrc(op, 1)}${wb ? " " + writeE(1, "r", "0", true) : ""}`; }
-      case 1: { d.modrmDecode(); needEA();
-        return `${pre} ${readE(os)} b = ${regRdLo(d, os, d.reg)}; bh = ${regRdHi(os, d.reg)}; ${aluSrc(op, os)}${wb ? " " + writeE(os, "r", "rh", true) : ""}`; }
-      case 2: { d.modrmDecode(); needEA();
-        return `${pre} ${readE(1, "b", "bh")} a = ${reg8Rd(d, d.reg)}; ah = 0; ${aluSrc(op, 1)}${wb ? " " + regWr(d, 1, d.reg, "r", "0") : ""}`; }
-      case 3: { d.modrmDecode(); needEA();
-        return `${pre} ${readE(os, "b", "bh")} a = ${regRdLo(d, os, d.reg)}; ah = ${regRdHi(os, d.reg)}; ${aluSrc(op, os)}${wb ? " " + regWr(d, os, d.reg, "r", "rh") : ""}`; }
+      case 0: { d.modrmDecode(); d.needEA();
+        return `${pre} ${d.readE(1)} b = ${reg8Rd(d, d.reg)}; bh = 0; ${aluSrc(op, 1)}${wb ? " " + d.writeE(1, "r", "0", true) : ""}`; }
+      case 1: { d.modrmDecode(); d.needEA();
+        return `${pre} ${d.readE(os)} b = ${regRdLo(d, os, d.reg)}; bh = ${regRdHi(os, d.reg)}; ${aluSrc(op, os)}${wb ? " " + d.writeE(os, "r", "rh", true) : ""}`; }
+      case 2: { d.modrmDecode(); d.needEA();
+        return `${pre} ${d.readE(1, "b", "bh")} a = ${reg8Rd(d, d.reg)}; ah = 0; ${aluSrc(op, 1)}${wb ? " " + regWr(d, 1, d.reg, "r", "0") : ""}`; }
+      case 3: { d.modrmDecode(); d.needEA();
+        return `${pre} ${d.readE(os, "b", "bh")} a = ${regRdLo(d, os, d.reg)}; ah = ${regRdHi(os, d.reg)}; ${aluSrc(op, os)}${wb ? " " + regWr(d, os, d.reg, "r", "rh") : ""}`; }
       case 4: { const v = d.u8();
         return `${pre} a = rlo[0] & 255; ah = 0; b = ${v}; bh = 0; ${aluSrc(op, 1)}${wb ? " rlo[0] = (rlo[0] & -256) | r;" : ""}`; }
       default: {
@@ -326,9 +366,9 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
       return `${pre} ${peek64()} ${adjSp(8)} rlo[${r}] = a; rhi[${r}] = ah;`;
     }
     case 0x63: { // movsxd
-      d.modrmDecode(); needEA();
-      if (os === 8) return `${pre} ${readE(4)} rlo[${d.reg}] = a; rhi[${d.reg}] = a >> 31;`;
-      return `${pre} ${readE(4)} ${regWr(d, os, d.reg, os === 2 ? "(a & 65535)" : "a", "0")}`;
+      d.modrmDecode(); d.needEA();
+      if (os === 8) return `${pre} ${d.readE(4)} rlo[${d.reg}] = a; rhi[${d.reg}] = a >> 31;`;
+      return `${pre} ${d.readE(4)} ${regWr(d, os, d.reg, os === 2 ? "(a & 65535)" : "a", "0")}`;
     }
     case 0x68: case 0x6a: {
       if (d.has66) return null;
@@ -339,13 +379,13 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
       d.modrmDecode();
       let m: number;
       if (b0 === 0x6b) m = d.s8(); else m = os === 2 ? (d.u16() << 16) >> 16 : d.s32();
-      needEA();
-      return `${pre} ${readE(os)} r = imulTrunc(c, ${os}, a, ah, ${m}, ${m >> 31}); rh = c.hi; ${regWr(d, os, d.reg, "r", "rh")}`;
+      d.needEA();
+      return `${pre} ${d.readE(os)} r = imulTrunc(c, ${os}, a, ah, ${m}, ${m >> 31}); rh = c.hi; ${regWr(d, os, d.reg, "r", "rh")}`;
     }
     case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
     case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
       const disp = d.s8();
-      return jcc(b0 & 15, disp);
+      return d.jcc(b0 & 15, disp);
     }
     case 0x80: case 0x81: case 0x83: {
       const s = b0 === 0x80 ? 1 : os;
@@ -355,28 +395,28 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
       if (b0 === 0x81) { if (s === 2) { v = d.u16(); vh = 0; } else { v = d.s32(); vh = v >> 31; } }
       else if (b0 === 0x83) { v = d.s8(); vh = v >> 31; }
       else { v = d.u8(); vh = 0; }
-      needEA();
+      d.needEA();
       const wb = op !== ALU_CMP;
-      return `${pre} ${readE(s)} b = ${v}; bh = ${vh}; ${aluSrc(op, s)}${wb ? " " + writeE(s, "r", "rh", true) : ""}`;
+      return `${pre} ${d.readE(s)} b = ${v}; bh = ${vh}; ${aluSrc(op, s)}${wb ? " " + d.writeE(s, "r", "rh", true) : ""}`;
     }
     case 0x84: case 0x85: {
       const s = b0 === 0x84 ? 1 : os;
-      d.modrmDecode(); needEA();
-      return `${pre} ${readE(s)} c.lfOp = 5; c.lfSize = ${s}; c.lfResLo = a & ${regRdLo(d, s, d.reg)}; c.lfResHi = ${s === 8 ? `ah & rhi[${d.reg}]` : "0"};`;
+      d.modrmDecode(); d.needEA();
+      return `${pre} ${d.readE(s)} c.lfOp = 5; c.lfSize = ${s}; c.lfResLo = a & ${regRdLo(d, s, d.reg)}; c.lfResHi = ${s === 8 ? `ah & rhi[${d.reg}]` : "0"};`;
     }
     case 0x86: case 0x87: {
       const s = b0 === 0x86 ? 1 : os;
-      d.modrmDecode(); needEA();
-      return `${pre} ${readE(s)} b = ${regRdLo(d, s, d.reg)}; bh = ${regRdHi(s, d.reg)}; ${writeE(s, "b", "bh", true)} ${regWr(d, s, d.reg, "a", "ah")}`;
+      d.modrmDecode(); d.needEA();
+      return `${pre} ${d.readE(s)} b = ${regRdLo(d, s, d.reg)}; bh = ${regRdHi(s, d.reg)}; ${d.writeE(s, "b", "bh", true)} ${regWr(d, s, d.reg, "a", "ah")}`;
     }
-    case 0x88: d.modrmDecode(); needEA(); return `${pre} ${writeE(1, reg8Rd(d, d.reg), "0", false)}`;
-    case 0x89: d.modrmDecode(); needEA(); return `${pre} ${writeE(os, regRdLo(d, os, d.reg), regRdHi(os, d.reg), false)}`;
-    case 0x8a: d.modrmDecode(); needEA(); return `${pre} ${readE(1)} ${regWr(d, 1, d.reg, "a", "0")}`;
-    case 0x8b: d.modrmDecode(); needEA(); return `${pre} ${readE(os)} ${regWr(d, os, d.reg, "a", "ah")}`;
+    case 0x88: d.modrmDecode(); d.needEA(); return `${pre} ${d.writeE(1, reg8Rd(d, d.reg), "0", false)}`;
+    case 0x89: d.modrmDecode(); d.needEA(); return `${pre} ${d.writeE(os, regRdLo(d, os, d.reg), regRdHi(os, d.reg), false)}`;
+    case 0x8a: d.modrmDecode(); d.needEA(); return `${pre} ${d.readE(1)} ${regWr(d, 1, d.reg, "a", "0")}`;
+    case 0x8b: d.modrmDecode(); d.needEA(); return `${pre} ${d.readE(os)} ${regWr(d, os, d.reg, "a", "ah")}`;
     case 0x8d: {
       d.modrmDecode();
       if (d.mod === 3) return null;
-      const [l, h] = end();
+      const [l, h] = d.end();
       const e = eaSrc(d, l, h, false);
       if (os === 8) return `${e} rlo[${d.reg}] = ea; rhi[${d.reg}] = eh;`;
       return `${e} ${regWr(d, os, d.reg, os === 2 ? "(ea & 65535)" : "ea", "0")}`;
@@ -411,9 +451,9 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
       const s = (b0 & 1) === 0 ? 1 : os;
       d.modrmDecode();
       const count = b0 <= 0xc1 ? `${d.u8()}` : b0 <= 0xd1 ? "1" : "(rlo[1] & 255)";
-      needEA();
+      d.needEA();
       let setup = `c.modrm = ${d.modrm}; c.mod = ${d.mod}; c.rm = ${d.rm}; c.rex = ${d.rex};`;
-      if (d.mod !== 3) setup += ` ${eaCode} c.eaLo = ea; c.eaHi = eh;`;
+      if (d.mod !== 3) setup += ` ${d.eaCode} c.eaLo = ea; c.eaHi = eh;`;
       return `${pre} ${setup} execGroup2(c, ${s}, ${count});`;
     }
     case 0xc2: case 0xc3: {
@@ -427,8 +467,8 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
       if (((d.modrm >> 3) & 7) !== 0) return null;
       let v: number, vh = 0;
       if (s === 1) v = d.u8(); else if (s === 2) v = d.u16(); else { v = d.s32(); vh = v >> 31; }
-      needEA();
-      return `${pre} ${writeE(s, `${v}`, `${vh}`, false)}`;
+      d.needEA();
+      return `${pre} ${d.writeE(s, `${v}`, `${vh}`, false)}`;
     }
     case 0xc9: {
       if (d.has66) return null;
@@ -438,18 +478,19 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
     case 0xe8: {
       if (d.has66) return null;
       const disp = d.s32();
-      const [nl, nh] = end();
+      const [nl, nh] = d.end();
       const [tl, th] = ripAdd(nl, nh, disp);
       if (!canonical(th)) return null;
-      return `${pre} ${push64(`${nl}`, `${nh}`)} ${jumpTo(tl, th)}`;
+      return `${pre} ${push64(`${nl}`, `${nh}`)} ${d.jumpTo(tl, th)}`;
     }
     case 0xe9: case 0xeb: {
       if (d.has66) return null;
       const disp = b0 === 0xe9 ? d.s32() : d.s8();
-      const [nl, nh] = end();
+      const [nl, nh] = d.end();
       const [tl, th] = ripAdd(nl, nh, disp);
       if (!canonical(th)) return null;
-      return jumpTo(tl, th);
+      jmpTarget[0] = tl; jmpTarget[1] = th;
+      return d.jumpTo(tl, th) + "/*jmp*/";
     }
     case 0xf6: case 0xf7: {
       const s = b0 === 0xf6 ? 1 : os;
@@ -458,43 +499,37 @@ function insn(d: Dec, k: number, iLo: number, iHi: number, end: () => [number, n
       if (op < 2) {
         let v: number, vh = 0;
         if (s === 1) v = d.u8(); else if (s === 2) v = d.u16(); else { v = d.s32(); vh = v >> 31; }
-        needEA();
-        return `${pre} ${readE(s)} c.lfOp = 5; c.lfSize = ${s}; c.lfResLo = a & ${v}; c.lfResHi = ${s === 8 ? `ah & ${vh}` : "0"};`;
+        d.needEA();
+        return `${pre} ${d.readE(s)} c.lfOp = 5; c.lfSize = ${s}; c.lfResLo = a & ${v}; c.lfResHi = ${s === 8 ? `ah & ${vh}` : "0"};`;
       }
-      needEA();
+      d.needEA();
       if (op === 2) {
         const m = s === 1 ? 255 : s === 2 ? 65535 : -1;
-        return `${pre} ${readE(s)} r = ~a & ${m}; rh = ~ah; ${writeE(s, "r", "rh", true)}`;
+        return `${pre} ${d.readE(s)} r = ~a & ${m}; rh = ~ah; ${d.writeE(s, "r", "rh", true)}`;
       }
-      if (op === 3) return `${pre} ${readE(s, "b", "bh")} a = 0; ah = 0; r = alu(c, 5, ${s}, 0, 0, b, bh); rh = c.hi; ${writeE(s, "r", "rh", true)}`;
+      if (op === 3) return `${pre} ${d.readE(s, "b", "bh")} a = 0; ah = 0; r = alu(c, 5, ${s}, 0, 0, b, bh); rh = c.hi; ${d.writeE(s, "r", "rh", true)}`;
       return null;
     }
     case 0xfe: case 0xff: {
       const s = b0 === 0xfe ? 1 : os;
       d.modrmDecode();
       const op = (d.modrm >> 3) & 7;
-      needEA();
-      if (op < 2) return `${pre} ${readE(s)} r = incDec(c, ${s}, a, ah, ${op === 1}); rh = c.hi; ${writeE(s, "r", "rh", true)}`;
+      d.needEA();
+      if (op < 2) return `${pre} ${d.readE(s)} r = incDec(c, ${s}, a, ah, ${op === 1}); rh = c.hi; ${d.writeE(s, "r", "rh", true)}`;
       if (b0 === 0xfe || d.has66) return null;
       if (op === 2) {
-        const [nl, nh] = end();
-        return `${pre} ${readE(8)} if (((ah << 16) >> 16) !== ah) c.fault(13, true, 0); ${push64(`${nl}`, `${nh}`)} cpu.ripLo = a; cpu.ripHi = ah; return ${k + 1}; /*end*/`;
+        const [nl, nh] = d.end();
+        return `${pre} ${d.readE(8)} if (((ah << 16) >> 16) !== ah) c.fault(13, true, 0); ${push64(`${nl}`, `${nh}`)} cpu.ripLo = a; cpu.ripHi = ah; return ${k + 1}; /*end*/`;
       }
-      if (op === 4) return `${pre} ${readE(8)} if (((ah << 16) >> 16) !== ah) c.fault(13, true, 0); cpu.ripLo = a; cpu.ripHi = ah; return ${k + 1}; /*end*/`;
-      if (op === 6) return `${pre} ${readE(8)} ${push64("a", "ah")}`;
+      if (op === 4) return `${pre} ${d.readE(8)} if (((ah << 16) >> 16) !== ah) c.fault(13, true, 0); cpu.ripLo = a; cpu.ripHi = ah; return ${k + 1}; /*end*/`;
+      if (op === 6) return `${pre} ${d.readE(8)} ${push64("a", "ah")}`;
       return null;
     }
-    case 0x0f: return insn0f(d, k, end, pre, () => { needEA(); return eaCode; }, readE, writeE, jcc);
+    case 0x0f: return insn0f(d, pre);
     default: return null;
   }
 
-  function jcc(cc: number, disp: number): string | null {
-    if (d.has66) return null;
-    const [nl, nh] = end();
-    const [tl, th] = ripAdd(nl, nh, disp);
-    if (!canonical(th)) return null;
-    return `if (c.cond(${cc})) { cpu.ripLo = ${tl}; cpu.ripHi = ${th}; } else { cpu.ripLo = ${nl}; cpu.ripHi = ${nh}; } return ${k + 1}; /*end*/`;
-  }
+
 }
 
 function push64(v: string, vh: string): string {
@@ -509,41 +544,37 @@ function adjSp(n: number): string {
   return `s = (rlo[4] >>> 0) + ${n}; rlo[4] = s | 0; if (s > 4294967295) rhi[4] = (rhi[4] + 1) | 0;`;
 }
 
-function insn0f(d: Dec, k: number, end: () => [number, number], pre: string, needEA: () => string,
-  readE: (s: number, dst?: string, dsth?: string) => string,
-  writeE: (s: number, v: string, vh: string, again: boolean) => string,
-  jcc: (cc: number, disp: number) => string | null): string | null {
+function insn0f(d: Dec, pre: string): string | null {
   const b = d.u8();
   const os = d.os;
   if (d.rep !== 0 && !(b >= 0x18 && b <= 0x1f)) return null;
-  void k;
   switch (b) {
     case 0x0d: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
       d.modrmDecode();
       return ""; // hint nops: no access
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
     case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: {
-      d.modrmDecode(); needEA();
-      return `${pre} ${readE(os)} if (c.cond(${b & 15})) { ${regWr(d, os, d.reg, "a", "ah")} }${os === 4 ? ` else rhi[${d.reg}] = 0;` : ""}`;
+      d.modrmDecode(); d.needEA();
+      return `${pre} ${d.readE(os)} if (c.cond(${b & 15})) { ${regWr(d, os, d.reg, "a", "ah")} }${os === 4 ? ` else rhi[${d.reg}] = 0;` : ""}`;
     }
     case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
     case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
       if (d.has66) return null;
-      return jcc(b & 15, d.s32());
+      return d.jcc(b & 15, d.s32());
     }
     case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
     case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
-      d.modrmDecode(); needEA();
-      return `${pre} r = c.cond(${b & 15}) ? 1 : 0; ${writeE(1, "r", "0", false)}`;
+      d.modrmDecode(); d.needEA();
+      return `${pre} r = c.cond(${b & 15}) ? 1 : 0; ${d.writeE(1, "r", "0", false)}`;
     case 0xaf:
-      d.modrmDecode(); needEA();
-      return `${pre} ${readE(os, "b", "bh")} a = ${regRdLo(d, os, d.reg)}; ah = ${regRdHi(os, d.reg)}; r = imulTrunc(c, ${os}, a, ah, b, bh); rh = c.hi; ${regWr(d, os, d.reg, "r", "rh")}`;
+      d.modrmDecode(); d.needEA();
+      return `${pre} ${d.readE(os, "b", "bh")} a = ${regRdLo(d, os, d.reg)}; ah = ${regRdHi(os, d.reg)}; r = imulTrunc(c, ${os}, a, ah, b, bh); rh = c.hi; ${regWr(d, os, d.reg, "r", "rh")}`;
     case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
-      d.modrmDecode(); needEA();
+      d.modrmDecode(); d.needEA();
       const src = (b & 1) === 0 ? 1 : 2;
       let conv = "ah = 0;";
       if (b >= 0xbe) conv = src === 1 ? "a = (a << 24) >> 24; ah = a >> 31;" : "a = (a << 16) >> 16; ah = a >> 31;";
-      return `${pre} ${readE(src)} ${conv} ${regWr(d, os, d.reg, os === 2 ? "(a & 65535)" : "a", "ah")}`;
+      return `${pre} ${d.readE(src)} ${conv} ${regWr(d, os, d.reg, os === 2 ? "(a & 65535)" : "a", "ah")}`;
     }
     default: return null;
   }
