@@ -38,18 +38,5 @@ export const KNOWN_FAILING: Record<string, KnownFailing> = {
     why: "LOCK prefix on a non-lockable instruction or a register destination does not raise #UD",
     repro: [{ lines: [".byte 0xf0", "add %eax, %ebx"], undefAfter: 0 }],
   },
-  // src/accel/emu (core/mmu): a read-modify-write memory destination (add/inc/not/shl/bts/xchg/xadd/cmpxchg
-  // to memory, locked or not) on a not-present page faults with error code 4 (user, read); hardware reports
-  // 6 (user, write) because the access is a write. mov $0x3000000,%eax; addl $1,(%rax) (unmapped here):
-  // hardware #PF error 0x6, emu 0x4. Plain stores (mov, setcc, stos) are right.
-  "rmw-pf-write-bit": {
-    why: "#PF on a read-modify-write memory operand reports a read (W=0) instead of a write",
-    repro: [{ lines: ["mov $0x3000000, %eax", "addl $1, (%rax)"], undefAfter: 0 }],
-    matches: (_seq, diffs) => {
-      if (diffs.length !== 1) return false;
-      const m = /^fault: native vector 14 at rip (\w+) error 0x([0-9a-f]+) cr2 (\w+), emu vector 14 at rip \1 error 0x([0-9a-f]+) cr2 \3$/.exec(diffs[0]!);
-      return m !== null && parseInt(m[2]!, 16) === (parseInt(m[4]!, 16) | 2) && m[2] !== m[4];
-    },
-  },
 };
 

@@ -86,13 +86,30 @@ export function incDec(c: CoreBase, os: number, aLo: number, aHi: number, dec: b
   return lo;
 }
 
+/** Checks write access to the os-byte memory operand at linear (lo, hi) before a read-modify-write reads it:
+ * hardware reads such an operand with write intent, so a #PF on it reports W=1 (a read-only page faults with
+ * P|W before anything is read). Uses EmuSystem.dataPage (systems without it skip the check). */
+export function probeWrite(c: CoreBase, os: number, lo: number, hi: number): void {
+  const sys = c.sys;
+  if (sys.dataPage === undefined) return;
+  sys.dataPage(lo, hi, true);
+  if ((lo & 0xfff) + os > 4096) { const l2 = c.linAdd(lo | 0xfff, hi, 1); sys.dataPage(l2, c.hi, true); } // next page
+}
+
+/** readE for the destination of a read-modify-write instruction (after decodeModrm): see probeWrite. */
+export function readRmw(c: CoreBase, os: number): number {
+  if (c.mod === 3) return c.getReg(os, c.rm);
+  probeWrite(c, os, c.eaLo, c.eaHi);
+  return c.rdMem(os, c.eaLo, c.eaHi);
+}
+
 /** Opcodes 00-3f with (op & 7) < 6: the eight two-operand ALU ops in their six encodings. */
 export function execAluOp(c: CoreBase, opcode: number): void {
   const op = opcode >> 3;
   switch (opcode & 7) {
     case 0: { // Eb, Gb
       c.decodeModrm(0);
-      const a = c.readE(1), b = c.getReg8(c.reg);
+      const a = op !== ALU_CMP ? readRmw(c, 1) : c.readE(1), b = c.getReg8(c.reg);
       const r = alu(c, op, 1, a, 0, b, 0);
       if (op !== ALU_CMP) c.writeE(1, r, 0);
       return;
@@ -113,7 +130,7 @@ export function execAluOp(c: CoreBase, opcode: number): void {
           return;
         }
       }
-      const a = c.readE(os), ah = c.hi;
+      const a = op !== ALU_CMP ? readRmw(c, os) : c.readE(os), ah = c.hi;
       const b = c.getReg(os, c.reg), bh = c.hi;
       const r = alu(c, op, os, a, ah, b, bh);
       if (op !== ALU_CMP) c.writeE(os, r, c.hi);
@@ -168,7 +185,7 @@ export function execGroup1(c: CoreBase, opcode: number): void {
     if (op !== ALU_CMP) { c.rlo[rm] = r; c.rhi[rm] = os === 8 ? c.hi : 0; }
     return;
   }
-  const a = c.readE(os), ah = c.hi;
+  const a = op !== ALU_CMP ? readRmw(c, os) : c.readE(os), ah = c.hi;
   const r = alu(c, op, os, a, ah, b, bh);
   if (op !== ALU_CMP) c.writeE(os, r, c.hi);
 }
@@ -183,7 +200,7 @@ export function execTestEG(c: CoreBase, os: number): void {
 
 /** f6/f7 /2 not, /3 neg (modrm decoded). */
 export function execNotNeg(c: CoreBase, os: number, neg: boolean): void {
-  const a = c.readE(os), ah = c.hi;
+  const a = readRmw(c, os), ah = c.hi;
   if (!neg) {
     c.writeE(os, ~a & sizeMask(os), ~ah);
     return;

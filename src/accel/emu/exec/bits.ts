@@ -3,6 +3,7 @@
 
 import type { CoreBase } from "../decode/decoder.ts";
 import { LF_NONE } from "../flags.ts";
+import { readRmw } from "./alu.ts";
 
 const ZF = 0x40;
 
@@ -34,7 +35,7 @@ export function execBt(c: CoreBase, os: number, op: number, regOffset: boolean, 
       } else c.eaLo = (c.eaLo + delta) | 0;
     }
   }
-  let lo = c.readE(os), hi = c.hi;
+  let lo = op !== 0 ? readRmw(c, os) : c.readE(os), hi = c.hi;
   let cf: number;
   if (os === 8 && bit >= 32) {
     const m = 1 << (bit - 32);

@@ -4,7 +4,7 @@
 
 import type { CoreBase } from "../decode/decoder.ts";
 import { LF_NONE, LF_RESAUX } from "../flags.ts";
-import { sizeMask } from "./alu.ts";
+import { readRmw, sizeMask } from "./alu.ts";
 
 const CF = 1, OF = 0x800;
 
@@ -150,7 +150,7 @@ function rcx(c: CoreBase, right: boolean, os: number, lo: number, hi: number, co
 export function execGroup2(c: CoreBase, os: number, count: number): void {
   count &= os === 8 ? 63 : 31;
   const op = (c.modrm >> 3) & 7;
-  const lo = c.readE(os), hi = c.hi;
+  const lo = readRmw(c, os), hi = c.hi; // a write-intent access even for count 0
   if (count === 0) { if (c.mod === 3 && os === 4) c.writeE(4, lo, 0); return; }
   const r = shiftOp(c, op, os, lo, hi, count);
   c.writeE(os, r, c.hi);
@@ -159,7 +159,7 @@ export function execGroup2(c: CoreBase, os: number, count: number): void {
 /** shld (left) / shrd of the decoded r/m operand with register c.reg. */
 export function execShxd(c: CoreBase, os: number, count: number, left: boolean): void {
   count &= os === 8 ? 63 : 31;
-  const lo = c.readE(os), hi = c.hi;
+  const lo = readRmw(c, os), hi = c.hi; // a write-intent access even for count 0
   if (count === 0) { if (c.mod === 3 && os === 4) c.writeE(4, lo, 0); return; }
   const s = c.getReg(os, c.reg), sh = c.hi;
   let rl: number, rh = 0, cf: number;
