@@ -21,6 +21,8 @@ const RUNS = opt("--runs", 1);
 const WORK_MIB = opt("--work-mib", 16);
 const VCPUS = opt("--vcpus", 1);
 const MEMORY_MIB = 256;
+/** TSXEN_EMU_JIT=1: the emu column runs with the block JIT (reported, and written to its own docs block). */
+const JIT = process.env.TSXEN_EMU_JIT === "1";
 const CMDLINE = "console=ttyS0 reboot=t cryptomgr.notests panic=-1 quiet";
 const INIT = `echo BENCH-USERSPACE-UP
 echo BENCH-WORK-START
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     `Stock Debian kernel (${readFileSync(join(GUEST_DIR, "config"), "utf8").match(/Linux\/x86 ([^ ]+)/)?.[1] ?? "6.1"}), ${MEMORY_MIB} MiB, ${VCPUS} vCPU, cmdline \`${CMDLINE}\`, median of ${RUNS} run(s), ${new Date().toISOString().slice(0, 10)}.`,
     "QEMU: `qemu-system-x86_64 -M microvm,pit=on,pic=on,rtc=on -accel tcg -cpu qemu64` with the same vmlinux (PVH loader), initrd and cmdline.",
     "",
-    "| measure | tsxen emu | QEMU TCG | emu / QEMU (lower is better) |",
+    `| measure | tsxen emu (${JIT ? "block JIT, TSXEN_EMU_JIT=1" : "interpreter"}) | QEMU TCG | emu / QEMU (lower is better) |`,
     "|---|---|---|---|",
     row("start to userspace marker", (s) => s.userspaceS),
     row(`md5sum of ${WORK_MIB} MiB (CPU-bound)`, (s) => s.workS),
@@ -132,7 +134,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${table}\n`);
   if (args.includes("--write")) {
     const path = join(ROOT, "docs/benchmarks.md");
-    const begin = `<!-- bench:emu vcpus=${VCPUS} begin -->`, end = `<!-- bench:emu vcpus=${VCPUS} end -->`;
+    const tag = `vcpus=${VCPUS}${JIT ? " jit=1" : ""}`;
+    const begin = `<!-- bench:emu ${tag} begin -->`, end = `<!-- bench:emu ${tag} end -->`;
     let doc = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
     const block = `${begin}\n${table}\n${end}`;
     const re = new RegExp(`${begin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[\\s\\S]*?${end}`);
