@@ -31,12 +31,5 @@ export const KNOWN_FAILING: Record<string, KnownFailing> = {
     why: "fbstp drops the sign of a negative zero result",
     repro: [{ lines: ["fldz", "fchs", "fbstp 32(%r15)", "fbld 32(%r15)"], undefAfter: 0, fswUndefAfter: 0x4500, family: "x87" }],
   },
-  // src/accel/emu/decode: a LOCK prefix on an instruction that cannot be locked (register destination, mov,
-  // nop, ...) must raise #UD; emu executes the instruction. f0 01 c3 (lock add %eax,%ebx), f0 89 47 08,
-  // f0 90. The fault family leaves these out while listed.
-  "lock-ud": {
-    why: "LOCK prefix on a non-lockable instruction or a register destination does not raise #UD",
-    repro: [{ lines: [".byte 0xf0", "add %eax, %ebx"], undefAfter: 0 }],
-  },
 };
 

@@ -11,6 +11,7 @@ import {
 import { execBsx, execBswap, execBt, execPopcnt } from "./exec/bits.ts";
 import { execDiv, execMul1, imulTrunc } from "./exec/muldiv.ts";
 import { execGroup2, execShxd } from "./exec/shift.ts";
+import { checkLock } from "./exec/lock.ts";
 import { execString } from "./exec/string.ts";
 import {
   execCliSti, execGroup6, execGroup7, execInOut, execLarLsl, execLoadFar, execMovCrDr, execPopf, execPushf,
@@ -302,6 +303,7 @@ export class Interp extends CoreBase {
         else if (this.has66) os = os === 2 ? 4 : 2;
       } else if (this.has66) os = os === 2 ? 4 : 2;
         this.os = os; this.as = as;
+    if (this.lock) checkLock(this, b);
     return b;
   }
 
