@@ -97,7 +97,9 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
 const context = (r: BootResult): string => `console tail:\n${r.console.slice(-3000)}\nlog:\n${r.log.slice(-20).join("\n")}`;
 
 test("the stock Debian kernel boots as PVH on emu: Xen detected, hvc0 shell, /sys/hypervisor, clocksource xen, poweroff", { timeout: BOOT_TIMEOUT_MS }, async () => {
+  let hostSecondsAtDate: number | undefined;
   const r = await bootPvh(`
+echo "CHECK date_now=$(date +%s)"
 echo "CHECK hv_major=$(cat /sys/hypervisor/version/major)"
 echo "CHECK hv_minor=$(cat /sys/hypervisor/version/minor)"
 echo "CHECK hv_extra=$(cat /sys/hypervisor/version/extra)"
@@ -106,7 +108,9 @@ echo "CHECK clocksource=$(cat /sys/devices/system/clocksource/clocksource0/curre
 dmesg | grep -E "Booting kernel on Xen PVH|Xen version|Using 2-level ABI|console .hvc0. enabled|Grant table initialized" | sed 's/^\\[[ 0-9.]*\\] /DMESG /'
 ${GUEST_CHECKS}
 poweroff -f
-`);
+`, (text) => {
+    if (hostSecondsAtDate === undefined && /CHECK date_now=\d+\r?\n/.test(text)) hostSecondsAtDate = Date.now() / 1000;
+  });
   const checks = parseChecks(r.console);
   assert.equal(r.reason, "poweroff", context(r));
   assert.ok(r.console.includes("TSXEN-GUEST-DONE"), context(r));
@@ -118,6 +122,9 @@ poweroff -f
   assert.equal(checks.get("md5"), "36c7ba9b7b95a423417f01f962baa2e2", context(r));
   assert.equal(checks.get("nproc"), "1", context(r));
   assert.equal(checks.get("clocksource"), "xen", context(r));
+  // The guest's wall clock after a boot of a minute or more (pvclock + Xen wallclock / RTC) is the host's, ±2 s.
+  const skew = Number(checks.get("date_now")) - (hostSecondsAtDate ?? 0);
+  assert.ok(Math.abs(skew) <= 2, `guest clock is ${skew.toFixed(1)} s off the host's\n${context(r)}`);
   const delta = Number(checks.get("date_delta"));
   assert.ok(delta >= 1 && delta <= 4, `date advanced ${delta}s across sleep 2\n${context(r)}`);
   for (const line of ["Booting kernel on Xen PVH", "Xen version: 4.17.0-tsxen", "xen:events: Using 2-level ABI", "printk: console [hvc0] enabled", "Grant table initialized"]) {

@@ -1,4 +1,4 @@
-// sched_op hypercall (xen/common/sched/core.c do_sched_op, public/sched.h): yield, block, shutdown(reason).
+// sched_op hypercall (xen/common/sched/core.c do_sched_op, public/sched.h): yield, block, poll, shutdown(reason).
 import { Errno } from "../../abi/xen/errno.ts";
 import { SchedOp, ShutdownCode } from "../../abi/xen/sched.ts";
 import type { ShutdownReason } from "../ports.ts";
@@ -17,6 +17,11 @@ export const schedOp: HypercallHandler = (ctx, [cmd, arg]) => {
       return 0;
     case SchedOp.block:
       // Without event channels nothing can wake the vCPU; Xen allows a spurious return from block.
+      return 0;
+    case SchedOp.poll:
+      // Returning before a port is pending is a spurious wakeup, which the guest's callers allow (Linux PV
+      // spinlocks re-check the lock and poll again; xen_poll_irq BUG()s only on an error). The vCPU thread
+      // runs other vCPUs too (emu), so it must not block here; a real wait comes with per-vCPU blocking.
       return 0;
     case SchedOp.shutdown: {
       const code = readGuestU32(ctx.mem, arg);
