@@ -7,16 +7,8 @@ import { PagingGuestMemory, type PagingState } from "../hv/hypercall/guest_pagew
 import type { HypercallRequest } from "../hv/ports.ts";
 import type { FromVcpu, OwnerHypercalls, ToVcpu, VcpuInit, WarmThreadData } from "./protocol.ts";
 import { VcpuCommand, VcpuControlBlock, VcpuState } from "./shared_layout.ts";
+import { threadBoot } from "./worker_bundle.ts";
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url);
-/**
- * The worker is TypeScript. Node 20 applies neither `--import tsx` nor a module.register() made inside
- * the worker to a worker's modules, so the thread starts from a one-line script that loads worker.ts
- * through tsx's tsImport (scoped hooks that also cover worker.ts's own imports).
- */
-const WORKER_BOOTSTRAP =
-  `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})` +
-  `.then((tsx) => tsx.tsImport(${JSON.stringify(WORKER_URL.href)}, ${JSON.stringify(import.meta.url)}))`;
 /** How long stop() waits for a thread that does not leave the guest before terminating it. */
 const STOP_TIMEOUT_MS = 5000;
 
@@ -25,8 +17,10 @@ const warmThreads: { worker: Worker; engineModule?: string }[] = [];
 const warmTargets = new Map<string, number>();
 
 function spawnWarm(engineModule?: string): void {
-  const data: WarmThreadData = { warm: true, engineModule };
-  const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: data, name: "vcpu-warm" });
+  // The thread starts from worker.ts bundled to JavaScript when it can, else through tsx (worker_bundle.ts).
+  const boot = threadBoot(engineModule);
+  const data: WarmThreadData = { warm: true, engineModule: boot.engineModule };
+  const worker = new Worker(boot.code, { eval: true, workerData: data, name: "vcpu-warm" });
   worker.unref(); // an idle thread never keeps the process alive
   const entry = { worker, engineModule };
   worker.once("exit", () => {
@@ -90,14 +84,15 @@ export class VcpuThread {
   private alive = true;
 
   constructor(private readonly opts: VcpuThreadOptions) {
-    const init: VcpuInit = { ...opts.init, control: this.control.buffer, ownerHypercalls: opts.ownerHypercalls?.service.numbers ?? [] };
-    const warm = takeWarm(init.engineModule);
+    const boot = threadBoot(opts.init.engineModule);
+    const init: VcpuInit = { ...opts.init, engineModule: boot.engineModule ?? opts.init.engineModule, control: this.control.buffer, ownerHypercalls: opts.ownerHypercalls?.service.numbers ?? [] };
+    const warm = takeWarm(opts.init.engineModule);
     if (warm !== undefined) {
       this.worker = warm;
       const start: ToVcpu = { kind: "start", init };
       this.worker.postMessage(start);
     } else {
-      this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: init, name: `${init.name}-vcpu${init.vcpuId}` });
+      this.worker = new Worker(boot.code, { eval: true, workerData: init, name: `${init.name}-vcpu${init.vcpuId}` });
     }
     let readyOk!: () => void;
     let readyFail!: (e: Error) => void;
