@@ -197,7 +197,9 @@ test("xenstore on emu: Debian's xenstore tools in a PVH guest, host xenstore-ls/
     const beats = (tiny.console().match(/tiny: beat/g) ?? []).length;
     await tiny.waitFor(`tiny: beat ${beats}`, 60_000);
     dom0.host.requestShutdown(LINUX, "poweroff");
-    const reason = await Promise.race([linux.outcome, new Promise((r) => setTimeout(() => r("timeout"), 180_000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reason = await Promise.race([linux.outcome, new Promise((r) => (timer = setTimeout(() => r("timeout"), 180_000)))]);
+    clearTimeout(timer);
     assert.equal(reason, "poweroff", ctx);
     assert.ok(linux.console().includes("TSXEN-ORDERLY-POWEROFF"), tail(linux.console()));
     t.diagnostic(`tiny neighbour beats: ${beats}`);
