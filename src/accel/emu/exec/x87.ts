@@ -191,8 +191,7 @@ function compare(c: CoreBase, a: number, b: number, quietOk: boolean): number {
 }
 /** fcomi/fucomi: ZF PF CF from the same comparison; OF SF AF cleared. */
 function compareFlags(c: CoreBase, a: number, b: number, quietOk: boolean): void {
-  const cc = compare(c, a, b, quietOk);
-  c.cpu.fpuStatus &= ~C1;
+  const cc = compare(c, a, b, quietOk); // C1 kept (cleared on stack underflow only), as on AMD hardware
   if (unmasked) return;
   c.setArith(cc === (C3 | C2 | C0) ? 0x45 : cc === C0 ? 1 : cc === C3 ? 0x40 : 0);
 }
@@ -254,6 +253,7 @@ function toInt(c: CoreBase, bits: number): bigint {
 
 /** Pushes an integer exactly (80-bit image). */
 function pushInt(c: CoreBase, v: bigint): void {
+  c.cpu.fpuStatus &= ~C1; // fild / fbld: C1 = 0 unless the push overflows the stack
   if (v === 0n) { pushRaw(c, 0, 0, 0, 0, 0); return; }
   const neg = v < 0n;
   const mag = neg ? -v : v;
@@ -585,8 +585,9 @@ function execMem(c: CoreBase, op: number, reg: number): boolean {
             v = v * 100n + BigInt((b >> 4) * 10 + (b & 15));
           }
           const l9 = c.linAdd(c.eaLo, c.eaHi, 9);
-          if ((c.rdMem(1, l9, c.hi) & 0x80) !== 0) v = -v;
-          pushInt(c, v);
+          const negBcd = (c.rdMem(1, l9, c.hi) & 0x80) !== 0;
+          if (negBcd && v === 0n) { cpu.fpuStatus &= ~C1; pushRaw(c, 0, 0, 0, 0, 0x8000); return true; } // -0
+          pushInt(c, negBcd ? -v : v);
           return true;
         }
         case 5: { // fild m64
@@ -595,9 +596,11 @@ function execMem(c: CoreBase, op: number, reg: number): boolean {
           return true;
         }
         case 6: { // fbstp m80
+          const p0 = phys(c, 0);
+          let neg = false;
+          if (!empty(c, p0)) { ensureRaw(cpu, ext, p0); neg = (ext.raw[p0 * 5 + 4]! & 0x8000) !== 0; } // -0 stays -0
           let v = toInt(c, 64);
-          const neg = v < 0n;
-          if (neg) v = -v;
+          if (v < 0n) v = -v;
           if (v >= 10n ** 18n) { // invalid: store the packed BCD indefinite
             if (raise(c, IE)) return true;
             for (let i = 0; i < 7; i++) c.wrMem(1, c.linAdd(c.eaLo, c.eaHi, i), c.hi, 0, 0);
@@ -666,7 +669,7 @@ function execReg(c: CoreBase, op: number, reg: number, i: number): boolean {
           return true;
         }
         case 2: return i === 0; // fnop
-        case 3: { const v = getSt(c, 0); putSt(c, i, v); pop(c); return true; } // fstp1 alias
+        case 3: { const v = getSt(c, 0); cpu.fpuStatus &= ~C1; putSt(c, i, v); pop(c); return true; } // fstp1 alias
         case 4: return group4(c, i);
         case 5: // constants
           if (i === 7) return false;
@@ -693,8 +696,9 @@ function execReg(c: CoreBase, op: number, reg: number, i: number): boolean {
       switch (reg) {
         case 0: cpu.fpuTag |= 3 << (2 * phys(c, i)); return true; // ffree
         case 1: return execReg(c, 0xd9, 1, i); // fxch alias
-        case 2: case 3: { // fst / fstp st(i)
+        case 2: case 3: { // fst / fstp st(i): exact, C1 = 0
           const v = getSt(c, 0);
+          cpu.fpuStatus &= ~C1;
           putSt(c, i, v);
           if (reg === 3) pop(c);
           return true;
@@ -710,7 +714,7 @@ function execReg(c: CoreBase, op: number, reg: number, i: number): boolean {
     case 0xdf:
       if (reg === 0) { cpu.fpuTag |= 3 << (2 * phys(c, i)); pop(c); return true; } // ffreep
       if (reg === 1) return execReg(c, 0xd9, 1, i);
-      if (reg === 2 || reg === 3) { const v = getSt(c, 0); putSt(c, i, v); pop(c); return true; } // fstp aliases
+      if (reg === 2 || reg === 3) { const v = getSt(c, 0); cpu.fpuStatus &= ~C1; putSt(c, i, v); pop(c); return true; } // fstp aliases
       if (reg === 5 || reg === 6) { compareFlags(c, getSt(c, 0), getSt(c, i), reg === 5); pop(c); return true; } // fucomip / fcomip
       return false;
     default: return false;
@@ -731,8 +735,7 @@ function swapPhys(c: CoreBase, pa: number, pb: number): void {
 
 function fcmov(c: CoreBase, i: number, cc: number): boolean {
   const v = getSt(c, i);
-  getSt(c, 0);
-  c.cpu.fpuStatus &= ~C1;
+  getSt(c, 0); // C1 kept (cleared on stack underflow only), as on AMD hardware
   if (c.cond(cc)) putSt(c, 0, v);
   return true;
 }
