@@ -233,6 +233,21 @@ const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.is
 
 // ----------------------------------------------------------------------------------------------- runs
 
+/** Stops the benchmark's own daemon and removes its $TSXEN_HOME, also when interrupted. */
+let cleaned = false;
+function cleanup(): void {
+  if (cleaned) return;
+  cleaned = true;
+  try {
+    stopDaemon();
+  } catch (e) {
+    say(`could not stop the benchmark's daemon: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  rmSync(home, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
+
 const load0 = loadavg();
 const t0 = Date.now();
 const raw: Record<string, unknown> = {};
@@ -440,10 +455,5 @@ try {
     say(`wrote ${path}`);
   }
 } finally {
-  try {
-    stopDaemon();
-  } catch (e) {
-    say(`could not stop the benchmark's daemon: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  rmSync(home, { recursive: true, force: true });
+  cleanup();
 }
