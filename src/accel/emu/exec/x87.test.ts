@@ -334,3 +334,41 @@ test("x87 ops match the host CPU (precision control = double) on randomized inpu
   }));
   assert.equal(bad, 0, `${bad}/${n} mismatches:\n${report.join("\n")}`);
 });
+
+t("fild, fbld and fstp st(i) clear C1; fcomi and fcmov keep it (as on the AMD host)", () => {
+  const c1After = (insn: string): number => runAsm(`
+    fninit
+    fld1
+    fchs
+    fld1
+    fchs
+    fxam
+    ${insn}
+    hlt`, { setup: (r) => dv(r).setInt32(DATA, 7, true) }).st.fpuStatus & C1;
+  assert.equal(c1After("nop"), C1, "fxam of a negative number sets C1");
+  assert.equal(c1After(`fild dword ptr [${DATA}]`), 0);
+  assert.equal(c1After(`fbld tbyte ptr [${DATA}]`), 0);
+  assert.equal(c1After("fstp st(1)"), 0);
+  assert.equal(c1After("fst st(2)"), 0);
+  assert.equal(c1After("fcomi st, st(1)"), C1);
+  assert.equal(c1After("fucomip st, st(1)"), C1);
+  assert.equal(c1After("fcmovb st, st(1)"), C1);
+});
+
+t("fbstp stores -0 and negatives that round to 0 with the sign byte 0x80; fbld gives -0 back", () => {
+  const r = runAsm(`
+    fninit
+    fldz
+    fchs
+    fbstp tbyte ptr [${DATA}]
+    fld qword ptr [${DATA + 32}]
+    fbstp tbyte ptr [${DATA + 16}]
+    fbld tbyte ptr [${DATA}]
+    fstp qword ptr [${DATA + 40}]
+    hlt`, { setup: (r) => dv(r).setFloat64(DATA + 32, -0.25, true) });
+  const d = dv(r);
+  assert.equal(d.getUint8(DATA + 9), 0x80);
+  assert.equal(d.getBigUint64(DATA, true), 0n);
+  assert.equal(d.getUint8(DATA + 25), 0x80);
+  assert.ok(Object.is(f64(r, DATA + 40), -0));
+});
