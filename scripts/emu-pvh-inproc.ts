@@ -21,6 +21,8 @@ const vcpus = Number(opt("--vcpus", "1"));
 const initrd = opt("--initrd", ".cache/guest/initramfs.cpio.gz");
 const maxSeconds = Number(opt("--max-seconds", "600"));
 const dumpEvery = Number(opt("--dump-every", "0"));
+/** --trace-xen: log hvm_op, vcpu_op (but timers) and event-channel binds with their vCPU, and injections. */
+const traceXen = args.includes("--trace-xen");
 const t0 = performance.now();
 const log = (l: string): void => void process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(2)}] ${l}\n`);
 
@@ -34,6 +36,7 @@ const xs = await startXenstoredService({ log });
 const host = new XenHost(xs, log);
 let done: ShutdownReason | "crashed" | null = null;
 let machine: EmuMachine | undefined;
+let heldVectors: [number, number][] = [];
 const events = {
   console: (b: Uint8Array) => void process.stdout.write(b),
   log,
@@ -41,7 +44,11 @@ const events = {
   crashed: (why: string) => { log(`crashed: ${why}`); done = "crashed"; },
 };
 const att = host.domainPort({ domid: 1, name: "pvh", memoryBytes, vcpus }).attach(ram, {
-  inject: (v, vec) => machine?.pc.lapics[v]?.acceptExternal(vec),
+  inject: (v, vec) => {
+    if (traceXen && v !== 0) log(`inject vcpu${v} vector 0x${vec.toString(16)}`);
+    if (machine?.vcpus[v]?.waitingForSipi === true) heldVectors.push([v, vec]); // INIT would wipe it (see emu_engine)
+    else machine?.pc.lapics[v]?.acceptExternal(vec);
+  },
   guestClock: { tscKhz: 2_000_000, nowNs: () => machine?.nowNs() ?? 0 },
 }, events);
 const owner = new Set(att.ownerHypercalls.numbers);
@@ -49,7 +56,14 @@ const local = new HypercallDispatcher({ domid: 1, privileged: false, handle: new
 machine = new EmuMachine({
   ram, vcpus, type: "pvh", entry: image.entry, domid: 1,
   console: (b) => void process.stdout.write(b), log, shutdown: events.shutdown,
-  hypercall: (req, mem) => (owner.has(req.nr) ? att.ownerHypercalls.handle(req, mem) : local.dispatch(req, mem)),
+  hypercall: (req, mem) => {
+    const r = owner.has(req.nr) ? att.ownerHypercalls.handle(req, mem) : local.dispatch(req, mem);
+    const cmd = Number(req.args[0] & 0xffffn);
+    if (traceXen && (req.nr === 34 || (req.nr === 24 && cmd !== 8 && cmd !== 9) || (req.nr === 32 && cmd !== 4 && cmd !== 9) || req.vcpuId !== 0)) {
+      log(`v${req.vcpuId} hypercall ${req.nr} cmd ${cmd} arg1 ${req.args[1]} -> ${BigInt.asIntN(64, r)}`);
+    }
+    return r;
+  },
 });
 machine.pc.writeAcpiTables(ram.bytes);
 const m = machine;
@@ -57,6 +71,14 @@ const sab = new Int32Array(new SharedArrayBuffer(4));
 let lastDump = performance.now();
 function loop(): void {
   const end = performance.now() + 50;
+  if (heldVectors.length > 0) {
+    const now = heldVectors;
+    heldVectors = [];
+    for (const [v, vec] of now) {
+      if (m.vcpus[v]?.waitingForSipi === true) heldVectors.push([v, vec]);
+      else m.pc.lapics[v]?.acceptExternal(vec);
+    }
+  }
   while (done === null && performance.now() < end) {
     const r = m.runSlice();
     if (r.kind === "stopped") { if (m.crash) log(`CRASH ${m.crash.why}\n${m.crash.dump}`); done ??= "crashed"; break; }

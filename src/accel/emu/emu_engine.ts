@@ -48,6 +48,8 @@ class EmuEngine implements CpuEngine {
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
   private readonly vectors: VectorMailbox | null;
   private readonly clockBase: Float64Array | null;
+  /** Scratch: (vcpu, vector) pairs held back for APs that wait for their SIPI. */
+  private readonly heldVectors: number[] = [];
   private stoppedReason: ShutdownReason | null = null;
 
   constructor(
@@ -62,11 +64,24 @@ class EmuEngine implements CpuEngine {
     this.clockBase = data.clockBase !== undefined ? new Float64Array(data.clockBase) : null;
   }
 
-  /** Moves vectors the owner posted into the LAPICs (between slices and right after a hypercall). */
+  /**
+   * Moves vectors the owner posted into the LAPICs (between slices and right after a hypercall). A vector for an AP
+   * that has not started yet stays in the mailbox until its SIPI: INIT would wipe the IRR, and the guest's
+   * evtchn_upcall_pending stays set, so no later event would raise the upcall again (Xen keeps the per-vCPU upcall
+   * vector asserted while upcall_pending is set: hvm_vcpu_has_pending_irq).
+   */
   private deliverVectors(): void {
     const m = this.machine;
-    if (m === null || this.vectors === null) return;
-    this.vectors.drain((cpu, vector) => m.pc.lapics[cpu]?.acceptExternal(vector));
+    const mailbox = this.vectors;
+    if (m === null || mailbox === null) return;
+    const held = this.heldVectors;
+    mailbox.drain((cpu, vector) => {
+      if (m.vcpus[cpu]?.waitingForSipi === true) held.push(cpu, vector);
+      else m.pc.lapics[cpu]?.acceptExternal(vector);
+    });
+    if (held.length === 0) return;
+    for (let i = 0; i < held.length; i += 2) mailbox.post(held[i]!, held[i + 1]!);
+    held.length = 0;
   }
 
   reset(entry: BootEntry | null): void {
