@@ -18,6 +18,7 @@ import { existsSync } from "node:fs";
 import { launchTiny, startDom0, tail, XsWireClient, type Outcome, type PvhDomain } from "../support/xen_guest.ts";
 
 const COUNT = 20000;
+const KVM_COUNT = 5000;
 const SEED = "0x5eed7a5e";
 const kvmProbe = existsSync("/dev/kvm") ? kvmBackend.probe() : null;
 const kvmSkip = kvmProbe === null ? "/dev/kvm is missing on this host" : kvmProbe.usable ? false : `kvm backend unusable: ${kvmProbe.reason}`;
@@ -101,24 +102,16 @@ function checkCompleted(r: FuzzRun, count: number): void {
   assert.equal(r.outcome, "poweroff", ctx(r));
 }
 
-const summaries = new Map<string, string>();
-for (const [name, backend, skip, base] of [["emu", emuBackend, false, 40], ["kvm", kvmBackend, kvmSkip, 50]] as const) {
-  test(`${name}: ${COUNT} random hypercalls from a tiny guest leave the daemon and a neighbour domain healthy`, { skip, timeout: 15 * 60_000 }, async (t) => {
-    const r = await fuzzRun(backend, `fuzz=${COUNT} seed=${SEED}`, base);
+// kvm (here kvm_pvm) serves each call far slower (an exit to user space per hypercall, ~18 ms per fuzz call
+// measured under load): fewer calls there keep the test within minutes.
+for (const [name, backend, skip, base, count] of [["emu", emuBackend, false, 40, COUNT], ["kvm", kvmBackend, kvmSkip, 50, KVM_COUNT]] as const) {
+  test(`${name}: ${count} random hypercalls from a tiny guest leave the daemon and a neighbour domain healthy`, { skip, timeout: 15 * 60_000 }, async (t) => {
+    const r = await fuzzRun(backend, `fuzz=${count} seed=${SEED}`, base);
     t.diagnostic(r.summary ?? "no summary");
-    if (r.summary) summaries.set(name, r.summary);
     assert.deepEqual(r.health, []);
-    checkCompleted(r, COUNT);
+    checkCompleted(r, count);
   });
 }
-
-// The same seed gives the same calls on both backends; ideally the same results too (reported, not asserted:
-// emu and kvm differ today in how copies to guest addresses past RAM end, see the diagnostic).
-test("the fuzz results of emu and kvm are compared", { skip: kvmSkip }, (t) => {
-  const [e, k] = [summaries.get("emu"), summaries.get("kvm")];
-  if (e === undefined || k === undefined) return t.skip("a fuzz run did not finish");
-  t.diagnostic(e === k ? "emu and kvm gave the same results" : `emu: ${e}\nkvm: ${k}`);
-});
 
 // Wild arguments (any 64-bit value, so unmapped guest-virtual pointers) on emu: the daemon and the neighbour
 // must stay healthy; the fuzzing guest itself should only ever see -EFAULT.
