@@ -74,7 +74,8 @@ for (const [name, backend, skip] of backends) {
     samples.push(s);
   }
   const m = (f: (s: Sample) => number): number => median(samples.map(f));
-  rows.push(`| ${name} | ${m((s) => s.hcUs).toFixed(2)} | ${m((s) => s.hcCycles).toFixed(0)} | ${m((s) => s.evUs).toFixed(2)} | ${m((s) => s.evCycles).toFixed(0)} | median of ${RUNS} runs × ${N} |`);
+  const range = (f: (s: Sample) => number): string => `${Math.min(...samples.map(f)).toFixed(0)}–${Math.max(...samples.map(f)).toFixed(0)}`;
+  rows.push(`| ${name} | ${m((s) => s.hcUs).toFixed(2)} | ${m((s) => s.hcCycles).toFixed(0)} | ${m((s) => s.evUs).toFixed(2)} | ${m((s) => s.evCycles).toFixed(0)} | median of ${RUNS} runs × ${N} (µs ranges ${range((s) => s.hcUs)} / ${range((s) => s.evUs)}) |`);
 }
 
 const probe = existsSync("/dev/kvm") ? kvmBackend.probe() : null;
@@ -88,6 +89,8 @@ const table = [
   "",
   "xen_version is answered on the vCPU thread; EVTCHNOP_send is an owner-thread hypercall (ADR 0040: the vCPU thread",
   "forwards it to the main thread and waits), then the main thread raises the upcall vector on the vCPU's LAPIC.",
+  "The guest waits for each upcall with `sti; hlt` on kvm and spins with interrupts open on emu (on emu a vector that",
+  "became pending during the hypercall does not wake a later `hlt`). The host is shared: runs vary by 2× or more.",
 ].join("\n");
 process.stdout.write(`${table}\n`);
 
