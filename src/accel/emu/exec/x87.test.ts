@@ -372,3 +372,20 @@ t("fbstp stores -0 and negatives that round to 0 with the sign byte 0x80; fbld g
   assert.equal(d.getUint8(DATA + 25), 0x80);
   assert.ok(Object.is(f64(r, DATA + 40), -0));
 });
+
+t("fprem is exact on 64-bit mantissas and reduces partially (C2) for exponent differences of 64 or more", () => {
+  const run = (yBits: number) => runAsm(`
+    fninit
+    fld dword ptr [${DATA + 8}]
+    fild qword ptr [${DATA}]
+    fprem
+    fnstsw ax
+    fstp qword ptr [${DATA + 16}]
+    hlt`, { setup: (r) => { dv(r).setBigInt64(DATA, 0x7fffffffffffffffn, true); dv(r).setUint32(DATA + 8, yBits, true); } });
+  let r = run(0x3f800000); // y = 1: complete, quotient 2^63 - 1
+  assert.equal(f64(r, DATA + 16), 0);
+  assert.equal(r.st.rlo[0]! & (C0 | C1 | C2 | C3), C0 | C1 | C3);
+  r = run(0x2b800000); // y = 2^-40: D = 102, reduced by 2^(62 - 38)
+  assert.equal(f64(r, DATA + 16), 2 ** 24 - 1);
+  assert.equal(r.st.rlo[0]! & (C0 | C1 | C2 | C3), C2);
+});

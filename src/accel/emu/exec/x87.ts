@@ -876,24 +876,45 @@ function nanIn(c: CoreBase, v: number): boolean {
   return true;
 }
 
-/** fprem (truncating quotient) / fprem1 (IEEE, nearest-even quotient); C0 C3 C1 = quotient bits 2, 1, 0. */
+/** fprem (truncating quotient) / fprem1 (IEEE, nearest-even quotient), exact on the 80-bit values;
+ * C0 C3 C1 = quotient bits 2, 1, 0. An exponent difference D >= 64 gives a partial remainder (C2 = 1): the
+ * reduction is by ST(1) * 2^(D - N) with N = 32 + (D - 32) mod 32 (this AMD host's choice in the SDM's 32..63). */
 function fprem(c: CoreBase, ieee: boolean): boolean {
-  const cpu = c.cpu;
   const x = getSt(c, 0), y = getSt(c, 1);
   if (nanIn(c, x) || nanIn(c, y)) { putSt(c, 0, quiet(x !== x ? x : y)); return true; }
   if (y === 0 || x - x !== 0) { raise(c, IE); putSt(c, 0, INDEF); return true; }
-  if (y - y !== 0) { setCC(c, 0); return true; }
-  let r = x % y;
-  let q = Math.trunc((x - r) / y);
-  if (ieee) {
-    const ar = Math.abs(r) * 2, ay = Math.abs(y);
-    if (ar > ay || (ar === ay && Math.abs(q) % 2 === 1)) {
-      if ((r < 0) === (y < 0)) { r -= y; q += 1; } else { r += y; q -= 1; }
+  if (y - y !== 0 || x === 0) { setCC(c, 0); return true; }
+  const ax = exactOf(c, phys(c, 0))!, ay = exactOf(c, phys(c, 1))!;
+  const mx = ax[0], my = ay[0], neg = ax[2];
+  const exX = ax[1] + mx.toString(2).length - 1, exY = ay[1] + my.toString(2).length - 1;
+  const d = exX - exY;
+  // |x| mod (|y| * 2^k) on integers scaled to the smaller exponent e.
+  const k = d >= 64 ? Math.floor((d - 32) / 32) * 32 : 0;
+  const eY = ay[1] + k, e = Math.min(ax[1], eY);
+  const xi = mx << BigInt(ax[1] - e), yi = my << BigInt(eY - e);
+  let q = xi / yi;
+  let r = xi - q * yi;
+  let rNeg = neg;
+  if (d >= 64) setCC(c, C2);
+  else {
+    if (ieee && (r * 2n > yi || (r * 2n === yi && (q & 1n) === 1n))) { r = yi - r; q += 1n; rNeg = !neg; }
+    const qa = Number(q & 7n);
+    setCC(c, ((qa & 4) !== 0 ? C0 : 0) | ((qa & 2) !== 0 ? C3 : 0) | ((qa & 1) !== 0 ? C1 : 0));
+  }
+  if (unmasked) return true;
+  const p = phys(c, 0), cpu = c.cpu;
+  if (r === 0n) { setRaw80(cpu, ext, p, 0, 0, 0, 0, neg ? 0x8000 : 0); }
+  else {
+    const len = r.toString(2).length;
+    const be = e + len - 1 + 16383;
+    if (be <= 0) putSt(c, 0, (rNeg ? -1 : 1) * scale2(Number(r), e)); // denormal remainder: through the double
+    else {
+      const m = r << BigInt(64 - len);
+      setRaw80(cpu, ext, p, Number(m & 0xffffn), Number((m >> 16n) & 0xffffn), Number((m >> 32n) & 0xffffn),
+        Number(m >> 48n), (rNeg ? 0x8000 : 0) | be);
     }
   }
-  const qa = Math.abs(q) % 8;
-  setCC(c, ((qa & 4) !== 0 ? C0 : 0) | ((qa & 2) !== 0 ? C3 : 0) | ((qa & 1) !== 0 ? C1 : 0));
-  putSt(c, 0, r === 0 ? (x < 0 || Object.is(x, -0) ? -0 : 0) : r);
+  cpu.fpuTag &= ~(3 << (2 * p));
   return true;
 }
 
