@@ -89,8 +89,8 @@ const table = [
   "",
   "xen_version is answered on the vCPU thread; EVTCHNOP_send is an owner-thread hypercall (ADR 0040: the vCPU thread",
   "forwards it to the main thread and waits), then the main thread raises the upcall vector on the vCPU's LAPIC.",
-  "The guest waits for each upcall with `sti; hlt` on kvm and spins with interrupts open on emu (on emu a vector that",
-  "became pending during the hypercall does not wake a later `hlt`). The host is shared: runs vary by 2× or more.",
+  "The guest waits for each upcall with `sti; hlt` on kvm and spins with interrupts open on emu (with `hlt` on emu,",
+  "`bench=N benchhlt`, the engine's idle wait dominates: ≈1.5 ms per operation). The host is shared: runs vary by 2× or more.",
 ].join("\n");
 process.stdout.write(`${table}\n`);
 
