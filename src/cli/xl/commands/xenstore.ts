@@ -7,7 +7,7 @@ import { UsageError } from "../exit_codes.ts";
 import { XsError, XsSocketClient } from "../xenstore_client.ts";
 import type { XlCommand, XlContext } from "../xl_command.ts";
 
-/** Debian's sanitise_value(): printable ASCII as is, \t \n \r \\ escaped, other bytes as octal escapes. */
+/** Debian's sanitise_value(): printable ASCII as is; \t \n \r \\ escaped; bytes 0-7 as \ooo, other bytes as \xhh. */
 export function sanitiseValue(v: string): string {
   let s = "";
   for (let i = 0; i < v.length; i++) {
@@ -17,15 +17,18 @@ export function sanitiseValue(v: string): string {
     else if (c === 0x0a) s += "\\n";
     else if (c === 0x0d) s += "\\r";
     else if (c === 0x5c) s += "\\\\";
-    else if (c < 0o10) s += "\\" + String(c);
-    else s += "\\" + c.toString(8).padStart(3, "0");
+    else if (c < 0o10) s += "\\00" + String(c);
+    else s += "\\x" + c.toString(16).padStart(2, "0");
   }
   return s;
 }
 
 /** The width xenstore-ls clips lines to (Debian: 80 unless stdout is a terminal, then its width). */
 export const LS_DEFAULT_WIDTH = 80;
-const TAG_LEN = ' = "...\\"'.length;
+/** strlen(" = \"...\"") in xenstore_client.c: room kept for the value's frame when clipping. */
+const TAG_LEN = 8;
+/** With -p, xenstore-ls pads a line whose value fits with ". . ." up to this column before the permissions. */
+const LINE_FILL = 60;
 
 /**
  * One xenstore-ls line: name indented by depth, ` = "value"` (clipped to width as xenstore-ls does: `\...`), `:`
@@ -38,10 +41,23 @@ export function formatLsLine(name: string, depth: number, value: string | undefi
   } else {
     const sv = sanitiseValue(value);
     if (width < line.length + value.length + TAG_LEN) line += ` = "${sv.slice(0, Math.max(0, width - TAG_LEN - line.length))}\\..."`;
-    else line += ` = "${sv}"`;
+    else {
+      line += ` = "${sv}"`;
+      if (perms !== undefined) {
+        line += " ";
+        const fill = Math.min(LINE_FILL, width);
+        for (let col = line.length; col < fill; col++) line += col & 1 ? "." : " ";
+      }
+    }
   }
   if (perms !== undefined) line += `  (${perms.join(",")})`;
   return line;
+}
+
+/** Debian clips to the terminal's width when stdout is one, else to 80 columns. */
+function lsWidth(ctx: XlContext): number {
+  const cols = (ctx.io.stdout as { isTTY?: boolean; columns?: number }).columns;
+  return (ctx.io.stdout as { isTTY?: boolean }).isTTY && typeof cols === "number" && cols > 0 ? cols : LS_DEFAULT_WIDTH;
 }
 
 /** Child path as xenstore-ls composes it. */
@@ -100,7 +116,7 @@ async function withXenstore(ctx: XlContext, cmd: string, body: (xs: XsSocketClie
   }
 }
 
-async function ls(xs: XsSocketClient, path: string, depth: number, showPerms: boolean, out: (l: string) => void, at: (p: string) => void): Promise<void> {
+async function ls(xs: XsSocketClient, path: string, depth: number, showPerms: boolean, width: number, out: (l: string) => void, at: (p: string) => void): Promise<void> {
   let names: string[];
   at(path);
   try {
@@ -126,8 +142,8 @@ async function ls(xs: XsSocketClient, path: string, depth: number, showPerms: bo
         if (!(e instanceof XsError)) throw e;
       }
     }
-    out(formatLsLine(name, depth, value, perms));
-    await ls(xs, p, depth + 1, showPerms, out, at);
+    out(formatLsLine(name, depth, value, perms, width));
+    await ls(xs, p, depth + 1, showPerms, width, out, at);
   }
 }
 
@@ -139,7 +155,7 @@ export const xenstoreLs: XlCommand = {
   minArgs: 0,
   maxArgs: 1,
   details: ["-p  show each node's permissions, e.g. (n0,r1)", "PATH defaults to /"],
-  run: (args, ctx) => withXenstore(ctx, "xenstore-ls", (xs, at) => ls(xs, args.positional[0] ?? "/", 0, args.flags.has("p"), ctx.out, at)),
+  run: (args, ctx) => withXenstore(ctx, "xenstore-ls", (xs, at) => ls(xs, args.positional[0] ?? "/", 0, args.flags.has("p"), lsWidth(ctx), ctx.out, at)),
 };
 
 export const xenstoreRead: XlCommand = {
