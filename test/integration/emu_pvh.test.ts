@@ -47,6 +47,7 @@ interface BootOptions {
   readonly world?: { readonly xs: Awaited<ReturnType<typeof startXenstoredService>>; readonly host: XenHost };
   readonly domid?: number;
   readonly name?: string;
+  readonly vcpus?: number;
 }
 
 /** Boots a PVH domain whose /init runs initBody. */
@@ -57,7 +58,8 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
   const initrd = o.initrd ?? testInitramfs(initBody);
   const memoryBytes = MEMORY_MIB << 20;
   // ACPI (MADT) as Xen's toolstack gives PVH guests: without it Linux never sets up the per-CPU Xen timer.
-  const image = loadKernel({ kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus: 1, type: "pvh", cmdline: CMDLINE, rsdpPaddr: ACPI_REGION_GPA });
+  const vcpus = o.vcpus ?? 1;
+  const image = loadKernel({ kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus, type: "pvh", cmdline: CMDLINE, rsdpPaddr: ACPI_REGION_GPA });
   const log: string[] = [];
   const xs = o.world?.xs ?? await startXenstoredService({ log: (l) => log.push(l) });
   const host = o.world?.host ?? new XenHost(xs, (l) => log.push(l));
@@ -78,7 +80,7 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
       resolve({ console: text, reason, log, seconds: (performance.now() - t0) / 1000, xenstore });
     };
     emuBackend.launch(
-      { domid, name, type: "pvh", memoryBytes, vcpus: 1, image, xen: host.domainPort({ domid, name, memoryBytes, vcpus: 1 }) },
+      { domid, name, type: "pvh", memoryBytes, vcpus, image, xen: host.domainPort({ domid, name, memoryBytes, vcpus }) },
       {
         console: (b) => {
           text += Buffer.from(b).toString("latin1");
@@ -226,4 +228,24 @@ poweroff -f
     assert.equal(checks.get("xs_other_read_rc"), "1", context(r));
     assert.equal(checks.get("xs_other_write_rc"), "1", context(r));
   }
+});
+
+// todo: passed in manual runs (scripts/emu-pvh.ts and emu-pvh-inproc.ts --vcpus 2), but one run of this test under a
+// load of ~9 had CPU0 stop receiving Xen timer upcalls after boot (RCU stalls "timer wakeup didn't happen", CPU0
+// idle): a lost upcall on the cross-thread path is suspected, not found yet.
+test("a 2-vCPU PVH guest on emu brings up both CPUs (upcalls, Xen timers and IPIs per vCPU) and powers off", { timeout: BOOT_TIMEOUT_MS, todo: "CPU0 lost its Xen timer upcalls once under load" }, async () => {
+  const r = await bootPvh(`
+echo "CHECK nproc=$(nproc)"
+echo "CHECK clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done &
+j=0; while [ $j -lt 3000 ]; do j=$((j+1)); done
+wait
+echo "CHECK both_done=1"
+poweroff -f
+`, { vcpus: 2 });
+  const checks = parseChecks(r.console);
+  assert.equal(r.reason, "poweroff", context(r));
+  assert.equal(checks.get("nproc"), "2", context(r));
+  assert.equal(checks.get("clocksource"), "xen", context(r));
+  assert.equal(checks.get("both_done"), "1", context(r));
 });
