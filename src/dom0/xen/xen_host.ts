@@ -19,6 +19,7 @@ import { setupConsoleAndStore } from "../../hv/xen/domain_setup.ts";
 import { xenOwnerHypercalls } from "../../hv/xen/entry_points.ts";
 import { RamPhysmap } from "../../hv/xen/guest_physmap.ts";
 import { pvhFeatureSubmap } from "../../abi/xen/features.ts";
+import { VcpuInfoLayout } from "../../abi/xen/xen.ts";
 import { derivedTscClock, type XenClock } from "../../hv/xen/time.ts";
 import type { XenGuest } from "../../hv/xen/xen_guest.ts";
 import { XenGuests } from "../../hv/xen/xen_guest.ts";
@@ -224,7 +225,13 @@ class DomainTimers {
     const guest = this.guest;
     if (guest === undefined || this.stopped) return;
     // expire() re-reports the next deadline through set(); a timer that fired early is re-armed here.
-    if (!guest.runTimers(vcpu)) {
+    if (guest.runTimers(vcpu)) {
+      // VIRQ_TIMER was just raised, so upcall_pending should be 1. If it is 0 the port was already pending with no
+      // upcall outstanding: an earlier selector bit was lost (the emu CPU's xchg on evtchn_pending_sel is not
+      // atomic against the owner's Atomics.or). Re-mark every selector and upcall, as register_vcpu_info does.
+      const info = guest.sharedInfo.vcpuInfo(vcpu);
+      if (info !== undefined && Atomics.load(info.bytes, info.offset + VcpuInfoLayout.evtchnUpcallPending) === 0) guest.evtchn.markAllPending(vcpu);
+    } else {
       const next = guest.timers.nextDeadline(vcpu);
       if (next !== undefined) {
         const delayMs = Math.max(1, Number(next - guest.clock.systemTimeNs()) / 1e6);
