@@ -33,6 +33,9 @@ test("write, read, directory, perms, watch and rm round-trip through a real xens
     await xs.write("/t/b", "\u0001x");
     assert.equal(await xs.read("/t/a"), "1");
     assert.equal(await xs.read("/t/b"), "\u0001x");
+    await xs.write("/t/u", "é");
+    assert.equal(await xs.read("/t/u"), "\u00c3\u00a9", "UTF-8 bytes, one char per byte");
+    await xs.rm("/t/u");
     assert.deepEqual(await xs.directory("/t"), ["a", "b"]);
     await xs.setPerms("/t/a", ["n0", "r1"]);
     assert.deepEqual(await xs.getPerms("/t/a"), ["n0", "r1"]);

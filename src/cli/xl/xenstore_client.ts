@@ -3,7 +3,7 @@
 
 import { createConnection, type Socket } from "node:net";
 import {
-  XsType, XSD_SOCKMSG_SIZE, bytesText, decodeHeader, encodeMessage, isXsErrno, nulTerminated, splitStrings, textBytes,
+  XsType, XSD_SOCKMSG_SIZE, bytesText, decodeHeader, encodeMessage, isXsErrno, nulTerminated, splitStrings,
   concatBytes, XS_WATCH_PATH, XS_WATCH_TOKEN, type XsErrno, type XsMessage,
 } from "../../abi/xen/xs_wire.ts";
 import { DaemonError } from "./exit_codes.ts";
@@ -118,9 +118,13 @@ export class XsSocketClient {
     return bytesText(await this.request(XsType.READ, nulTerminated(path)));
   }
 
-  /** Writes a value (no trailing NUL on the wire, as libxenstore). */
-  async write(path: string, value: string): Promise<void> {
-    await this.request(XsType.WRITE, concatBytes([nulTerminated(path), textBytes(value)]));
+  /**
+   * Writes a value (no trailing NUL on the wire, as libxenstore). A string is stored as its UTF-8 bytes, as a C tool
+   * stores its argv; read() gives bytes back one char per byte.
+   */
+  async write(path: string, value: string | Uint8Array): Promise<void> {
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    await this.request(XsType.WRITE, concatBytes([nulTerminated(path), bytes]));
   }
 
   async directory(path: string): Promise<string[]> {
