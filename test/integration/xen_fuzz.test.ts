@@ -126,7 +126,6 @@ test("emu, wild pointers: the daemon and a neighbour domain stay healthy", { tim
 
 test("emu, wild pointers: the fuzzing guest gets -EFAULT for unmapped pointers instead of being crashed", {
   timeout: 15 * 60_000,
-  todo: "xen_version/console_io/sched_op read guest memory on the vCPU thread; emu's VcpuVirtualMemory throws GuestVirtualFault, which the dispatcher does not turn into -EFAULT (the domain is crashed as an emulator error)",
 }, async () => {
   checkCompleted(await wildRun(), 5000);
 });

@@ -10,6 +10,7 @@
 // given in bytes (2/4/8, the core's convention) or bits (16/32/64). Runs on the vCPU's thread.
 
 import type { CpuIo, GuestRam, GuestVirtualMemory, HypercallRequest } from "../../hv/ports.ts";
+import { GuestFault } from "../../hv/hypercall/xen_error.ts";
 import { type CpuState, type EmuSystem, Fl, Mode, Reg, Seg, SegAttr } from "./cpu_state.ts";
 import { CpuidModel, type CpuidOptions } from "./cpuid.ts";
 import { deliverInterrupt, iret, type InterruptKind } from "./exceptions.ts";
@@ -72,14 +73,6 @@ class DefaultFlags implements FlagsAccess {
   setEflags(v: number): void { this.cpu.eflagsRest = (v & 0x3f7fd7) | 2; }
 }
 
-/** Thrown by the GuestVirtualMemory of hypercalls when a guest buffer is not mapped. */
-export class GuestVirtualFault extends Error {
-  constructor(readonly va: bigint) {
-    super(`Guest-virtual address "0x${va.toString(16)}" is not mapped`);
-    this.name = "GuestVirtualFault";
-  }
-}
-
 /** Hypercall buffers: guest-virtual, supervisor accesses through this vCPU's page tables. */
 class VcpuVirtualMemory implements GuestVirtualMemory {
   constructor(private readonly sys: X86System) {}
@@ -112,7 +105,10 @@ class VcpuVirtualMemory implements GuestVirtualMemory {
     const lo = Number(va & 0xffffffffn) | 0;
     const hi = Number((va >> 32n) & 0xffffffffn) | 0;
     const p = this.sys.probe(lo, hi, access, false);
-    if (p < 0) throw new GuestVirtualFault(va);
+    // Xen's copy_from_guest fails with -EFAULT (the dispatcher turns GuestFault into it) for unmapped
+    // buffers and for buffers that translate outside guest RAM (MMIO holes), as on kvm.
+    if (p < 0) throw new GuestFault(va, "not mapped");
+    if (p >= this.sys.ramEnd) throw new GuestFault(va, "outside guest RAM");
     return p;
   }
 }
