@@ -13,7 +13,7 @@ import type { XlIo } from "./xl_io.ts";
 
 function helpText(): string[] {
   const lines = ["Usage: xl <subcommand> [args]", "", "tsxen's xl: control domains of the tsxen hypervisor.", "", "Commands:"];
-  for (const c of COMMANDS) lines.push(`  ${padRight(c.name, 10)} ${c.summary}`);
+  for (const c of COMMANDS) lines.push(`  ${padRight(c.name, Math.max(...COMMANDS.map((k) => k.name.length)))} ${c.summary}`);
   lines.push("  help       Show this text, or `xl help <command>` for one command", "", "DOM is a domain name or id.");
   return lines;
 }
@@ -81,6 +81,11 @@ export async function runXl(argv: readonly string[], io: XlIo): Promise<number> 
 }
 
 export async function main(): Promise<void> {
+  // `xl list | head`: a reader that goes away is not an error of xl's.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   const code = await runXl(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
