@@ -154,6 +154,7 @@ export class Interp extends CoreBase {
           }
           if (blk !== undefined) {
             this.smc = false;
+            this.is64 = true; // helpers (probeWrite, linAdd) read it
             blk.execs++;
             stats.blockRuns++;
             cpu.icount += blk.fn!(this, HELPERS);

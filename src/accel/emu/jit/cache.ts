@@ -14,7 +14,7 @@
 //   of RIP and only runs them in 64-bit mode; code bytes are covered by the write tracking.
 
 import type { EmuSystem } from "../cpu_state.ts";
-import { alu, incDec } from "../exec/alu.ts";
+import { alu, incDec, probeWrite } from "../exec/alu.ts";
 import { execGroup2 } from "../exec/shift.ts";
 import { imulTrunc } from "../exec/muldiv.ts";
 import { opBytes, translate } from "./translate.ts";
@@ -32,7 +32,7 @@ const HOT = ((): number => {
 const MAX_PAGE_INVALIDATIONS = 16;
 
 /** Helpers a block calls (passed as its second argument). */
-export const HELPERS = { alu, incDec, execGroup2, imulTrunc };
+export const HELPERS = { alu, incDec, execGroup2, imulTrunc, probeWrite };
 export type BlockFn = (c: JitCore, h: typeof HELPERS) => number;
 
 /** What a block function needs from the core (the Interp). */

@@ -60,7 +60,7 @@ class Dec {
   p: number;
   // prefixes
   rex = 0; rexR = 0; rexX = 0; rexB = 0; w = false;
-  has66 = false; rep = 0; seg = -1; a67 = false;
+  has66 = false; rep = 0; seg = -1; a67 = false; lock = false;
   os = 4;
   // modrm
   modrm = 0; mod = 0; reg = 0; rm = 0;
@@ -82,6 +82,11 @@ class Dec {
   /** Reads E (decoded) of size s into dst/dsth; the EA is left in ea/eh for a write-back. */
   readE(s: number, dst = "a", dsth = "ah"): string {
     return this.mod === 3 ? `${dst} = ${regRdLo(this, s, this.rm)}; ${dsth} = ${regRdHi(s, this.rm)};` : this.eaCode + " " + memRd(s, dst, dsth);
+  }
+  /** readE for the destination of a read-modify-write: memory is probed for write access first (a #PF on it
+   * reports W=1, as in the interpreter's readRmw). */
+  readRmw(s: number, dst = "a", dsth = "ah"): string {
+    return this.mod === 3 ? this.readE(s, dst, dsth) : `${this.eaCode} probeWrite(c, ${s}, ea, eh); ${memRd(s, dst, dsth)}`;
   }
   /** Writes E from v/vh; readE must have emitted the EA already when `again` (RMW). */
   writeE(s: number, v: string, vh: string, again: boolean): string {
@@ -111,7 +116,7 @@ class Dec {
         case 0x66: this.has66 = true; rex = 0; continue;
         case 0x67: this.a67 = true; rex = 0; continue;
         case 0xf2: case 0xf3: this.rep = b; rex = 0; continue;
-        case 0xf0: rex = 0; continue; // lock: not modelled (single-threaded memory)
+        case 0xf0: this.lock = true; rex = 0; continue;
         case 0x26: case 0x2e: case 0x36: case 0x3e: rex = 0; continue;
         case 0x64: case 0x65: this.seg = b - 0x60; rex = 0; continue;
         default:
@@ -317,7 +322,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     const [lo, hi] = ripAdd(ripLo, ripHi, p - phys);
     out.push(`cpu.ripLo = ${lo}; cpu.ripHi = ${hi}; return ${k};`);
   }
-  const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc;\n" +
+  const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
     "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" + out.join("\n");
   return { src, native: k, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
 }
@@ -330,6 +335,7 @@ function insn(d: Dec, k: number): string | null {
   const os = d.os;
   const pre = `c.bi = ${k};`;
   if (d.rep !== 0 && !(b0 === 0x90 && d.rep === 0xf3) && b0 !== 0x0f) return null;
+  if (d.lock) return null; // the interpreter checks lockability (#UD) and runs it
 
   // ---- two-operand ALU 00-3d ----
   if (b0 < 0x40 && (b0 & 7) < 6) {
@@ -338,9 +344,9 @@ function insn(d: Dec, k: number): string | null {
     const wb = op !== ALU_CMP;
     switch (form) {
       case 0: { d.modrmDecode(); d.needEA();
-        return `${pre} ${d.readE(1)} b = ${reg8Rd(d, d.reg)}; bh = 0; ${aluSrc(op, 1)}${wb ? " " + d.writeE(1, "r", "0", true) : ""}`; }
+        return `${pre} ${wb ? d.readRmw(1) : d.readE(1)} b = ${reg8Rd(d, d.reg)}; bh = 0; ${aluSrc(op, 1)}${wb ? " " + d.writeE(1, "r", "0", true) : ""}`; }
       case 1: { d.modrmDecode(); d.needEA();
-        return `${pre} ${d.readE(os)} b = ${regRdLo(d, os, d.reg)}; bh = ${regRdHi(os, d.reg)}; ${aluSrc(op, os)}${wb ? " " + d.writeE(os, "r", "rh", true) : ""}`; }
+        return `${pre} ${wb ? d.readRmw(os) : d.readE(os)} b = ${regRdLo(d, os, d.reg)}; bh = ${regRdHi(os, d.reg)}; ${aluSrc(op, os)}${wb ? " " + d.writeE(os, "r", "rh", true) : ""}`; }
       case 2: { d.modrmDecode(); d.needEA();
         return `${pre} ${d.readE(1, "b", "bh")} a = ${reg8Rd(d, d.reg)}; ah = 0; ${aluSrc(op, 1)}${wb ? " " + regWr(d, 1, d.reg, "r", "0") : ""}`; }
       case 3: { d.modrmDecode(); d.needEA();
@@ -397,7 +403,7 @@ function insn(d: Dec, k: number): string | null {
       else { v = d.u8(); vh = 0; }
       d.needEA();
       const wb = op !== ALU_CMP;
-      return `${pre} ${d.readE(s)} b = ${v}; bh = ${vh}; ${aluSrc(op, s)}${wb ? " " + d.writeE(s, "r", "rh", true) : ""}`;
+      return `${pre} ${wb ? d.readRmw(s) : d.readE(s)} b = ${v}; bh = ${vh}; ${aluSrc(op, s)}${wb ? " " + d.writeE(s, "r", "rh", true) : ""}`;
     }
     case 0x84: case 0x85: {
       const s = b0 === 0x84 ? 1 : os;
@@ -407,7 +413,7 @@ function insn(d: Dec, k: number): string | null {
     case 0x86: case 0x87: {
       const s = b0 === 0x86 ? 1 : os;
       d.modrmDecode(); d.needEA();
-      return `${pre} ${d.readE(s)} b = ${regRdLo(d, s, d.reg)}; bh = ${regRdHi(s, d.reg)}; ${d.writeE(s, "b", "bh", true)} ${regWr(d, s, d.reg, "a", "ah")}`;
+      return `${pre} ${d.readRmw(s)} b = ${regRdLo(d, s, d.reg)}; bh = ${regRdHi(s, d.reg)}; ${d.writeE(s, "b", "bh", true)} ${regWr(d, s, d.reg, "a", "ah")}`;
     }
     case 0x88: d.modrmDecode(); d.needEA(); return `${pre} ${d.writeE(1, reg8Rd(d, d.reg), "0", false)}`;
     case 0x89: d.modrmDecode(); d.needEA(); return `${pre} ${d.writeE(os, regRdLo(d, os, d.reg), regRdHi(os, d.reg), false)}`;
@@ -505,9 +511,9 @@ function insn(d: Dec, k: number): string | null {
       d.needEA();
       if (op === 2) {
         const m = s === 1 ? 255 : s === 2 ? 65535 : -1;
-        return `${pre} ${d.readE(s)} r = ~a & ${m}; rh = ~ah; ${d.writeE(s, "r", "rh", true)}`;
+        return `${pre} ${d.readRmw(s)} r = ~a & ${m}; rh = ~ah; ${d.writeE(s, "r", "rh", true)}`;
       }
-      if (op === 3) return `${pre} ${d.readE(s, "b", "bh")} a = 0; ah = 0; r = alu(c, 5, ${s}, 0, 0, b, bh); rh = c.hi; ${d.writeE(s, "r", "rh", true)}`;
+      if (op === 3) return `${pre} ${d.readRmw(s, "b", "bh")} a = 0; ah = 0; r = alu(c, 5, ${s}, 0, 0, b, bh); rh = c.hi; ${d.writeE(s, "r", "rh", true)}`;
       return null;
     }
     case 0xfe: case 0xff: {
@@ -515,7 +521,7 @@ function insn(d: Dec, k: number): string | null {
       d.modrmDecode();
       const op = (d.modrm >> 3) & 7;
       d.needEA();
-      if (op < 2) return `${pre} ${d.readE(s)} r = incDec(c, ${s}, a, ah, ${op === 1}); rh = c.hi; ${d.writeE(s, "r", "rh", true)}`;
+      if (op < 2) return `${pre} ${d.readRmw(s)} r = incDec(c, ${s}, a, ah, ${op === 1}); rh = c.hi; ${d.writeE(s, "r", "rh", true)}`;
       if (b0 === 0xfe || d.has66) return null;
       if (op === 2) {
         const [nl, nh] = d.end();
