@@ -2,7 +2,9 @@
 // stock Debian kernel and a CPU-bound guest workload (md5sum over zeros), same kernel, initrd, memory,
 // vCPUs and command line. QEMU boots the same decompressed vmlinux through its PVH loader (-M pc), the way
 // tsxen skips the bzImage decompressor. Prints a Markdown table; `--write` also updates docs/benchmarks.md.
-// Usage: node --import tsx bench/emu.ts [--runs N] [--work-mib N] [--vcpus N] [--write] [--skip-qemu]
+// Usage: node --import tsx bench/emu.ts [--runs N] [--work-mib N] [--vcpus N] [--type hvm|pvh] [--write] [--skip-qemu]
+// --type pvh boots the emu guest as a Xen PVH domU (xenstored + Xen interface, console on hvc0) instead of through
+// the Linux 64-bit boot protocol; QEMU's side is the same in both (it has no Xen guest interface under TCG).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +12,8 @@ import { emuBackend } from "../src/accel/emu/backend.ts";
 import { extractVmlinux, parseBzImage } from "../src/boot/bzimage.ts";
 import { loadKernel } from "../src/boot/load.ts";
 import { ACPI_REGION_GPA } from "../src/devices/acpi/tables.ts";
+import { XenHost } from "../src/dom0/xen/xen_host.ts";
+import { startXenstoredService } from "../src/dom0/xenstored/service.ts";
 import { GUEST_DIR, KERNEL, ROOT, ensureGuest, testInitramfs } from "../test/support/guest.ts";
 
 const args = process.argv.slice(2);
@@ -23,7 +27,9 @@ const VCPUS = opt("--vcpus", 1);
 const MEMORY_MIB = 256;
 /** TSXEN_EMU_JIT=1: the emu column runs with the block JIT (reported, and written to its own docs block). */
 const JIT = process.env.TSXEN_EMU_JIT === "1";
+const TYPE = args.includes("--type") && args[args.indexOf("--type") + 1] === "pvh" ? "pvh" : "hvm";
 const CMDLINE = "console=ttyS0 reboot=t cryptomgr.notests panic=-1 quiet";
+const EMU_CMDLINE = TYPE === "pvh" ? "console=hvc0 reboot=t cryptomgr.notests panic=-1 quiet" : CMDLINE;
 const INIT = `echo BENCH-USERSPACE-UP
 echo BENCH-WORK-START
 dd if=/dev/zero bs=1M count=${WORK_MIB} 2>/dev/null | md5sum
@@ -56,10 +62,13 @@ function emuRun(initrd: string): Promise<Sample> {
   return measure(async (onText, done) => {
     const memoryBytes = MEMORY_MIB << 20;
     // Loading (including the XZ decode of the bzImage) counts: QEMU's timer includes its own loader.
-    const image = loadKernel({ kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus: VCPUS, type: "hvm", rsdpPaddr: ACPI_REGION_GPA, cmdline: CMDLINE });
+    const image = loadKernel({ kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus: VCPUS, type: TYPE, rsdpPaddr: ACPI_REGION_GPA, cmdline: EMU_CMDLINE });
+    // PVH: dom0's side as the daemon has it (xenstored and the Xen interface), in this process.
+    const xs = TYPE === "pvh" ? await startXenstoredService({ log: () => {} }) : undefined;
+    const xen = xs === undefined ? undefined : new XenHost(xs, () => {}).domainPort({ domid: 1, name: "bench", memoryBytes, vcpus: VCPUS });
     let exec: Awaited<ReturnType<typeof emuBackend.launch>> | undefined;
-    const finish = (): void => { void exec?.destroy().then(done); };
-    exec = await emuBackend.launch({ domid: 1, name: "bench", type: "hvm", memoryBytes, vcpus: VCPUS, image }, {
+    const finish = (): void => { void exec?.destroy().then(() => xs?.stop()).then(done); };
+    exec = await emuBackend.launch({ domid: 1, name: "bench", type: TYPE, memoryBytes, vcpus: VCPUS, image, ...(xen !== undefined ? { xen } : {}) }, {
       console: (b) => onText(Buffer.from(b).toString("latin1")),
       log: () => {},
       shutdown: finish,
@@ -124,10 +133,10 @@ async function main(): Promise<void> {
     return `| ${name} | ${e.toFixed(1)} s | ${q.toFixed(1)} s | ${(e / q).toFixed(2)}x |`;
   };
   const table = [
-    `Stock Debian kernel (${readFileSync(join(GUEST_DIR, "config"), "utf8").match(/Linux\/x86 ([^ ]+)/)?.[1] ?? "6.1"}), ${MEMORY_MIB} MiB, ${VCPUS} vCPU, cmdline \`${CMDLINE}\`, median of ${RUNS} run(s), ${new Date().toISOString().slice(0, 10)}.`,
+    `Stock Debian kernel (${readFileSync(join(GUEST_DIR, "config"), "utf8").match(/Linux\/x86 ([^ ]+)/)?.[1] ?? "6.1"}), ${MEMORY_MIB} MiB, ${VCPUS} vCPU, emu guest type ${TYPE} with cmdline \`${EMU_CMDLINE}\`, median of ${RUNS} run(s), ${new Date().toISOString().slice(0, 10)}.`,
     "QEMU: `qemu-system-x86_64 -M pc -accel tcg -cpu qemu64` with the same vmlinux (PVH loader), initrd and cmdline.",
     "",
-    `| measure | tsxen emu (${JIT ? "block JIT, TSXEN_EMU_JIT=1" : "interpreter"}) | QEMU TCG | emu / QEMU (lower is better) |`,
+    `| measure | tsxen emu ${TYPE.toUpperCase()} (${JIT ? "block JIT, TSXEN_EMU_JIT=1" : "interpreter"}) | QEMU TCG | emu / QEMU (lower is better) |`,
     "|---|---|---|---|",
     row("start to userspace marker", (s) => s.userspaceS),
     row(`md5sum of ${WORK_MIB} MiB (CPU-bound)`, (s) => s.workS),
@@ -136,7 +145,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${table}\n`);
   if (args.includes("--write")) {
     const path = join(ROOT, "docs/benchmarks.md");
-    const tag = `vcpus=${VCPUS}${JIT ? " jit=1" : ""}`;
+    const tag = `vcpus=${VCPUS}${JIT ? " jit=1" : ""}${TYPE === "pvh" ? " type=pvh" : ""}`;
     const begin = `<!-- bench:emu ${tag} begin -->`, end = `<!-- bench:emu ${tag} end -->`;
     let doc = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
     const block = `${begin}\n${table}\n${end}`;
