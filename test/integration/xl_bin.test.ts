@@ -1,33 +1,12 @@
 // bin/xl as a user runs it: from another cwd, starting the real daemon on demand in a temp $TSXEN_HOME.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { xlBinHome } from "../support/xl_bin.ts";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 
-const XL = fileURLToPath(new URL("../../bin/xl", import.meta.url));
-const home = join(mkdtempSync(join(tmpdir(), "tsxen-bin-")), "home");
-const env = { ...process.env, TSXEN_HOME: home };
-
-function xl(...args: string[]) {
-  const r = spawnSync(XL, args, { env, cwd: tmpdir(), encoding: "utf8", timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-after(() => {
-  // Stop the daemon this test started, by its own pid file, if a test failed before `xl daemon stop`.
-  const pidFile = join(home, "tsxend.pid");
-  if (existsSync(pidFile)) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
-    } catch {
-      // already gone
-    }
-  }
-});
+const { home, xl } = xlBinHome("tsxen-bin-");
 
 test("commands that need a domain say the daemon is not running (exit 5)", () => {
   const r = xl("pause", "web");

@@ -1,35 +1,17 @@
 // xl xenstore-* through bin/xl against the real daemon (started on demand in a temp $TSXEN_HOME), and the same store
 // seen through Debian's xenstore-ls when xenstore-utils is installed on the host.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
+import { XL, xlBinHome } from "../support/xl_bin.ts";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 
-const XL = fileURLToPath(new URL("../../bin/xl", import.meta.url));
 const DEBIAN_LS = "/usr/bin/xenstore-ls";
-const home = join(mkdtempSync(join(tmpdir(), "tsxen-xs-")), "home");
-const env = { ...process.env, TSXEN_HOME: home };
+const { home, env, xl } = xlBinHome("tsxen-xs-");
 const socket = join(home, "xenstored", "socket");
-
-function xl(...args: string[]) {
-  const r = spawnSync(XL, args, { env, cwd: tmpdir(), encoding: "utf8", timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-after(() => {
-  const pidFile = join(home, "tsxend.pid");
-  if (existsSync(pidFile)) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
-    } catch {
-      // already gone
-    }
-  }
-});
 
 test("xenstore-write starts the daemon on demand; xenstore-read gives the values back, one a line", () => {
   const w = xl("xenstore-write", "/it/a", "1", "/it/b/c", "x\\y", "/it/ctl", "t\tq\u0001");
