@@ -10,7 +10,7 @@
 
 import type { CoreBase } from "../decode/decoder.ts";
 import { A, B, checkMmx, getMm, getXmm, loadMmRm, loadXmmRm, loadXmmRm32, loadXmmRm64, setMm, setXmm } from "./sse_io.ts";
-import { dfrom, fbits, ffrom, SF64, SI32 } from "./sse_state.ts";
+import { dfrom, fbits, ffrom, nextUpDouble, prodErr, SF64, SI32 } from "./sse_state.ts";
 import { mmxEnter } from "./sse_state.ts";
 
 const IE = 1, DE = 2, ZE = 4, OE = 8, UE = 0x10, PE = 0x20;
@@ -22,7 +22,6 @@ let mx = 0x1f80;
 let rHi = 0;
 
 const TWO32 = 4294967296;
-const SPLIT = 134217729; // 2^27 + 1 (Veltkamp)
 
 // ------------------------------------------------------------------------------------------- classification
 
@@ -40,12 +39,6 @@ function denD(lo: number, hi: number): boolean { return (hi & 0x7ff00000) === 0 
 function sumErr(a: number, b: number, s: number): number {
   const bv = s - a, av = s - bv;
   return (a - av) + (b - bv);
-}
-/** Error of a * b (Dekker TwoProduct): 0 when the double product is exact (no over/underflow). */
-function prodErr(a: number, b: number, p: number): number {
-  let t = SPLIT * a; const ah = t - (t - a), al = a - ah;
-  t = SPLIT * b; const bh = t - (t - b), bl = b - bh;
-  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
 /** Below this magnitude the double error-free transformations may underflow: use the exact slow path. */
@@ -81,15 +74,6 @@ function nextUpS(r: number): number {
   const b = fbits(r);
   return ffrom(r > 0 ? b + 1 : b - 1);
 }
-function nextUpD(r: number): number {
-  if (r === Infinity) return r;
-  if (r === 0) return Number.MIN_VALUE;
-  SF64[0] = r;
-  let lo = SI32[0]!, hi = SI32[1]!;
-  if (r > 0) { lo = (lo + 1) | 0; if (lo === 0) hi = (hi + 1) | 0; }
-  else { if (lo === 0) hi = (hi - 1) | 0; lo = (lo - 1) | 0; }
-  return dfrom(lo, hi);
-}
 /** Re-rounds the nearest-even result r by MXCSR.RC given dir = sign(exact - r). */
 function directed(r: number, dir: number, single: boolean): number {
   const rc = (mx >> 13) & 3;
@@ -99,8 +83,8 @@ function directed(r: number, dir: number, single: boolean): number {
   else if (r > 0 && dir < 0) up = false;
   else if (r < 0 && dir > 0) up = true;
   else return r;
-  if (up) return single ? nextUpS(r) : nextUpD(r);
-  return single ? -nextUpS(-r) : -nextUpD(-r);
+  if (up) return single ? nextUpS(r) : nextUpDouble(r);
+  return single ? -nextUpS(-r) : -nextUpDouble(-r);
 }
 
 /** Post-processing of a single-precision result: r = nearest-even result (a double holding a float value),

@@ -160,3 +160,24 @@ export function mmxEnter(cpu: CpuState): void {
   cpu.fpuStatus &= ~0x3800;
   cpu.fpuTag = 0;
 }
+
+/** The next double above r (towards +Infinity), by stepping its bit pattern. */
+export function nextUpDouble(r: number): number {
+  if (r === Infinity) return r;
+  if (r === 0) return Number.MIN_VALUE;
+  SF64[0] = r;
+  let lo = SI32[0]!, hi = SI32[1]!;
+  if (r > 0) { lo = (lo + 1) | 0; if (lo === 0) hi = (hi + 1) | 0; }
+  else { if (lo === 0) hi = (hi - 1) | 0; lo = (lo - 1) | 0; }
+  return dfrom(lo, hi);
+}
+
+/** Veltkamp splitter for doubles: 2^27 + 1. */
+const SPLIT = 134217729;
+
+/** Error of a * b (Dekker TwoProduct): 0 when the double product p is exact (no over/underflow). */
+export function prodErr(a: number, b: number, p: number): number {
+  let t = SPLIT * a; const ah = t - (t - a), al = a - ah;
+  t = SPLIT * b; const bh = t - (t - b), bl = b - bh;
+  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}

@@ -12,7 +12,7 @@
 // size. DE only for denormal m32/m64 operands; UE only for fst m32 and fscale. fisttp (SSE3) is not advertised.
 
 import type { CoreBase } from "../decode/decoder.ts";
-import { dfrom, ensureRaw, FpExt, fpExt, scale2, setFpr, setRaw80, SF64, SI32 } from "./sse_state.ts";
+import { dfrom, ensureRaw, FpExt, fpExt, nextUpDouble, prodErr, scale2, setFpr, setRaw80, SF64, SI32 } from "./sse_state.ts";
 
 const IE = 1, DE = 2, ZE = 4, OE = 8, PE = 0x20, SF = 0x40, ES = 0x80, C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
 const B_BUSY = 0x8000;
@@ -162,23 +162,9 @@ function applyRc(c: CoreBase, r: number, err: number): number {
   if (rc === 1) { if (err < 0) dir = -1; }
   else if (rc === 2) { if (err > 0) dir = 1; }
   else if (rc === 3) { if (r > 0 && err < 0) dir = -1; else if (r < 0 && err > 0) dir = 1; }
-  if (dir !== 0) { r = dir > 0 ? nextUp(r) : -nextUp(-r); err = -err; }
+  if (dir !== 0) { r = dir > 0 ? nextUpDouble(r) : -nextUpDouble(-r); err = -err; }
   if (r !== 0 && (err < 0) !== (r < 0)) c.cpu.fpuStatus |= C1;
   return r;
-}
-function nextUp(r: number): number {
-  if (r === Infinity) return r;
-  if (r === 0) return Number.MIN_VALUE;
-  SF64[0] = r;
-  let lo = SI32[0]!, hi = SI32[1]!;
-  if (r > 0) { lo = (lo + 1) | 0; if (lo === 0) hi = (hi + 1) | 0; }
-  else { if (lo === 0) hi = (hi - 1) | 0; lo = (lo - 1) | 0; }
-  return dfrom(lo, hi);
-}
-function prodErr(a: number, b: number, p: number): number {
-  let t = 134217729 * a; const ah = t - (t - a), al = a - ah;
-  t = 134217729 * b; const bh = t - (t - b), bl = b - bh;
-  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
 /** fcom/fucom condition codes (C3 C2 C0) for a ? b; `quietOk` = unordered compare (only SNaN raises IE). */
