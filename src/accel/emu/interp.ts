@@ -20,7 +20,8 @@ import {
 import { execGroup15, execSse, sseImmBytes } from "./exec/sse.ts";
 import { execFwait, execX87 } from "./exec/x87.ts";
 import { LF_NONE } from "./flags.ts";
-import { type Block, HELPERS, JitCache } from "./jit/cache.ts";
+import { JitCache } from "./jit/cache.ts";
+import { runJit } from "./jit/dispatch.ts";
 
 /** Interrupt poll period in instructions executed with IF=1. */
 const IRQ_POLL = 8;
@@ -36,7 +37,7 @@ export type UnknownOpcodeLog = (bytes: string, rip: string, mode: number) => voi
 export class Interp extends CoreBase {
   features: Features = { rdtscp: false, popcnt: false, cx16: false };
   /** Instructions (with IF=1) until the next interrupt poll. */
-  private irqPoll = 0;
+  irqPoll = 0;
   /** Set when the current instruction had prefixes, so the next one resets the prefix state (JIT blocks set it
    * too: their helpers write the decoder fields). */
   pfxDirty = true;
@@ -58,7 +59,7 @@ export class Interp extends CoreBase {
   /** Runs up to `budget` instructions (rep iterations count individually). Returns instructions retired.
    * Stops early on hlt (cpu.halted), cpu.stopRequest or a triple fault. */
   run(budget: number): number {
-    if (this.jit !== null) return this.runJit(budget);
+    if (this.jit !== null) return runJit(this, budget);
     const cpu = this.cpu, sys = this.sys;
     const start = cpu.icount;
     const end = start + budget;
@@ -111,87 +112,15 @@ export class Interp extends CoreBase {
     return this.jit !== null;
   }
 
-  /** run() with the block cache: 64-bit code runs as compiled blocks, everything else (and code not hot yet)
-   * through step(). Same stop conditions, interrupt polling (at block boundaries) and fault handling. */
-  private runJit(budget: number): number {
-    const cpu = this.cpu, sys = this.sys, jit = this.jit!;
-    const stats = jit.stats;
-    const start = cpu.icount;
-    const end = start + budget;
-    while (cpu.icount < end) {
-      if (cpu.stopRequest) { cpu.stopRequest = false; break; }
-      if (cpu.tripleFault) break;
-      if (cpu.halted) {
-        if ((cpu.eflagsRest & IF) !== 0 && this.serviceInterrupts()) continue;
-        break;
-      }
-      let blk: Block | undefined;
-      try {
-        while (cpu.icount < end) {
-          blk = undefined;
-          if (cpu.interruptShadow) cpu.interruptShadow = false;
-          else if ((cpu.eflagsRest & IF) !== 0 && --this.irqPoll <= 0) {
-            this.irqPoll = IRQ_POLL;
-            this.startLo = cpu.ripLo; this.startHi = cpu.ripHi;
-            if (sys.serviceInterrupts()) {
-              cpu.halted = false;
-              if (cpu.stopRequest) break;
-            }
-          }
-          const tf = cpu.eflagsRest & TF;
-          if (cpu.mode === 5 && tf === 0) {
-            const lo = cpu.ripLo, hi = cpu.ripHi;
-            const page = lo & ~0xfff;
-            if (page !== this.fPageLo || hi !== this.fPageHi || cpu.tlbGen !== this.fGen || cpu.cpl !== this.fCpl) {
-              this.is64 = true;
-              this.refillFetch(page, hi);
-            }
-            const base = this.fBase;
-            if (base >= 0) {
-              blk = jit.lookup(base + (lo & 0xfff), lo, hi);
-              if (blk !== undefined && blk.fn === null) { blk.execs++; blk = undefined; }
-            }
-          }
-          if (blk !== undefined) {
-            this.smc = false;
-            this.is64 = true; // helpers (probeWrite, linAdd) read it
-            blk.execs++;
-            stats.blockRuns++;
-            cpu.icount += blk.fn!(this, HELPERS);
-            this.pfxDirty = true;
-          } else {
-            stats.interpSteps++;
-            this.step();
-            cpu.icount++;
-            if (tf !== 0) this.singleStepTrap();
-          }
-          if (cpu.halted || cpu.stopRequest) break;
-        }
-      } catch (e) {
-        this.noSeg = false;
-        this.pfxDirty = true;
-        if (e !== FAULT) throw e;
-        if (blk !== undefined) {
-          const k = this.bi;
-          cpu.icount += k;
-          this.startLo = blk.ripsLo[k]!; this.startHi = blk.ripsHi[k]!;
-        }
-        cpu.ripLo = this.startLo; cpu.ripHi = this.startHi;
-        this.deliverException();
-      }
-    }
-    return cpu.icount - start;
-  }
-
   /** EFLAGS.TF was set when the instruction started: #DB trap after it, with DR6.BS. */
-  private singleStepTrap(): void {
+  singleStepTrap(): void {
     const cpu = this.cpu;
     cpu.dr[6] = (((cpu.dr[6]! >>> 0) | 0x4000) & ~0xf) >>> 0;
     this.startLo = cpu.ripLo; this.startHi = cpu.ripHi; // a fault while delivering keeps this RIP
     this.sys.deliverInterrupt(1, "exception", false, 0);
   }
 
-  private serviceInterrupts(): boolean {
+  serviceInterrupts(): boolean {
     try {
       if (this.sys.serviceInterrupts()) { this.cpu.halted = false; return true; }
     } catch (e) {
@@ -204,7 +133,7 @@ export class Interp extends CoreBase {
   }
 
   /** Delivers the exception described by cpu.fault*; escalates to #DF and then to a triple fault. */
-  private deliverException(): void {
+  deliverException(): void {
     const cpu = this.cpu, sys = this.sys;
     const v1 = cpu.faultVector;
     try {

@@ -13,6 +13,8 @@
 // Semantics mirror interp.ts / exec/*.ts exactly (same lazy-flag records); complex operations call the same
 // helpers (alu, incDec, execGroup2, imulTrunc).
 
+import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
+
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
 
@@ -215,23 +217,6 @@ function regWr(d: Dec, os: number, r: number, lo: string, hi: string): string {
     default: return `rlo[${r}] = ${lo}; rhi[${r}] = ${hi};`;
   }
 }
-function memRd(os: number, dst: string, dsth: string): string {
-  switch (os) {
-    case 1: return `${dst} = sys.readLin8(ea, eh) & 255; ${dsth} = 0;`;
-    case 2: return `${dst} = sys.readLin16(ea, eh) & 65535; ${dsth} = 0;`;
-    case 4: return `${dst} = sys.readLin32(ea, eh) | 0; ${dsth} = 0;`;
-    default: return `${dst} = sys.readLin64(ea, eh) | 0; ${dsth} = sys.hiResult | 0;`;
-  }
-}
-function memWr(os: number, v: string, vh: string): string {
-  switch (os) {
-    case 1: return `sys.writeLin8(ea, eh, ${v} & 255);`;
-    case 2: return `sys.writeLin16(ea, eh, ${v} & 65535);`;
-    case 4: return `sys.writeLin32(ea, eh, ${v});`;
-    default: return `sys.writeLin64(ea, eh, ${v}, ${vh});`;
-  }
-}
-
 const ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
 
 /** r/rh = a op b with the interpreter's lazy-flag record (inline for the common 32/64-bit ops). */
@@ -301,7 +286,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       ended = true;
       break;
     }
-    if (!code.endsWith("/*end*/") && (code.includes("sys.writeLin") || code.includes("execGroup2"))) {
+    if (!code.endsWith("/*end*/") && (code.includes(WRITE_MARK) || code.includes("execGroup2"))) {
       // A write may have hit translated code (possibly this block): leave before the next instruction.
       const [l, h] = ripAdd(ripLo, ripHi, d.p - phys);
       code += ` if (c.smc) { cpu.ripLo = ${l}; cpu.ripHi = ${h}; return ${k + 1}; }`;
@@ -478,7 +463,7 @@ function insn(d: Dec, k: number): string | null {
     }
     case 0xc9: {
       if (d.has66) return null;
-      return `${pre} ea = rlo[5]; eh = rhi[5]; if (((eh << 16) >> 16) !== eh) c.fault(12, true, 0); b = sys.readLin64(ea, eh) | 0; bh = sys.hiResult | 0; ` +
+      return `${pre} ea = rlo[5]; eh = rhi[5]; if (((eh << 16) >> 16) !== eh) c.fault(12, true, 0); ${memRd(8, "b", "bh")} ` +
         `s = (ea >>> 0) + 8; rlo[4] = s | 0; rhi[4] = s > 4294967295 ? (eh + 1) | 0 : eh; rlo[5] = b; rhi[5] = bh;`;
     }
     case 0xe8: {
@@ -541,10 +526,10 @@ function insn(d: Dec, k: number): string | null {
 function push64(v: string, vh: string): string {
   // Value expressions are evaluated before RSP changes (push rsp pushes the old value).
   return `r = ${v}; rh = ${vh}; s = (rlo[4] >>> 0) - 8; ea = s | 0; eh = s < 0 ? (rhi[4] - 1) | 0 : rhi[4]; ` +
-    `if (((eh << 16) >> 16) !== eh) c.fault(12, true, 0); sys.writeLin64(ea, eh, r, rh); rlo[4] = ea; rhi[4] = eh;`;
+    `if (((eh << 16) >> 16) !== eh) c.fault(12, true, 0); ${memWr(8, "r", "rh")} rlo[4] = ea; rhi[4] = eh;`;
 }
 function peek64(): string {
-  return "ea = rlo[4]; eh = rhi[4]; if (((eh << 16) >> 16) !== eh) c.fault(12, true, 0); a = sys.readLin64(ea, eh) | 0; ah = sys.hiResult | 0;";
+  return `ea = rlo[4]; eh = rhi[4]; if (((eh << 16) >> 16) !== eh) c.fault(12, true, 0); ${memRd(8, "a", "ah")}`;
 }
 function adjSp(n: number): string {
   return `s = (rlo[4] >>> 0) + ${n}; rlo[4] = s | 0; if (s > 4294967295) rhi[4] = (rhi[4] + 1) | 0;`;
