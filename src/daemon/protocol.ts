@@ -36,6 +36,8 @@ export interface OpArgs {
   "reboot": { dom: string };
   "domid": { name: string };
   "domname": { domid: number };
+  /** xl emu-stats: the domain's execution profile (hv/ports.ts ExecutionProfile). */
+  "profile": { dom: string };
   "console.attach": { dom: string };
   "console.input": { data: string };
   "console.detach": Record<string, never>;

@@ -21,7 +21,7 @@ interface ConsoleSession {
 
 const OPS = new Set<Op>([
   "ping", "create", "list", "info", "dmesg", "destroy", "pause", "unpause", "shutdown", "reboot",
-  "domid", "domname", "console.attach", "console.input", "console.detach", "daemon.stop",
+  "domid", "domname", "profile", "console.attach", "console.input", "console.detach", "daemon.stop",
 ]);
 
 type Args = Record<string, unknown>;
@@ -195,6 +195,8 @@ export function serveConnection(sock: Socket, ts: Toolstack, hooks: ServerHooks,
         if (typeof domid !== "number" || !Number.isInteger(domid) || domid < 0) throw new ProtocolError('argument "domid" must be a domain id');
         return ts.nameOf(domid);
       }
+      case "profile":
+        return ts.profile(str(args, "dom"));
       case "console.detach":
         for (const s of sessions.values()) s.detach();
         sessions.clear();

@@ -89,6 +89,41 @@ export interface LaunchSpec {
   readonly image: BootImage;
   /** The domain's Xen guest interface (PVH): hypercalls served on the owner thread, event upcalls, PV console. */
   readonly xen?: XenDomainPort;
+  /** Options for the software CPU (xl.cfg emu_jit); other backends ignore them. */
+  readonly emu?: EmuLaunchOptions;
+}
+
+/** Settings a software-CPU backend honours; each absent field takes the backend's default. */
+export interface EmuLaunchOptions {
+  /** Compile guest code to host code (block JIT) instead of interpreting every instruction. */
+  readonly jit?: boolean;
+}
+
+/**
+ * A running domain's execution profile (xl emu-stats): what its CPU backend counts, as plain JSON. Counters are
+ * totals since the domain started, so two snapshots give rates over an interval.
+ */
+export interface ExecutionProfile {
+  readonly backend: AccelKind;
+  /** Monotonic time of the snapshot in the domain's own run time (pauses excluded), seconds. */
+  readonly runSeconds: number;
+  /** Of which the vCPUs were busy (not idle in HLT), seconds; -1 if unknown. */
+  readonly busySeconds: number;
+  readonly instructions: number;
+  /** Whether guest code is compiled (JIT) or interpreted. */
+  readonly jit: boolean;
+  /** Exits to the platform: port I/O, MMIO, interrupt injections, hypercalls (whatever the backend counts). */
+  readonly exits: Readonly<Record<string, number>>;
+  /** Numeric JIT cache statistics (names as the backend has them: blocksCompiled, blockRuns, ...). */
+  readonly jitStats: Readonly<Record<string, number>>;
+  /** Numeric memory-translation statistics, if the backend keeps any. */
+  readonly mmuStats: Readonly<Record<string, number>>;
+  /** The most executed compiled blocks: guest RIP (hex), block runs, instructions in the block. */
+  readonly hotBlocks: readonly { readonly rip: string; readonly runs: number; readonly insns: number }[];
+  /** Guest RIPs sampled at the end of each run slice (hex, count): where time goes with or without a JIT. */
+  readonly ripSamples: readonly { readonly rip: string; readonly count: number }[];
+  readonly sampleCount: number;
+  readonly notes: readonly string[];
 }
 
 /** What the backend does for the Xen layer of one domain (called on the main thread). */
@@ -152,6 +187,8 @@ export interface DomainExecution {
   consoleInput(bytes: Uint8Array): void;
   /** CPU time consumed by this domain's vCPUs, in ns. */
   cpuTimeNs(): number;
+  /** The backend's execution profile, if it keeps one (emu); null when the domain cannot answer (stopped). */
+  profile?(): Promise<ExecutionProfile | null>;
 }
 
 export interface ExecutionBackend {

@@ -1,13 +1,15 @@
 // emuBackend: the ExecutionBackend (hv/ports.ts) on the software x86-64 CPU. Guest RAM is a
 // SharedArrayBuffer; one thread (vcpu_thread/ worker running emu_engine.ts) runs every vCPU of the domain
 // interleaved, with the PC platform. Works on any host Node runs on.
-import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, LaunchSpec, XenDomainAttachment } from "../../hv/ports.ts";
+import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, ExecutionProfile, LaunchSpec, XenDomainAttachment } from "../../hv/ports.ts";
 import type { FromVcpu } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
 import type { EmuEngineData } from "./emu_engine.ts";
 import { InputRing } from "./input_ring.ts";
 import { OverlayPool } from "./overlay_pages.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
+import { jitFromEnv } from "./cpu.ts";
+import { ProfileChannel } from "./profile.ts";
 
 const ENGINE_MODULE = new URL("./emu_engine.ts", import.meta.url).href;
 /** The emu machine's TSC rate (accel/emu/machine.ts); the engine checks it. */
@@ -31,9 +33,13 @@ class EmuDomainExecution implements DomainExecution {
   private readonly clockBase = new Float64Array(new SharedArrayBuffer(8)).fill(NaN);
   private lastGuestNs = 0;
   private overlays: OverlayPool | null = null;
+  private readonly profileChannel = ProfileChannel.create();
+  /** Block JIT on or off: xl.cfg emu_jit, else the default (cpu.ts DEFAULT_EMU_JIT, TSXEN_EMU_JIT). */
+  readonly jit: boolean;
 
   constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents) {
     this.vectors = VectorMailbox.create(spec.vcpus);
+    this.jit = spec.emu?.jit ?? jitFromEnv();
   }
 
   start(): Promise<void> {
@@ -55,6 +61,8 @@ class EmuDomainExecution implements DomainExecution {
       vectors: this.vectors.buffer,
       clockBase: this.clockBase.buffer as SharedArrayBuffer,
       tscKhz: EMU_TSC_KHZ,
+      jit: this.jit,
+      profile: this.profileChannel.buffer,
       ...(this.overlays !== null ? { overlays: this.overlays.share } : {}),
     };
     this.thread = new VcpuThread({
@@ -76,7 +84,14 @@ class EmuDomainExecution implements DomainExecution {
       onMessage: (m) => this.onMessage(m),
       onThreadError: (e) => this.end(() => this.events.crashed(`emu thread failed: ${e.message}`, e.stack ?? "")),
     });
+    this.events.log(`d${this.spec.domid}: emu: ${this.jit ? "block JIT" : "interpreter"} (${this.spec.emu?.jit !== undefined ? `emu_jit = ${this.jit ? 1 : 0}` : "default"})`);
     return this.thread.started();
+  }
+
+  /** xl emu-stats: asks the emu thread for a snapshot (between slices); the last one if it cannot answer. */
+  async profile(): Promise<ExecutionProfile | null> {
+    if (this.thread === null) return null;
+    return this.profileChannel.request(this.ended || this.pausedAt >= 0 ? 0 : 1000);
   }
 
   /** The emu machine's time (its TSC / tscKhz), as close as the main thread can tell; frozen while paused. */

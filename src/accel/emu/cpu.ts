@@ -18,14 +18,21 @@ export interface EmuCpuOptions {
   features?: Partial<Features>;
   /** Called once per distinct unimplemented opcode (bytes as hex, RIP as 16 hex digits, cpu mode). */
   onUnknownOpcode?: UnknownOpcodeLog;
-  /** Compile hot 64-bit guest code to JavaScript blocks (jit/). Default: environment TSXEN_EMU_JIT=1, else off. */
+  /** Compile hot 64-bit guest code to JavaScript blocks (jit/). Default: jitFromEnv() (xl.cfg emu_jit sets it). */
   jit?: boolean;
 }
 
-/** TSXEN_EMU_JIT=0|1 (default 0: the interpreter). */
+/**
+ * Whether the emu backend compiles guest code when neither xl.cfg (emu_jit) nor the caller says: the one place to
+ * flip the default once the JIT is faster and passes every correctness test.
+ */
+export const DEFAULT_EMU_JIT = false;
+
+/** TSXEN_EMU_JIT=0|1 overrides DEFAULT_EMU_JIT (for tests and benches); anything else leaves the default. */
 export function jitFromEnv(): boolean {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  return g.process?.env?.TSXEN_EMU_JIT === "1";
+  const v = g.process?.env?.TSXEN_EMU_JIT;
+  return v === "1" ? true : v === "0" ? false : DEFAULT_EMU_JIT;
 }
 
 export class EmuCpu {

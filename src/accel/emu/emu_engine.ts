@@ -13,6 +13,7 @@ import { EmuMachine } from "./machine.ts";
 import { InputRing } from "./input_ring.ts";
 import { OverlayMmio, type OverlayShare } from "./overlay_pages.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
+import { EmuProfiler, ProfileChannel } from "./profile.ts";
 
 /** Structured-cloneable set-up the owner passes in VcpuInit.engineData. */
 export interface EmuEngineData {
@@ -32,6 +33,10 @@ export interface EmuEngineData {
   readonly tscKhz?: number;
   /** Xen overlay pages (grant frames) the owner maps outside RAM: served to the CPU as MMIO. */
   readonly overlays?: OverlayShare;
+  /** Block JIT on or off (the owner resolved xl.cfg emu_jit against the default). Absent: jitFromEnv(). */
+  readonly jit?: boolean;
+  /** A ProfileChannel buffer: the engine answers profile requests (xl emu-stats) between slices. */
+  readonly profile?: SharedArrayBuffer;
 }
 
 /** Optional extras a platform may offer the emu engine beyond VcpuIo. */
@@ -51,6 +56,8 @@ class EmuEngine implements CpuEngine {
   /** Scratch: (vcpu, vector) pairs held back for APs that wait for their SIPI. */
   private readonly heldVectors: number[] = [];
   private stoppedReason: ShutdownReason | null = null;
+  private readonly profileChannel: ProfileChannel | null;
+  private profiler: EmuProfiler | null = null;
 
   constructor(
     private readonly init: VcpuInit,
@@ -62,6 +69,7 @@ class EmuEngine implements CpuEngine {
     this.input = new InputRing(data.input);
     this.vectors = data.vectors !== undefined ? new VectorMailbox(data.vectors) : null;
     this.clockBase = data.clockBase !== undefined ? new Float64Array(data.clockBase) : null;
+    this.profileChannel = data.profile !== undefined ? new ProfileChannel(data.profile) : null;
   }
 
   /**
@@ -93,6 +101,7 @@ class EmuEngine implements CpuEngine {
       type: this.data.type,
       entry,
       domid: this.init.domid,
+      ...(this.data.jit !== undefined ? { jit: this.data.jit } : {}),
       console: (bytes) => {
         if (io.consoleOutput !== undefined) io.consoleOutput(bytes);
         else for (const b of bytes) io.pioWrite(0xe9, 1, b);
@@ -121,6 +130,7 @@ class EmuEngine implements CpuEngine {
       io.log(`emu: the machine's TSC runs at ${khz} kHz but the owner assumes ${this.data.tscKhz} kHz: Xen pvclock will drift`);
     }
     this.machine = machine;
+    if (this.profileChannel !== null) this.profiler = new EmuProfiler(machine, this.data.jit ?? false);
   }
 
   run(): EngineExit {
@@ -137,6 +147,7 @@ class EmuEngine implements CpuEngine {
         }
         if (this.input.available()) m.consoleInput(this.input.drain());
         this.deliverVectors();
+        if (this.profileChannel !== null && this.profileChannel.pending()) this.publishProfile();
         const r = m.runSlice();
         if (r.kind === "stopped") {
           if (m.crash !== null) return { kind: "crashed", why: m.crash.why };
@@ -161,7 +172,17 @@ class EmuEngine implements CpuEngine {
       }
     } finally {
       m.pause();
+      if (this.profileChannel !== null) this.publishProfile();
       if (this.clockBase !== null) this.clockBase[0] = NaN;
+    }
+  }
+
+  private publishProfile(): void {
+    if (this.profiler === null || this.profileChannel === null) return;
+    try {
+      this.profileChannel.publish(this.profiler.snapshot());
+    } catch (e) {
+      this.io.log(`emu: d${this.init.domid}: profile snapshot failed: ${String(e)}`);
     }
   }
 

@@ -34,6 +34,17 @@ export interface EmuMachineOptions {
   readonly domid?: number;
   /** Wall-clock time at domain start (Unix seconds). Default: now. */
   readonly startUnixSeconds?: number;
+  /** Block JIT on or off (EmuCpuOptions.jit). Default: jitFromEnv() (cpu.ts DEFAULT_EMU_JIT). */
+  readonly jit?: boolean;
+}
+
+/** Exits from the CPU to the platform, counted for profiles (xl emu-stats): totals since start. */
+export interface EmuExitCounts {
+  pio: number;
+  mmio: number;
+  /** External interrupts the CPUs took from their LAPICs. */
+  interrupts: number;
+  hypercalls: number;
 }
 
 interface Vcpu {
@@ -67,6 +78,11 @@ export class EmuMachine {
   /** Set by device callbacks (shutdown/reset) during a slice. */
   private pendingShutdown: ShutdownReason | null = null;
   crash: { why: string; dump: string } | null = null;
+  readonly exits: EmuExitCounts = { pio: 0, mmio: 0, interrupts: 0, hypercalls: 0 };
+  /** Time the vCPUs spent running guest code (inside cpu.run), ns. */
+  busyNs = 0;
+  /** Profiles: called with a vCPU's state after a slice in which it retired instructions (its RIP is a sample). */
+  sampler: ((state: CpuState) => void) | null = null;
   /** Guest instructions retired across vCPUs. */
   get instructions(): number {
     let n = 0;
@@ -98,12 +114,12 @@ export class EmuMachine {
     for (let id = 0; id < opts.vcpus; id++) {
       const state = new CpuState(id);
       const lapic = this.pc.lapics[id]!;
-      const io: CpuIo = this.pc.cpuIo(id, hypercall);
+      const io = countingIo(this.pc.cpuIo(id, hypercall), this.exits);
       let cpu: EmuCpu | undefined;
       const sys = new X86System(state, {
         ram: opts.ram,
         io,
-        interrupts: lapic,
+        interrupts: { hasPendingInterrupt: () => lapic.hasPendingInterrupt(), acknowledge: () => { this.exits.interrupts++; return lapic.acknowledge(); } },
         clock,
         log: opts.log,
         tripleFault: (why) => this.onTripleFault(id, why),
@@ -112,6 +128,7 @@ export class EmuMachine {
         cpuid: { xen, domid: opts.domid, tscKhz: TSC_KHZ, cpusPerPackage: opts.vcpus },
       });
       cpu = new EmuCpu(state, sys, {
+        ...(opts.jit !== undefined ? { jit: opts.jit } : {}),
         onUnknownOpcode: (bytes, rip, mode) => opts.log(`emu: vcpu${id} #UD for unimplemented opcode ${bytes} at rip ${rip} (mode ${mode})`),
       });
       this.vcpus.push({ state, sys, cpu, waitingForSipi: id !== 0 });
@@ -159,8 +176,10 @@ export class EmuMachine {
         return { kind: "stopped" };
       }
       const now = this.nowNs();
+      this.busyNs += now - before;
       if (n > 0) {
         ran = true;
+        if (this.sampler !== null) this.sampler(v.state);
         if (n >= 1000 && now > before) this.instructionsPerNs = 0.9 * this.instructionsPerNs + 0.1 * (n / (now - before));
       }
       if (now >= this.pc.timers.nextDeadlineNs()) this.pc.runTimers(now);
@@ -291,6 +310,17 @@ export class EmuMachine {
     v.sys.flushTlb(false);
     v.cpu.flushCodeCache();
   }
+}
+
+/** The platform's CpuIo with every exit counted (one extra call per port or MMIO access: cheap next to the device). */
+function countingIo(io: CpuIo, c: EmuExitCounts): CpuIo {
+  return {
+    pioRead: (port, size) => { c.pio++; return io.pioRead(port, size); },
+    pioWrite: (port, size, value) => { c.pio++; io.pioWrite(port, size, value); },
+    mmioRead: (gpa, size) => { c.mmio++; return io.mmioRead(gpa, size); },
+    mmioWrite: (gpa, size, value) => { c.mmio++; io.mmioWrite(gpa, size, value); },
+    hypercall: (req, mem) => { c.hypercalls++; return io.hypercall(req, mem); },
+  };
 }
 
 function setTr(s: CpuState): void {

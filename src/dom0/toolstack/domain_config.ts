@@ -1,5 +1,5 @@
 // xl.cfg settings → a typed DomainConfig (xl.cfg(5): name, type, memory, maxmem, vcpus, kernel,
-// ramdisk, cmdline/extra/root, on_*, serial; plus tsxen's accel).
+// ramdisk, cmdline/extra/root, on_*, serial; plus tsxen's accel and emu_jit).
 //
 // Design: one validator per key in a table; unknown keys are errors (with a "did you mean" for
 // typos), keys xl knows but tsxen does not implement yet are errors that say so. Every error is a
@@ -24,6 +24,8 @@ export interface DomainConfig {
   readonly cmdline: string;
   readonly serial: "pty" | "none";
   readonly accel: AccelChoice;
+  /** emu_jit = 0|1: the emu backend's block JIT on or off; absent = the backend's default. kvm ignores it. */
+  readonly emuJit?: boolean;
   readonly onPoweroff: ShutdownAction;
   readonly onReboot: ShutdownAction;
   readonly onCrash: ShutdownAction;
@@ -76,6 +78,17 @@ function oneOf<T extends string>(s: CfgSetting, allowed: readonly T[]): T {
   const v = str(s);
   if (!(allowed as readonly string[]).includes(v)) fail(s, `expected one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
   return v as T;
+}
+
+/** A boolean as xl.cfg writes it (0 or 1), or the words "true"/"false" (also what `key=true` gives on the command line). */
+function bool01(s: CfgSetting): boolean {
+  const v = s.value;
+  if (v.kind === "number" && (v.value === 0 || v.value === 1)) return v.value === 1;
+  if (v.kind === "string") {
+    if (v.value === "1" || v.value === "true") return true;
+    if (v.value === "0" || v.value === "false") return false;
+  }
+  fail(s, 'expected 0 or 1 (or "true"/"false")');
 }
 
 function action(s: CfgSetting): ShutdownAction {
@@ -135,6 +148,7 @@ const VALIDATORS: Record<string, Validator> = {
     return first.value;
   },
   accel: (s) => oneOf(s, ["auto", "emu", "kvm"] as const),
+  emu_jit: bool01,
 };
 
 function editDistance(a: string, b: string): number {
@@ -210,6 +224,7 @@ export function validateDomainConfig(settings: CfgSettings, source: string): Val
     cmdline,
     serial: (v.serial as "pty" | "none" | undefined) ?? "pty",
     accel: (v.accel as AccelChoice | undefined) ?? "auto",
+    ...(v.emu_jit !== undefined ? { emuJit: v.emu_jit as boolean } : {}),
     onPoweroff: (v.on_poweroff as ShutdownAction | undefined) ?? "destroy",
     onReboot: (v.on_reboot as ShutdownAction | undefined) ?? "restart",
     onCrash: (v.on_crash as ShutdownAction | undefined) ?? "destroy",
@@ -242,10 +257,11 @@ export function checkDomainConfig(x: unknown): DomainConfig {
   if (!isStr("cmdline")) bad("cmdline", "expected a string");
   if (o.serial !== "pty" && o.serial !== "none") bad("serial", 'expected "pty" or "none"');
   if (o.accel !== "auto" && o.accel !== "emu" && o.accel !== "kvm") bad("accel", 'expected "auto", "emu" or "kvm"');
+  if (o.emuJit !== undefined && typeof o.emuJit !== "boolean") bad("emuJit", "expected true or false");
   for (const k of ["onPoweroff", "onReboot", "onCrash", "onWatchdog", "onSoftReset"]) {
     if (!(SHUTDOWN_ACTIONS as readonly unknown[]).includes(o[k])) bad(k, "not a shutdown action");
   }
-  const known = new Set(["name", "type", "memoryMiB", "maxmemMiB", "vcpus", "kernel", "ramdisk", "cmdline", "serial", "accel",
+  const known = new Set(["name", "type", "memoryMiB", "maxmemMiB", "vcpus", "kernel", "ramdisk", "cmdline", "serial", "accel", "emuJit",
     "onPoweroff", "onReboot", "onCrash", "onWatchdog", "onSoftReset"]);
   for (const k of Object.keys(o)) if (!known.has(k)) bad(k, "unknown field");
   return o as unknown as DomainConfig;

@@ -5,7 +5,7 @@
 // what it can before changing anything, so a refused request leaves no trace. It runs on the
 // daemon's main thread; nothing here touches files except through the injected loader and sinks.
 
-import type { AccelKind, BootImage, ShutdownReason, XenDomainPort } from "../../hv/ports.ts";
+import type { AccelKind, BootImage, ExecutionProfile, ShutdownReason, XenDomainPort } from "../../hv/ports.ts";
 import type { DomainInfo } from "../../hv/domain/domain.ts";
 import { DomainError } from "../../hv/domain/domain_errors.ts";
 import { describeState, xlStateString } from "../../hv/domain/domain_state.ts";
@@ -180,12 +180,15 @@ export class Toolstack {
     this.consoles.open(d.domid, config.name);
     this.deps.log.write(`d${d.domid}: ${decision.why}`);
     for (const w of decision.warnings) this.deps.log.write(`d${d.domid}: warning: ${w}`);
+    if (config.emuJit !== undefined && decision.backend.kind !== "emu") {
+      this.deps.log.write(`d${d.domid}: emu_jit = ${config.emuJit ? 1 : 0} ignored: the domain runs on ${decision.backend.kind}`);
+    }
     try {
       beforeLaunch?.(d.domid);
       const xen = config.type === "pvh" && this.deps.xen !== undefined
         ? this.deps.xen.domainPort({ domid: d.domid, name: config.name, memoryBytes, maxmemBytes: config.maxmemMiB * MiB, vcpus: config.vcpus })
         : undefined;
-      await this.table.launch(d.domid, decision.backend, image, xen);
+      await this.table.launch(d.domid, decision.backend, image, xen, config.emuJit !== undefined ? { jit: config.emuJit } : undefined);
     } catch (e) {
       this.configs.delete(d.domid);
       this.consoles.close(d.domid, "the domain failed to start");
@@ -360,6 +363,17 @@ export class Toolstack {
       backends: this.chooser.statuses(),
       autoChoice: this.chooser.autoChoice(),
     };
+  }
+
+  /** xl emu-stats: the domain backend's execution profile. */
+  async profile(dom: string): Promise<{ domid: number; name: string; profile: ExecutionProfile }> {
+    const d = this.lookup(dom);
+    if (d.state.kind !== "running" && d.state.kind !== "paused") {
+      throw new DomainError("bad_state", `Cannot profile domain "${d.name}": it is ${describeState(d.state)}`);
+    }
+    const profile = await this.table.profile(d.domid);
+    if (profile === null) throw new DomainError("bad_state", `Domain "${d.name}" runs on ${d.accel}, which keeps no execution profile (emu does)`);
+    return { domid: d.domid, name: d.name, profile };
   }
 
   dmesg(clear: boolean): string[] {

@@ -6,7 +6,7 @@
 // domain at launch; once the domain is dying or gone they are dropped, and an exception in a handler
 // is logged, never thrown back into the backend, so a misbehaving domain cannot take the core down.
 
-import type { BootImage, DomainExecution, ExecutionBackend, ExecutionEvents, ShutdownReason, XenDomainPort } from "../ports.ts";
+import type { BootImage, DomainExecution, EmuLaunchOptions, ExecutionBackend, ExecutionEvents, ExecutionProfile, ShutdownReason, XenDomainPort } from "../ports.ts";
 import { Domain, type DomainInfo, type DomainSpec } from "./domain.ts";
 import { DomainError } from "./domain_errors.ts";
 import { describeState, transition, type DomainState, type LifecycleEvent } from "./domain_state.ts";
@@ -110,14 +110,14 @@ export class DomainTable {
   }
 
   /** Starts the domain's vCPUs on backend (xen: its Xen guest interface, PVH). On failure the domain is destroyed and the error rethrown. */
-  async launch(domid: number, backend: ExecutionBackend, image: BootImage, xen?: XenDomainPort): Promise<void> {
+  async launch(domid: number, backend: ExecutionBackend, image: BootImage, xen?: XenDomainPort, emu?: EmuLaunchOptions): Promise<void> {
     const d = this.get(domid);
     if (d.state.kind !== "building") throw new DomainError("bad_state", `Cannot launch domain ${domid}: it is ${describeState(d.state)}`);
     this.deps.log.write(`d${domid}: boot image: ${image.description}`);
     let exec: DomainExecution;
     try {
       exec = await backend.launch(
-        { domid, name: d.name, type: d.spec.type, memoryBytes: d.spec.memoryBytes, vcpus: d.spec.vcpus, image, ...(xen !== undefined ? { xen } : {}) },
+        { domid, name: d.name, type: d.spec.type, memoryBytes: d.spec.memoryBytes, vcpus: d.spec.vcpus, image, ...(xen !== undefined ? { xen } : {}), ...(emu !== undefined ? { emu } : {}) },
         this.eventsFor(d),
       );
     } catch (e) {
@@ -228,6 +228,14 @@ export class DomainTable {
   consoleInput(domid: number, bytes: Uint8Array): void {
     const d = this.get(domid);
     d.execution?.consoleInput(bytes);
+  }
+
+  /** The execution profile of a domain's backend (xl emu-stats); null if the backend keeps none or cannot answer. */
+  async profile(domid: number): Promise<ExecutionProfile | null> {
+    const d = this.get(domid);
+    const exec = d.execution;
+    if (exec === undefined || exec.profile === undefined) return null;
+    return exec.profile();
   }
 
   /** Destroys every domain (daemon shutdown). */
