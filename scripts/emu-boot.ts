@@ -1,9 +1,17 @@
 // Boots a kernel on the emu backend in this process, without the daemon: the tool for working on the
 // software CPU (prints the console, MIPS, and a register dump when the guest crashes or stalls).
 // Usage: node --import tsx scripts/emu-boot.ts [--kernel F] [--initrd F] [--type hvm|pvh] [--mem MiB]
-//        [--vcpus N] [--append "cmdline"] [--max-seconds S] [--quiet]
-import { existsSync } from "node:fs";
+//        [--vcpus N] [--append "cmdline"] [--max-seconds S] [--quiet] [--jit 0|1]
+//        [--profile [--syms KALLSYMS] [--profile-every S]]
+// --profile prints the execution profile at the end (instructions, MIPS, exits per second, JIT cache hit rate,
+// hottest blocks and sampled RIPs); --syms names addresses from a /proc/kallsyms-format file; --profile-every S
+// also prints the profile of each S-second interval while the guest runs.
+import { existsSync, readFileSync } from "node:fs";
 import { EmuMachine } from "../src/accel/emu/machine.ts";
+import { jitFromEnv } from "../src/accel/emu/cpu.ts";
+import { EmuProfiler } from "../src/accel/emu/profile.ts";
+import { formatProfile, parseKallsyms, profileDelta } from "../src/hv/profile_format.ts";
+import type { ExecutionProfile } from "../src/hv/ports.ts";
 import { loadKernel } from "../src/boot/load.ts";
 import { ACPI_REGION_GPA } from "../src/devices/acpi/tables.ts";
 
@@ -21,6 +29,11 @@ const maxSeconds = Number(opt("--max-seconds", "600"));
 const quiet = args.includes("--quiet");
 // --profile (or TSXEN_EMU_PROFILE=1): instructions retired, JIT blocks compiled, cache hit rate, hottest RIPs.
 const profile = args.includes("--profile") || process.env.TSXEN_EMU_PROFILE === "1";
+const jitArg = opt("--jit", "");
+const jit = jitArg === "" ? jitFromEnv() : jitArg === "1";
+const symsPath = opt("--syms", "");
+const syms = symsPath !== "" ? parseKallsyms(readFileSync(symsPath, "utf8")) : undefined;
+const profileEvery = Number(opt("--profile-every", "0"));
 const cmdline = opt(
   "--append",
   type === "hvm"
@@ -52,7 +65,11 @@ const machine = new EmuMachine({
   console: (bytes) => { if (!quiet) process.stdout.write(bytes); },
   log,
   shutdown: (reason) => { log(`guest shutdown: ${reason}`); done = true; },
+  jit,
 });
+const profiler = new EmuProfiler(machine, jit);
+let lastProfile: ExecutionProfile | null = null;
+let lastProfileAt = performance.now();
 for (const r of image.regions) ram.bytes.set(r.bytes, r.gpa);
 const layout = machine.pc.writeAcpiTables(ram.bytes);
 if (layout.rsdp !== ACPI_REGION_GPA) log(`warning: RSDP at ${layout.rsdp.toString(16)}, loader was told ${ACPI_REGION_GPA.toString(16)}`);
@@ -98,6 +115,13 @@ function loop(): void {
     lastReport = now;
     lastInsns = insns;
   }
+  if (profileEvery > 0 && now - lastProfileAt > profileEvery * 1000) {
+    const p = profiler.snapshot();
+    const shown = lastProfile === null ? p : profileDelta(p, lastProfile);
+    process.stderr.write(`--- profile of the last ${((now - lastProfileAt) / 1000).toFixed(1)} s ---\n${formatProfile(shown, { ...(syms ? { syms } : {}), top: 10 })}\n`);
+    lastProfile = p;
+    lastProfileAt = now;
+  }
   if ((now - t0) / 1000 > maxSeconds) {
     log(`timeout after ${maxSeconds}s`);
     log(machine.registerDump());
@@ -116,20 +140,11 @@ function printProfile(): void {
   const cpuSecs = process.cpuUsage().user / 1e6;
   log(`profile: ${(machine.instructions / 1e6).toFixed(1)} M instructions retired, ${(machine.instructions / 1e6 / secs).toFixed(2)} MIPS wall, ` +
     `${(machine.instructions / 1e6 / cpuSecs).toFixed(2)} MIPS per CPU-second`);
-  const jit = machine.vcpus[0]?.cpu.jit ?? null;
-  if (jit === null) { log("profile: JIT off (TSXEN_EMU_JIT=1 turns it on)"); return; }
-  const s = jit.stats;
-  const dispatches = s.blockRuns + s.interpSteps;
-  log(`profile: blocks compiled ${s.blocksCompiled} (not translatable ${s.blocksUncompilable}, errors ${s.compileErrors}), live ${s.liveBlocks}, ` +
-    `code ${(s.codeBytes / 1e6).toFixed(1)} MB source; block runs ${s.blockRuns} (${(100 * s.blockRuns / Math.max(1, dispatches)).toFixed(1)} % of dispatches), ` +
-    `interpreted steps ${s.interpSteps}; invalidations ${s.invalidations} pages / ${s.blocksInvalidated} blocks, evictions ${s.evictions}; translate+new Function ${(s.compileMs / 1000).toFixed(1)} s (translate ${(s.translateMs / 1000).toFixed(1)} s)`);
-  if (jit.lastCompileError !== "") log(`profile: last compile error: ${jit.lastCompileError.slice(0, 500)}`);
-  for (const b of jit.hottest(15)) {
-    log(`profile:   rip ${(b.ripHi >>> 0).toString(16)}${(b.ripLo >>> 0).toString(16).padStart(8, "0")} runs ${b.execs} insns ${b.native}`);
-  }
-  log(`profile: most invalidated code pages: ${jit.mostInvalidatedPages(8).map(([p, n]) => `${p} x${n}`).join(", ")}`);
-  const hot = jit.hottestInterpreted(15);
-  for (const [op, n] of hot) log(`profile:   left to the interpreter: ${op} x${n}`);
+  process.stderr.write(`${formatProfile(profiler.snapshot(), syms ? { syms } : {})}\n`);
+  const jitCache = machine.vcpus[0]?.cpu.jit ?? null;
+  if (jitCache === null) { log("profile: JIT off (--jit 1 or TSXEN_EMU_JIT=1 turns it on)"); return; }
+  log(`profile: most invalidated code pages: ${jitCache.mostInvalidatedPages(8).map(([p, n]) => `${p} x${n}`).join(", ")}`);
+  for (const [op, n] of jitCache.hottestInterpreted(15)) log(`profile:   left to the interpreter: ${op} x${n}`);
 }
 
 loop();
