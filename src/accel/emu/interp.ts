@@ -268,7 +268,133 @@ export class Interp extends CoreBase {
 
   // ------------------------------------------------------------------------------------------------ one-byte map
 
+  /** One-byte map, hot opcodes only (a small function TurboFan keeps optimized); the rest is in exec1Rare. */
   private exec1(b: number): void {
+    const rlo = this.rlo, rhi = this.rhi;
+    switch (b) {
+      case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05:
+      case 0x08: case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:
+      case 0x10: case 0x11: case 0x12: case 0x13: case 0x14: case 0x15:
+      case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d:
+      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25:
+      case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d:
+      case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35:
+      case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d:
+        execAluOp(this, b);
+        break;
+      case 0x0f: this.exec0f(this.f8()); return;
+      case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57: {
+        const r = (b & 7) | this.rexB, os = this.stackOs();
+        if (os === 8) this.push(8, rlo[r], rhi[r]);
+        else this.push(os, os === 2 ? rlo[r] & 0xffff : rlo[r], 0);
+        break;
+      }
+      case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: {
+        const r = (b & 7) | this.rexB, os = this.stackOs();
+        const v = this.peek(os, 0), h = this.hi;
+        this.adjSp(os);
+        this.setReg(os, r, v, h);
+        break;
+      }
+      case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+        const d = this.fs8();
+        if (this.cond(b & 15)) { this.jumpRel(d); return; }
+        break;
+      }
+      case 0x80: case 0x81: case 0x83: execGroup1(this, b); break;
+      case 0x84: execTestEG(this, 1); break;
+      case 0x85: execTestEG(this, this.os); break;
+      case 0x88: this.decodeModrm(0); this.writeE(1, this.getReg8(this.reg), 0); break;
+      case 0x89: {
+        const os = this.os;
+        this.decodeModrm(0);
+        const r = this.reg;
+        if (this.mod === 3) {
+          const d = this.rm;
+          if (os === 8) { rlo[d] = rlo[r]; rhi[d] = rhi[r]; break; }
+          if (os === 4) { rlo[d] = rlo[r]; rhi[d] = 0; break; }
+        }
+        if (os === 8) this.wrMem(8, this.eaLo, this.eaHi, rlo[r], rhi[r]);
+        else this.writeE(os, os === 4 ? rlo[r] : rlo[r] & 0xffff, 0);
+        break;
+      }
+      case 0x8a: this.decodeModrm(0); this.setReg8(this.reg, this.readE(1)); break;
+      case 0x8b: {
+        const os = this.os;
+        this.decodeModrm(0);
+        const r = this.reg;
+        if (os === 8) {
+          if (this.mod === 3) { rlo[r] = rlo[this.rm]; rhi[r] = rhi[this.rm]; }
+          else { rlo[r] = this.rdMem(8, this.eaLo, this.eaHi); rhi[r] = this.hi; }
+        } else if (os === 4) { rlo[r] = this.readE(4); rhi[r] = 0; }
+        else this.setReg(2, r, this.readE(2), 0);
+        break;
+      }
+      case 0x8d: { // lea
+        this.noSeg = true;
+        this.decodeModrm(0);
+        this.noSeg = false;
+        if (this.mod === 3) this.unknown();
+        const os = this.os;
+        if (os === 8) { rlo[this.reg] = this.offLo; rhi[this.reg] = this.offHi; }
+        else this.setReg(os, this.reg, os === 2 ? this.offLo & 0xffff : this.offLo, 0);
+        break;
+      }
+      case 0xa8: setLogicFlags(this, 1, rlo[0] & this.f8() & 0xff, 0); break;
+      case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf: {
+        const r = (b & 7) | this.rexB, os = this.os;
+        if (os === 8) { const lo = this.f32(); rhi[r] = this.f32(); rlo[r] = lo; }
+        else if (os === 4) { rlo[r] = this.f32(); rhi[r] = 0; }
+        else this.setReg(2, r, this.f16(), 0);
+        break;
+      }
+      case 0xc1: this.decodeModrm(1); execGroup2(this, this.os, this.f8()); break;
+      case 0xd1: this.decodeModrm(0); execGroup2(this, this.os, 1); break;
+      case 0xd3: this.decodeModrm(0); execGroup2(this, this.os, rlo[1] & 0xff); break;
+      case 0xc3: { // ret near
+        const os = this.stackOs();
+        const v = this.peek(os, 0), h = this.hi;
+        this.jumpNear(v, h, os);
+        this.adjSp(os);
+        return;
+      }
+      case 0xc6: case 0xc7: { // mov Ev, imm
+        const os = b === 0xc6 ? 1 : this.os;
+        this.decodeModrm(os === 1 ? 1 : os === 2 ? 2 : 4);
+        if (((this.modrm >> 3) & 7) !== 0) this.unknown();
+        const v = this.fImm(os);
+        this.writeE(os, v, this.hi);
+        break;
+      }
+      case 0xe8: { // call rel
+        const os = this.stackOs();
+        const d = os === 2 ? (this.f16() << 16) >> 16 : this.f32();
+        const lo = this.nextRip(), hi = this.hi;
+        if (this.is64) { // check the target before pushing, so a #GP leaves RSP alone
+          const s = (lo >>> 0) + d;
+          const th = s > 0xffffffff ? (hi + 1) | 0 : s < 0 ? (hi - 1) | 0 : hi;
+          if (((th << 16) >> 16) !== th) this.gp0();
+        }
+        this.push(os, lo, hi);
+        this.jumpRel(d);
+        return;
+      }
+      case 0xe9: {
+        const d = this.stackOs() === 2 ? (this.f16() << 16) >> 16 : this.f32();
+        this.jumpRel(d);
+        return;
+      }
+      case 0xeb: { const d = this.fs8(); this.jumpRel(d); return; }
+      case 0xf6: case 0xf7: this.group3(b === 0xf6 ? 1 : this.os); break;
+      case 0xff: if (this.group5()) return; break;
+      default: this.exec1Rare(b); return;
+    }
+    this.advance();
+  }
+
+  /** One-byte map: every opcode (the cold ones reach here from exec1). */
+  private exec1Rare(b: number): void {
     const rlo = this.rlo, rhi = this.rhi, cpu = this.cpu;
     switch (b) {
       // ---- ALU ----

@@ -8,7 +8,6 @@ import { type CpuState, type EmuSystem, FAULT } from "../cpu_state.ts";
 import { LazyFlags } from "../flags.ts";
 
 const EMPTY = new Uint8Array(0);
-const TWO32 = 4294967296;
 
 /** Segment indices as plain numbers (hot path: no enum objects). */
 export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
@@ -273,17 +272,31 @@ export class CoreBase extends LazyFlags {
         if (idx >= 0) off += rlo[idx] << scale;
         this.offLo = off | 0; this.offHi = 0;
       } else {
-        // 64-bit: lo sum as a double (exact below 2^53), carries into hi.
-        let lo = disp >>> 0, hi = disp >> 31;
+        // 64-bit: int32 halves with explicit carries (unsigned lo sum < addend <=> carry out).
         const rhi = this.rhi;
-        if (base >= 0) { lo += rlo[base] >>> 0; hi += rhi[base]; }
-        if (idx >= 0) {
-          const il = rlo[idx];
-          if (scale === 0) { lo += il >>> 0; hi += rhi[idx]; }
-          else { lo += (il << scale) >>> 0; hi += (rhi[idx] << scale) | (il >>> (32 - scale)); }
+        let lo = disp, hi = disp >> 31;
+        if (base >= 0) {
+          const b = rlo[base];
+          const s = (lo + b) | 0;
+          hi = (hi + rhi[base] + ((s >>> 0) < (b >>> 0) ? 1 : 0)) | 0;
+          lo = s;
         }
-        if (lo < 0 || lo > 0xffffffff) { const c = Math.floor(lo / TWO32); hi += c; lo -= c * TWO32; }
-        this.offLo = lo | 0; this.offHi = hi | 0;
+        if (idx >= 0) {
+          let il = rlo[idx], ih = rhi[idx];
+          if (scale !== 0) { ih = (ih << scale) | (il >>> (32 - scale)); il <<= scale; }
+          const s = (lo + il) | 0;
+          hi = (hi + ih + ((s >>> 0) < (il >>> 0) ? 1 : 0)) | 0;
+          lo = s;
+        }
+        this.offLo = lo; this.offHi = hi;
+        if (this.noSeg) return;
+        if (this.segOvr < 0 && this.is64) {
+          // Flat 64-bit segment without override: only the canonical check.
+          this.eaSeg = seg;
+          if (((hi << 16) >> 16) !== hi) this.fault(seg === SS ? 12 : 13, true, 0);
+          this.eaLo = lo; this.eaHi = hi;
+          return;
+        }
       }
     }
     if (!this.noSeg) this.segment(seg);
