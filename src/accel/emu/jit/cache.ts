@@ -3,13 +3,19 @@
 // RIP-relative operands and branch targets are compiled in as constants).
 //
 // - One cache per guest RAM array, shared by all vCPUs of a domain (cross-modifying code on SMP).
-// - Direct-mapped table of TABLE_SIZE entries (a colliding compile evicts the old block): bounded memory.
+// - Direct-mapped table of TABLE_SIZE entries (a colliding compile evicts the old block), and a budget of
+//   generated source (MAX_CODE_BYTES; over it the cache is flushed): bounded memory.
 // - Blocks are compiled once their start address was dispatched HOT times (hashed counters), so code that runs
 //   once (most of the boot's init code) is interpreted and never pays for `new Function`.
 // - Self-modifying code: pages holding compiled blocks are marked in every attached system's code-page map
-//   (Mmu.markCodePage: writes to them leave the write TLB and call codePageWritten); a write drops every block
-//   of the page and sets `smc` on the cores, which makes a running block leave after the writing instruction.
-//   Systems without code-page tracking (test doubles) get their write entry points wrapped instead.
+//   (Mmu.markCodePage: writes to them leave the write TLB and call codePageWritten(ppn, offset?, length?)).
+//   Each block knows the byte intervals of its page it was translated from (cache_cover.ts); a write drops the
+//   blocks it overlaps (no offset: the whole page), marks them dead (links to them are not followed any more)
+//   and then sets `smc` on the cores, which makes a running block leave after the writing instruction. Writes
+//   next to blocks keep them; the page stays marked while it holds blocks. Systems without code-page tracking
+//   (test doubles) get their write entry points wrapped instead.
+// - Direct block chaining (dispatch.ts): a block keeps two links "exit RIP -> successor block", valid for the
+//   (core, tlbGen, CPL) they were made under and while the successor is not dead.
 // - No flush is needed on CR3 or mode changes: the dispatcher looks blocks up through the current translation
 //   of RIP and only runs them in 64-bit mode; code bytes are covered by the write tracking.
 
@@ -18,6 +24,7 @@ import { alu, incDec, probeWrite } from "../exec/alu.ts";
 import { execGroup2 } from "../exec/shift.ts";
 import { imulTrunc } from "../exec/muldiv.ts";
 import { opBytes, translate } from "./translate.ts";
+import { blockCoverage, covers } from "./cache_cover.ts";
 
 const TABLE_BITS = 16;
 export const TABLE_SIZE = 1 << TABLE_BITS;
@@ -28,8 +35,8 @@ const HOT = ((): number => {
   const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "1000");
   return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 1000;
 })();
-/** A page whose blocks were invalidated this often holds data written next to code: not compiled any more. */
-const MAX_PAGE_INVALIDATIONS = 16;
+/** A start address whose block was invalidated this often is rewritten all the time: not compiled any more. */
+const MAX_BLOCK_INVALIDATIONS = 16;
 
 /** Helpers a block calls (passed as its second argument). */
 export const HELPERS = { alu, incDec, execGroup2, imulTrunc, probeWrite };
@@ -45,18 +52,63 @@ export interface JitCore {
 
 export class Block {
   execs = 0;
+  /** Set when the block left the cache (invalidated, evicted, flushed): links to it are not followed. */
+  dead = false;
+  // Direct-chaining links (dispatch.ts): exit RIP (lo, hi) -> successor, valid under `key` (core, tlbGen, CPL).
+  l0Lo = 0; l0Hi = 0; l0Key = -1; l0: Block | null = null;
+  l1Lo = 0; l1Hi = 0; l1Key = -1; l1: Block | null = null;
+  /** Which link slot the next new link replaces. */
+  lNext = 0;
   constructor(
     readonly phys: number, readonly ripLo: number, readonly ripHi: number,
     readonly fn: BlockFn | null, readonly ripsLo: Int32Array, readonly ripsHi: Int32Array, readonly native: number,
     readonly srcLength: number,
     /** Opcode bytes of the instruction the interpreter runs after (tail) or instead of (fn null) the block. */
     readonly tailOp: string,
+    /** Page-offset intervals [start, end) of the guest code the block was translated from (cache_cover.ts). */
+    readonly cover: Int32Array,
   ) {}
+
+  /** Remembers that this block exited to (lo, hi), where `to` runs under link key `key`. */
+  link(lo: number, hi: number, key: number, to: Block): void {
+    if (this.lNext === 0) { this.l0Lo = lo; this.l0Hi = hi; this.l0Key = key; this.l0 = to; this.lNext = 1; }
+    else { this.l1Lo = lo; this.l1Hi = hi; this.l1Key = key; this.l1 = to; this.lNext = 0; }
+  }
+
+  kill(): void {
+    this.dead = true;
+    this.l0 = null; this.l1 = null; this.l0Key = -1; this.l1Key = -1;
+  }
+}
+
+/** Blocks of one physical page, with a coarse filter of the bytes they cover (bit per 32-byte chunk). */
+class CodePage {
+  readonly blocks: Block[] = [];
+  readonly filter = new Int32Array(4);
+
+  add(b: Block): void {
+    this.blocks.push(b);
+    this.addFilter(b.cover);
+  }
+  private addFilter(cov: Int32Array): void {
+    for (let i = 0; i < cov.length; i += 2) {
+      for (let ch = cov[i]! >> 5, last = (cov[i + 1]! - 1) >> 5; ch <= last; ch++) this.filter[ch >> 5] |= 1 << (ch & 31);
+    }
+  }
+  rebuildFilter(): void {
+    this.filter.fill(0);
+    for (const b of this.blocks) this.addFilter(b.cover);
+  }
+  /** Whether some block may cover a byte of [off, off + len) (false: certainly none). */
+  mayCover(off: number, len: number): boolean {
+    for (let ch = off >> 5, last = (off + len - 1) >> 5; ch <= last; ch++) if ((this.filter[ch >> 5]! & (1 << (ch & 31))) !== 0) return true;
+    return false;
+  }
 }
 
 interface TrackedSystem {
   codePages: Uint8Array;
-  codePageWritten: (ppn: number) => void;
+  codePageWritten: (ppn: number, offset?: number, length?: number) => void;
   dropWriteTranslations(ppn: number): void;
 }
 
@@ -69,17 +121,38 @@ function hashPhys(phys: number): number {
   return (phys ^ (phys >>> TABLE_BITS) ^ (phys >>> 27)) & TABLE_MASK;
 }
 
+/** Generated source kept before the whole cache is flushed (V8's bytecode and machine code come on top). */
+const MAX_CODE_BYTES = 96 * 1024 * 1024;
+/** Rough V8 cost of a block besides its source (closure, bytecode, feedback, optimized code): for reports. */
+const BLOCK_OVERHEAD_BYTES = 1024;
+
 export interface JitStats {
   blocksCompiled: number;
   blocksUncompilable: number;
   blockRuns: number;
   interpSteps: number;
+  /** Block runs entered through a link from the previous block (no lookup, no fetch-page check). */
+  chainedRuns: number;
+  /** Table lookups (dispatches in 64-bit mode that were not chained) and those that found a block. */
+  lookups: number;
+  lookupHits: number;
+  /** Writes to marked pages that dropped blocks (invalidations) and the blocks dropped. */
   invalidations: number;
   blocksInvalidated: number;
+  /** Writes to marked pages that hit no block (data next to code). */
+  writesBesideCode: number;
+  /** Pages that stopped holding blocks through invalidation. */
+  pagesEmptied: number;
   evictions: number;
+  /** Whole-cache flushes (flush() and source budget). */
+  flushes: number;
   compileErrors: number;
+  /** Translations not cached because their instructions were not all on one page. */
+  crossPage: number;
   liveBlocks: number;
   codeBytes: number;
+  /** Approximate memory of live blocks: source (UTF-16) plus a per-block estimate of V8's share. */
+  memoryBytes: number;
   /** Milliseconds spent translating and in `new Function` (V8's own lazy compile of a block is not included). */
   compileMs: number;
   /** Of which translating (decode + source generation). */
@@ -92,17 +165,22 @@ export class JitCache {
   readonly table: (Block | undefined)[] = new Array<Block | undefined>(TABLE_SIZE).fill(undefined);
   private readonly hot = new Uint16Array(TABLE_SIZE);
   /** Blocks per physical page number. */
-  private readonly pages = new Map<number, Block[]>();
+  private readonly pages = new Map<number, CodePage>();
   private readonly pageInval = new Map<number, number>();
+  /** Invalidations per block start (physical address). */
+  private readonly blockInval = new Map<number, number>();
   private readonly tracked: TrackedSystem[] = [];
   private readonly cores: JitCore[] = [];
   stats: JitStats = {
-    blocksCompiled: 0, blocksUncompilable: 0, blockRuns: 0, interpSteps: 0, invalidations: 0, blocksInvalidated: 0,
-    evictions: 0, compileErrors: 0, liveBlocks: 0, codeBytes: 0, compileMs: 0, translateMs: 0,
+    blocksCompiled: 0, blocksUncompilable: 0, blockRuns: 0, interpSteps: 0, chainedRuns: 0, lookups: 0, lookupHits: 0,
+    invalidations: 0, blocksInvalidated: 0, writesBesideCode: 0, pagesEmptied: 0, evictions: 0, flushes: 0,
+    compileErrors: 0, crossPage: 0, liveBlocks: 0, codeBytes: 0, memoryBytes: 0, compileMs: 0, translateMs: 0,
   };
   lastCompileError = "";
   /** Dispatches of a start address before it is compiled (tests set 0). */
   hotThreshold = HOT;
+  /** Direct chaining on (tests and measurements turn it off). */
+  chaining = true;
 
   constructor(readonly ram: Uint8Array) {}
 
@@ -116,6 +194,12 @@ export class JitCache {
     return c;
   }
 
+  /** Link-key tag of a core (0..63), or -1 when links are off for it. */
+  coreTag(core: JitCore): number {
+    const i = this.cores.indexOf(core);
+    return this.chaining && i >= 0 && i < 64 ? i : -1;
+  }
+
   private attach(core: JitCore): void {
     if (this.cores.includes(core)) return;
     this.cores.push(core);
@@ -123,7 +207,7 @@ export class JitCache {
     if (isTracked(sys)) {
       if (!this.tracked.includes(sys)) {
         this.tracked.push(sys);
-        sys.codePageWritten = (ppn: number) => this.invalidatePage(ppn);
+        sys.codePageWritten = (ppn: number, offset?: number, length?: number) => this.written(ppn, offset, length);
         for (const ppn of this.pages.keys()) this.markIn(sys, ppn);
       }
       return;
@@ -142,11 +226,12 @@ export class JitCache {
     const note = (lo: number, hi: number, n: number): void => {
       if (this.pages.size === 0) return;
       const a = pageOf(lo, hi);
-      if (a >= 0 && this.pages.has(a)) this.invalidatePage(a);
-      if ((lo & 0xfff) + n > 4096) {
+      const off = lo & 0xfff;
+      if (a >= 0 && this.pages.has(a)) this.written(a, off, Math.min(n, 4096 - off));
+      if (off + n > 4096) {
         const s2 = (lo >>> 0) + n - 1;
         const b = pageOf(s2 | 0, s2 > 0xffffffff ? (hi + 1) | 0 : hi);
-        if (b >= 0 && this.pages.has(b)) this.invalidatePage(b);
+        if (b >= 0 && this.pages.has(b)) this.written(b, 0, off + n - 4096);
       }
     };
     const w8 = sys.writeLin8.bind(sys), w16 = sys.writeLin16.bind(sys), w32 = sys.writeLin32.bind(sys), w64 = sys.writeLin64.bind(sys);
@@ -156,9 +241,10 @@ export class JitCache {
     s.writeLin64 = (lo: number, hi: number, v: number, vh: number) => { w64(lo, hi, v, vh); note(lo, hi, 8); };
     if (sys.dataPage !== undefined) {
       const dp = sys.dataPage.bind(sys);
+      // Callers store from (lo, hi) upwards within the page (forward string operations) or only probe.
       s.dataPage = (lo: number, hi: number, write: boolean) => {
         const p = dp(lo, hi, write);
-        if (write && p >= 0 && this.pages.has(Math.floor(p / 4096))) this.invalidatePage(Math.floor(p / 4096));
+        if (write && p >= 0 && this.pages.has(Math.floor(p / 4096))) this.written(Math.floor(p / 4096), lo & 0xfff, 4096 - (lo & 0xfff));
         return p;
       };
     }
@@ -174,7 +260,8 @@ export class JitCache {
   lookup(phys: number, lo: number, hi: number): Block | undefined {
     const h = hashPhys(phys);
     const b = this.table[h];
-    if (b !== undefined && b.phys === phys && b.ripLo === lo && b.ripHi === hi) return b;
+    this.stats.lookups++;
+    if (b !== undefined && b.phys === phys && b.ripLo === lo && b.ripHi === hi) { this.stats.lookupHits++; return b; }
     if (this.hot[h] < this.hotThreshold) { this.hot[h]++; return undefined; }
     this.hot[h] = 0;
     return this.compile(phys, lo, hi, h);
@@ -182,7 +269,7 @@ export class JitCache {
 
   private compile(phys: number, lo: number, hi: number, h: number): Block | undefined {
     const ppn = Math.floor(phys / 4096);
-    if ((this.pageInval.get(ppn) ?? 0) > MAX_PAGE_INVALIDATIONS) return undefined;
+    if ((this.blockInval.get(phys) ?? 0) > MAX_BLOCK_INVALIDATIONS) return undefined;
     let blk: Block;
     let t;
     const t0 = performance.now();
@@ -195,9 +282,11 @@ export class JitCache {
       t = null;
     }
     if (t === null) {
-      blk = new Block(phys, lo, hi, null, new Int32Array(0), new Int32Array(0), 0, 0, opBytes(this.ram, phys));
+      blk = new Block(phys, lo, hi, null, new Int32Array(0), new Int32Array(0), 0, 0, opBytes(this.ram, phys), new Int32Array(0));
       this.stats.blocksUncompilable++;
     } else {
+      const cover = blockCoverage(this.ram, phys, t.ripsLo, t.ripsHi, t.bytes);
+      if (cover === null) { this.stats.crossPage++; return undefined; }
       let fn: BlockFn;
       try {
         fn = new Function("c", "H", t.src) as BlockFn;
@@ -206,7 +295,8 @@ export class JitCache {
         this.lastCompileError = `${String(e)}\n${t.src}`;
         return undefined;
       }
-      blk = new Block(phys, lo, hi, fn, t.ripsLo, t.ripsHi, t.native, t.src.length, t.tailOp);
+      if (this.stats.codeBytes + t.src.length > MAX_CODE_BYTES) this.flush();
+      blk = new Block(phys, lo, hi, fn, t.ripsLo, t.ripsHi, t.native, t.src.length, t.tailOp, cover);
       this.stats.blocksCompiled++;
       this.stats.codeBytes += t.src.length;
     }
@@ -215,26 +305,39 @@ export class JitCache {
     if (old !== undefined) { this.evict(old); this.stats.evictions++; }
     this.table[h] = blk;
     this.stats.liveBlocks++;
+    this.stats.memoryBytes = this.memoryBytes();
     if (blk.fn === null) return blk; // not tracked: a stale "not translatable" marker only costs speed
-    let list = this.pages.get(ppn);
-    if (list === undefined) {
-      list = [];
-      this.pages.set(ppn, list);
+    let pg = this.pages.get(ppn);
+    if (pg === undefined) {
+      pg = new CodePage();
+      this.pages.set(ppn, pg);
       for (const s of this.tracked) this.markIn(s, ppn);
     }
-    list.push(blk);
+    pg.add(blk);
     return blk;
   }
 
+  /** Takes a block out of the table (the caller fixes its page list). */
+  private drop(b: Block): void {
+    const h = hashPhys(b.phys);
+    if (this.table[h] === b) {
+      this.table[h] = undefined;
+      this.stats.liveBlocks--;
+      if (b.fn !== null) this.stats.codeBytes -= b.srcLength;
+      this.stats.memoryBytes = this.memoryBytes();
+    }
+    b.kill();
+  }
+
   private evict(b: Block): void {
-    this.stats.liveBlocks--;
-    if (b.fn !== null) this.stats.codeBytes -= b.srcLength;
+    this.drop(b);
     const ppn = Math.floor(b.phys / 4096);
-    const list = this.pages.get(ppn);
-    if (list === undefined) return;
-    const i = list.indexOf(b);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.unmarkPage(ppn);
+    const pg = this.pages.get(ppn);
+    if (pg === undefined) return;
+    const i = pg.blocks.indexOf(b);
+    if (i >= 0) pg.blocks.splice(i, 1);
+    if (pg.blocks.length === 0) this.unmarkPage(ppn);
+    else pg.rebuildFilter();
   }
 
   private unmarkPage(ppn: number): void {
@@ -242,24 +345,76 @@ export class JitCache {
     for (const s of this.tracked) if (ppn < s.codePages.length) s.codePages[ppn] = 0;
   }
 
-  /** A guest write hit physical page ppn: drop its blocks; running blocks leave after the current instruction. */
-  invalidatePage(ppn: number): void {
-    for (const c of this.cores) c.smc = true;
-    const list = this.pages.get(ppn);
-    if (list === undefined) { for (const s of this.tracked) if (ppn < s.codePages.length) s.codePages[ppn] = 0; return; }
-    this.stats.invalidations++;
-    this.pageInval.set(ppn, (this.pageInval.get(ppn) ?? 0) + 1);
-    for (const b of list) {
-      const h = hashPhys(b.phys);
-      if (this.table[h] === b) { this.table[h] = undefined; this.stats.liveBlocks--; if (b.fn !== null) this.stats.codeBytes -= b.srcLength; }
-      this.stats.blocksInvalidated++;
+  /**
+   * A guest write hit physical page ppn at [offset, offset + length) (offset undefined: anywhere in the page; a
+   * missing length: 1 byte): drops the blocks translated from those bytes; if there were any, running blocks leave
+   * after the current instruction (smc). Other blocks of the page stay, and so does its mark.
+   */
+  written(ppn: number, offset?: number, length?: number): void {
+    const pg = this.pages.get(ppn);
+    if (pg === undefined) { for (const s of this.tracked) if (ppn < s.codePages.length) s.codePages[ppn] = 0; return; }
+    let off = 0, len = 4096;
+    if (offset !== undefined) {
+      off = offset & 0xfff;
+      len = length === undefined ? 1 : Math.max(1, Math.min(length, 4096 - off));
+      if (!pg.mayCover(off, len)) { this.stats.writesBesideCode++; return; }
     }
-    this.unmarkPage(ppn);
+    const list = pg.blocks;
+    let j = 0, dropped = 0;
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i]!;
+      if (covers(b.cover, off, len)) {
+        this.drop(b);
+        dropped++;
+        this.blockInval.set(b.phys, (this.blockInval.get(b.phys) ?? 0) + 1);
+      } else list[j++] = b;
+    }
+    list.length = j;
+    if (dropped === 0) { this.stats.writesBesideCode++; return; }
+    for (const c of this.cores) c.smc = true;
+    this.stats.invalidations++;
+    this.stats.blocksInvalidated += dropped;
+    this.pageInval.set(ppn, (this.pageInval.get(ppn) ?? 0) + 1);
+    if (j === 0) { this.unmarkPage(ppn); this.stats.pagesEmptied++; }
+    else pg.rebuildFilter();
   }
 
-  /** Drops every block. */
+  /** A write anywhere in physical page ppn: drops all its blocks. */
+  invalidatePage(ppn: number): void { this.written(ppn); }
+
+  /** Drops every block (writes that bypassed the CPU, or the source budget is used up). */
   flush(): void {
-    for (const ppn of [...this.pages.keys()]) this.invalidatePage(ppn);
+    this.stats.flushes++;
+    for (const c of this.cores) c.smc = true;
+    for (const [ppn, pg] of [...this.pages]) {
+      for (const b of pg.blocks) this.drop(b);
+      this.unmarkPage(ppn);
+    }
+    for (let h = 0; h < TABLE_SIZE; h++) { // "not translatable" markers are not on pages
+      const b = this.table[h];
+      if (b !== undefined) this.drop(b);
+    }
+  }
+
+  /** Approximate memory held by live blocks: generated source (UTF-16 in V8) plus a per-block estimate. */
+  memoryBytes(): number {
+    return 2 * this.stats.codeBytes + BLOCK_OVERHEAD_BYTES * this.stats.liveBlocks;
+  }
+
+  /** Lines for a profile: compiles, cache and chaining rates, invalidations, memory. */
+  profileLines(): string[] {
+    const s = this.stats;
+    const dispatches = s.blockRuns + s.interpSteps;
+    const pct = (a: number, b: number): string => `${(100 * a / Math.max(1, b)).toFixed(1)} %`;
+    return [
+      `jit: dispatches ${dispatches} = block runs ${s.blockRuns} (${pct(s.blockRuns, dispatches)}) + interpreted steps ${s.interpSteps}; ` +
+        `chained ${s.chainedRuns} (${pct(s.chainedRuns, s.blockRuns)} of block runs); lookups ${s.lookups}, hits ${s.lookupHits} (${pct(s.lookupHits, s.lookups)})`,
+      `jit: compiled ${s.blocksCompiled} (not translatable ${s.blocksUncompilable}, cross-page ${s.crossPage}, errors ${s.compileErrors}) in ` +
+        `${(s.compileMs / 1000).toFixed(1)} s (translate ${(s.translateMs / 1000).toFixed(1)} s); live ${s.liveBlocks} blocks, ` +
+        `${(s.codeBytes / 1e6).toFixed(1)} MB source, ~${(this.memoryBytes() / 1e6).toFixed(0)} MB; evictions ${s.evictions}, flushes ${s.flushes}`,
+      `jit: invalidations ${s.invalidations} dropping ${s.blocksInvalidated} blocks (${s.pagesEmptied} pages emptied); ` +
+        `writes beside code ${s.writesBesideCode}; marked pages ${this.pages.size}`,
+    ];
   }
 
   /** Physical pages whose blocks were invalidated most often: [page address hex, count]. */

@@ -1,6 +1,15 @@
 // The emu JIT's dispatcher: Interp.run() with the block cache on. 64-bit code runs as compiled blocks (cache.ts,
 // translate.ts); everything else, TF single-stepping and code that is not hot yet goes through Interp.step().
 // Same stop conditions, interrupt polling (at block boundaries) and fault handling as the interpreter's loop.
+//
+// Direct chaining: after a block ran, the RIP it left at is looked up in the block's two links (exit RIP ->
+// successor) before the table. A link is followed only when
+//  - it was made under the same link key: this core, cpu.tlbGen and CPL (so the successor was found through the
+//    current translation of that RIP: any TLB flush, invlpg, CR0/CR3/CR4/EFER paging change or mode change bumps
+//    tlbGen and retires every link made before), and
+//  - the successor is not dead (invalidated by a write into its bytes, evicted or flushed).
+// A chained dispatch skips the fetch-page check, the table lookup and hot counting; the interrupt poll, TF,
+// mode, halted/stop and budget checks run for every dispatch as before.
 
 import type { Interp } from "../interp.ts";
 import { type Block, HELPERS } from "./cache.ts";
@@ -15,8 +24,12 @@ const IRQ_POLL = 8;
 export function runJit(c: Interp, budget: number): number {
   const cpu = c.cpu, sys = c.sys, jit = c.jit!;
   const stats = jit.stats;
+  /** This core's part of the link key (-1: no chaining). */
+  const tag = jit.coreTag(c);
   const start = cpu.icount;
   const end = start + budget;
+  /** The block that ran last (null after anything else), whose links are tried first. */
+  let prev: Block | null = null;
   while (cpu.icount < end) {
     if (cpu.stopRequest) { cpu.stopRequest = false; break; }
     if (cpu.tripleFault) break;
@@ -34,21 +47,35 @@ export function runJit(c: Interp, budget: number): number {
           c.startLo = cpu.ripLo; c.startHi = cpu.ripHi;
           if (sys.serviceInterrupts()) {
             cpu.halted = false;
+            prev = null;
             if (cpu.stopRequest) break;
           }
         }
         const tf = cpu.eflagsRest & TF;
         if (cpu.mode === 5 && tf === 0) {
           const lo = cpu.ripLo, hi = cpu.ripHi;
-          const page = lo & ~0xfff;
-          if (page !== c.fPageLo || hi !== c.fPageHi || cpu.tlbGen !== c.fGen || cpu.cpl !== c.fCpl) {
-            c.is64 = true;
-            c.refillFetch(page, hi);
+          const key = (cpu.tlbGen * 4 + cpu.cpl) * 64 + tag;
+          if (prev !== null) {
+            let n: Block | null = null;
+            if (prev.l0Lo === lo && prev.l0Hi === hi && prev.l0Key === key) n = prev.l0;
+            else if (prev.l1Lo === lo && prev.l1Hi === hi && prev.l1Key === key) n = prev.l1;
+            if (n !== null && !n.dead) { blk = n; stats.chainedRuns++; }
           }
-          const base = c.fBase;
-          if (base >= 0) {
-            blk = jit.lookup(base + (lo & 0xfff), lo, hi);
-            if (blk !== undefined && blk.fn === null) { blk.execs++; blk = undefined; }
+          if (blk === undefined) {
+            const page = lo & ~0xfff;
+            if (page !== c.fPageLo || hi !== c.fPageHi || cpu.tlbGen !== c.fGen || cpu.cpl !== c.fCpl) {
+              c.is64 = true;
+              c.refillFetch(page, hi);
+            }
+            const base = c.fBase;
+            if (base >= 0) {
+              blk = jit.lookup(base + (lo & 0xfff), lo, hi);
+              if (blk !== undefined) {
+                if (blk.fn === null) { blk.execs++; blk = undefined; }
+                // The lookup went through the current translation of (lo, hi): link the previous block to it.
+                else if (prev !== null && !prev.dead) prev.link(lo, hi, key, blk);
+              }
+            }
           }
         }
         if (blk !== undefined) {
@@ -58,7 +85,9 @@ export function runJit(c: Interp, budget: number): number {
           stats.blockRuns++;
           cpu.icount += blk.fn!(c, HELPERS);
           c.pfxDirty = true;
+          if (tag >= 0) prev = blk;
         } else {
+          prev = null;
           stats.interpSteps++;
           c.step();
           cpu.icount++;
@@ -67,6 +96,7 @@ export function runJit(c: Interp, budget: number): number {
         if (cpu.halted || cpu.stopRequest) break;
       }
     } catch (e) {
+      prev = null;
       c.noSeg = false;
       c.pfxDirty = true;
       if (e !== FAULT) throw e;
@@ -81,4 +111,3 @@ export function runJit(c: Interp, budget: number): number {
   }
   return cpu.icount - start;
 }
-
