@@ -169,37 +169,56 @@ export class Interp extends CoreBase {
   /** Executes one instruction. Throws FAULT with cpu.fault* set; the caller restores RIP. */
   step(): void {
     const cpu = this.cpu;
+    const ripLo = cpu.ripLo, ripHi = cpu.ripHi;
+    this.startLo = ripLo; this.startHi = ripHi;
     const is64 = cpu.mode === 5;
     this.is64 = is64;
-    let os: number, as: number;
-    if (is64) { os = 4; as = 8; }
-    else {
+    let os = 4, as = 8, lo = ripLo, hi = ripHi;
+    if (!is64) {
       os = cpu.defaultOpSize === 16 ? 2 : 4;
       as = cpu.defaultAddrSize === 16 ? 2 : 4;
       this.ipMask = os === 2 ? 0xffff : -1;
+      lo = (cpu.segBaseLo[CS] + ripLo) | 0; hi = 0;
     }
-    this.beginFetch();
-    let b = this.f8();
+    // beginFetch() inline, with the first byte read straight from the cached page (it is always inside it).
+    const page = lo & ~0xfff;
+    if (page !== this.fPageLo || hi !== this.fPageHi || cpu.tlbGen !== this.fGen || cpu.cpl !== this.fCpl) {
+      this.refillFetch(page, hi);
+    }
+    const base = this.fBase;
+    let b: number;
+    if (base >= 0) {
+      const st = base + (lo & 0xfff);
+      this.fStart = st; this.fLimit = base + 4096; this.fPtr = st + 1;
+      b = this.fRam[st];
+    } else {
+      this.fStart = 0; this.fPtr = 0; this.fLimit = 0;
+      b = this.f8();
+    }
     if (this.pfxDirty) {
       this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0;
       this.segOvr = -1; this.rep = 0; this.lock = false; this.ssePfx = 0; this.has66 = false;
       this.pfxDirty = false;
     }
     const kind = PFX[b];
-    if (kind === 2 && is64) {
+    if (kind === 0 || (kind === 2 && !is64)) {
+      // No prefix: only a REX left by the previous instruction needs clearing (legacy prefixes set pfxDirty).
+      if (this.rex !== 0) { this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0; }
+    } else if (kind === 2 && is64) {
       // REX alone (the common 64-bit case) inline; REX followed by a legacy prefix takes the slow path.
       const rex = b;
       b = this.f8();
       if (PFX[b] === 0) {
-        this.pfxDirty = true;
         this.rex = rex;
         this.rexR = (rex & 4) << 1; this.rexX = (rex & 2) << 2; this.rexB = (rex & 1) << 3;
         if ((rex & 8) !== 0) os = 8;
       } else {
+        if (this.rex !== 0) { this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0; }
         b = this.prefixes(b, is64, os, as);
         os = this.os; as = this.as;
       }
-    } else if (kind === 1) {
+    } else {
+      if (this.rex !== 0) { this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0; }
       b = this.prefixes(b, is64, os, as);
       os = this.os; as = this.as;
     }
