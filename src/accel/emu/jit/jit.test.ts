@@ -41,7 +41,7 @@ function insn(): string {
   if (size === 1 && /r\d/.test(m)) regs = ["al", "bl", "cl", "dl"];
   const dst = rnd() % 4 === 0 ? m : r1;
   const src = dst === m ? pick([r2, String(rnd() % 100)]) : pick([r2, m, String((rnd() | 0) % 1000)]);
-  switch (rnd() % 16) {
+  switch (rnd() % 20) {
     case 0: case 1: case 2: return `${pick(["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"])} ${dst}, ${src}`;
     case 3: return `test ${dst}, ${dst === m ? r2 : pick([r2, "17"])}`;
     case 4: return `${pick(["inc", "dec", "neg", "not"])} ${dst}`;
@@ -55,11 +55,53 @@ function insn(): string {
     case 12: return `push ${pick(R[8]!)}\n  pop ${pick(R[8]!)}`;
     case 13: { const l = ++label; return `call F${l}\n  jmp E${l}\nF${l}:\n  add rbx, rax\n  ret\nE${l}:`; }
     case 14: return `xchg ${pick([r1, m])}, ${r2}`;
-    default: return pick(["cdqe", "cqo", "cdq", "movsxd rax, ebx", "nop", "pause", "nop dword ptr [rax+rax+0]"]);
+    case 15: return pick(["cdqe", "cqo", "cdq", "movsxd rax, ebx", "nop", "pause", "nop dword ptr [rax+rax+0]"]);
+    default: return rareInsn(size, r1, r2, m);
   }
 }
 
-interface Run { rlo: number[]; rhi: number[]; rip: number; flags: number; icount: number; data: number[]; halted: boolean }
+/** Instructions the translator may leave to an in-block interpreter step (or translate natively later). */
+function rareInsn(size: number, r1: string, r2: string, m: string): string {
+  const w = size === 1 ? 4 : size; // bit ops, xadd, cmpxchg, shld: no 8-bit form (xadd/cmpxchg have one)
+  const R1 = size === 1 ? R[4]![rnd() % 4]! : r1, R2 = size === 1 ? R[4]![rnd() % 4]! : r2;
+  const M = size === 1 ? mem(4) : m;
+  switch (rnd() % 22) {
+    case 0: { // a register bit offset addresses memory outside the operand: only immediates for memory forms
+      const dst = pick([R1, M]);
+      return `${pick(["bt", "bts", "btr", "btc"])} ${dst}, ${dst === M ? String(rnd() % 70) : pick([R2, String(rnd() % 70)])}`;
+    }
+    case 1: return `xadd ${pick([r1, m])}, ${r2}`;
+    case 2: return `cmpxchg ${pick([r1, m])}, ${r2}`;
+    case 3: return w >= 4 ? `bswap ${R1}` : "bswap eax";
+    case 4: return w >= 2 ? `${pick(["shld", "shrd"])} ${pick([R1, M])}, ${R2}, ${pick(["cl", String(rnd() % 70)])}` : "nop";
+    case 5: return `${pick(["mul", "imul"])} ${pick([r1, m])}`;
+    case 6: { // div/idiv with a divisor that cannot fault: dividend zero- or sign-extended from rax
+      const bits = pick([8, 4, 2]);
+      const d = { 8: "r10", 4: "r10d", 2: "r10w" }[bits]!;
+      const ext = { 8: ["xor edx, edx", "cqo"], 4: ["xor edx, edx", "cdq"], 2: ["xor edx, edx", "cwd"] }[bits]!;
+      const i = rnd() % 2;
+      return `mov r10d, ${1 + (rnd() % 1000)}\n  ${ext[i]}\n  ${i ? "idiv" : "div"} ${d}`;
+    }
+    case 7: return `mov edi, ${DATA + 512 + (rnd() % 64)}\n  mov esi, ${DATA + (rnd() % 256)}\n  mov ecx, ${rnd() % 20}\n  ` +
+      `${pick(["rep ", ""])}${pick(["stosb", "stosd", "stosq", "movsb", "movsq", "lodsb", "lodsq"])}\n  mov edi, 5\n  mov esi, ${DATA}`;
+    case 8: return `pushfq\n  pop ${pick(R[8]!)}`;
+    case 9: return `push ${pick(R[8]!)}\n  and qword ptr [rsp], 0x8d5\n  popfq`;
+    case 10: return pick(["lfence", "mfence", "sfence"]);
+    case 11: return `lock ${pick(["add", "sub", "and", "or", "xor", "adc"])} ${M}, ${R2}`;
+    case 12: return `lock ${pick(["inc", "dec", "not", "neg"])} ${m}`;
+    case 13: return `lock xadd ${M}, ${R2}`;
+    case 14: return `lock cmpxchg ${M}, ${R2}`;
+    case 15: return `lock ${pick(["bts", "btr", "btc"])} ${M}, ${rnd() % 64}`;
+    case 16: return w >= 2 ? `${pick(["bsf", "bsr", "tzcnt", "lzcnt"])} ${R1}, ${pick([R2, M])}` : "nop";
+    case 17: return pick(["lahf", "sahf", "cld", "clc", "stc", "cmc", "rdtsc", "cpuid"]);
+    case 18: return `${pick(["adc", "sbb"])} ${pick([r1, m])}, ${pick([r2, String(rnd() % 100)])}`;
+    case 19: return size === 8 ? `movzx ${r1}, ${pick(["word ptr [rsi+8]", "byte ptr [rsi+1]", "al", "cx"])}` : `movsx ${R1}, ${pick(["byte ptr [rsi+9]", "dl"])}`;
+    case 20: return `test ${pick([r1, m])}, ${r2}`;
+    default: return `xchg ${r1}, ${pick([r2, m])}`;
+  }
+}
+
+interface Run { rlo: number[]; rhi: number[]; rip: number; flags: number; icount: number; data: number[]; halted: boolean; events: string[] }
 
 function runOn(code: Uint8Array, jit: boolean, init: (st: CpuState) => void, budget = 1_000_000): Run {
   const st = new CpuState(0);
@@ -73,10 +115,11 @@ function runOn(code: Uint8Array, jit: boolean, init: (st: CpuState) => void, bud
   if (jit) { assert.ok(cpu.jit !== null); cpu.jit!.hotThreshold = 1; }
   let n = 0;
   while (n < budget && !st.halted && sys.events.length === 0) n += cpu.run(Math.min(1000, budget - n));
-  if (jit) assert.ok(cpu.jit!.stats.blocksCompiled > 0, "the JIT compiled blocks");
+  if (jit) assert.ok(cpu.jit!.stats.blocksCompiled > 0, `the JIT compiled blocks (${JSON.stringify(cpu.jit!.stats)} ${cpu.jit!.lastCompileError.slice(0, 3000)})`);
   return {
     rlo: [...st.rlo], rhi: [...st.rhi], rip: st.ripLo, flags: cpu.getEflags(), icount: st.icount,
     data: [...sys.ram.subarray(DATA, DATA + 4096)].concat([...sys.ram.subarray(STACK - 256, STACK)]), halted: st.halted,
+    events: sys.events.map((e) => `${e.kind} ${e.vector} at ${e.ripLo.toString(16)}`),
   };
 }
 
@@ -160,4 +203,98 @@ test("flushCodeCache drops compiled blocks after a loader rewrites guest code", 
   st.halted = false; st.ripLo = CODE;
   cpu.run(100);
   assert.equal(st.rlo[0], 42);
+});
+
+test("an interpreted rep string instruction that stops after a chunk is resumed, not skipped by the block", { skip: !hasAssembler() }, () => {
+  // rep stosb over 70,000 bytes runs in two interpreter executions (65,536 per chunk): the block must leave after
+  // the first one (RIP still at the instruction) instead of going on with the next instruction.
+  const src = `
+    mov r8d, 3
+  1:
+    mov edi, ${DATA}
+    mov ecx, 70000
+    mov eax, r8d
+    rep stosb
+    add ebx, ecx
+    add ebx, edi
+    lock add dword ptr [rsi+8], 1
+    add ebx, dword ptr [rsi+8]
+    dec r8d
+    jnz 1b
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.halted, true);
+  assert.equal(a.rlo[1], 0);
+  assert.deepEqual(b, a);
+});
+
+test("an interpreted instruction that writes into the rest of its block makes the block leave (self-modifying code)", { skip: !hasAssembler() }, () => {
+  // lock add (always interpreted) patches the immediate of the add that follows it in the same block.
+  const src = `
+    mov ecx, 40
+    xor eax, eax
+  1:
+    lock add dword ptr [rip+2f+1], ecx
+  2:
+    add eax, 0x100
+    dec ecx
+    jnz 1b
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.halted, true);
+  assert.deepEqual(b, a);
+});
+
+test("popf setting TF inside a block traps after the next instruction, as in the interpreter", { skip: !hasAssembler() }, () => {
+  const src = `
+    mov ecx, 30
+  1:
+    add eax, ecx
+    dec ecx
+    jnz 1b
+    pushfq
+    or qword ptr [rsp], 0x100
+    popfq
+    add eax, 1
+    add eax, 2
+    add eax, 3
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.events.length, 1);
+  assert.match(a.events[0]!, /^exception 1 at /);
+  assert.deepEqual(b, a);
+});
+
+test("sti with interrupts disabled ends the block (interrupt shadow)", { skip: !hasAssembler() }, () => {
+  const src = `
+    mov ecx, 30
+  1:
+    cli
+    add eax, ecx
+    sti
+    add eax, 1
+    add eax, 2
+    dec ecx
+    jnz 1b
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.deepEqual(b, a);
+  // The block starting at `add eax, 1` exists only if blocks leave after sti.
+  const st = new CpuState(0);
+  setFlat64(st);
+  const sys = new FlatEmuSystem(st, 1 << 20);
+  sys.ram.set(code, CODE);
+  st.ripLo = CODE; st.rlo[4] = STACK;
+  const cpu = new EmuCpu(st, sys, { jit: true });
+  cpu.jit!.hotThreshold = 1;
+  while (!st.halted) cpu.run(1000);
+  assert.ok(cpu.jit!.hottest(20).some((blk) => blk.ripLo === CODE + code.indexOf(0xfb) + 1), "a block starts after sti");
 });

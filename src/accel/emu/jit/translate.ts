@@ -14,6 +14,7 @@
 // helpers (alu, incDec, execGroup2, imulTrunc).
 
 import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
+import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
 
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
@@ -23,6 +24,39 @@ const jmpTarget = [0, 0];
 
 /** Maximum instructions per block. */
 export const MAX_BLOCK = 48;
+
+/** After an in-block interpreter step (besides RIP at the next instruction): the block leaves when a write hit
+ * translated code, the mode, CPL or paging (tlbGen: CR0/CR3/CR4/EFER writes, invlpg) changed, the core halted or
+ * was asked to stop, TF was set (popf) or an interrupt shadow started (sti, mov/pop ss), so the dispatcher sees
+ * every such change at an instruction boundary, as with the interpreter. */
+const STEP_CHECK = "c.smc || cpu.mode !== 5 || cpu.cpl !== cpl0 || cpu.tlbGen !== gen0 || cpu.halted || cpu.stopRequest || cpu.interruptShadow || (cpu.eflagsRest & 256) !== 0";
+
+/** Returns of a block after an interpreted string instruction: rep iterations beyond the first were added to
+ * cpu.icount by the string code; they are moved into the return value and cpu.icount is set back, so the count is
+ * right whether the dispatcher adds the return value to cpu.icount read before or after the call. (A fault leaves
+ * them in cpu.icount, where the dispatcher adds c.bi.) */
+const ICOUNT_FIX = "return (ic = cpu.icount - ic0, cpu.icount = ic0, $1 + ic);";
+
+/** TSXEN_EMU_JIT_STEPPROF=1: count in-block interpreter steps per opcode (printed at exit; profiling only). */
+const STEP_PROF = ((): boolean => {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  return g.process?.env?.TSXEN_EMU_JIT_STEPPROF === "1";
+})();
+let stepProfOn = false;
+function setStepProf(): void {
+  if (stepProfOn) return;
+  stepProfOn = true;
+  const counts = new Map<string, number>();
+  (globalThis as { __tsxenStepProf?: (op: string) => void }).__tsxenStepProf = (op: string) => { counts.set(op, (counts.get(op) ?? 0) + 1); };
+  const g = globalThis as { process?: { on?: (ev: string, f: () => void) => void } };
+  g.process?.on?.("exit", () => {
+    const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
+    let total = 0;
+    for (const v of counts.values()) total += v;
+    console.error(`jit step profile: ${total} in-block interpreter steps`);
+    for (const [op, n] of top) console.error(`jit step profile:   ${op} x${n}`);
+  });
+}
 
 export interface Translation {
   src: string;
@@ -255,6 +289,9 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   let k = 0;
   let ended = false;
   let tailOp = "";
+  const stepped: string[] = [];
+  /** Index in `out` of the first interpreted string instruction (-1: none); see ICOUNT_FIX. */
+  let fixFrom = -1;
   while (k < MAX_BLOCK) {
     const [iLo, iHi] = ripAdd(ripLo, ripHi, p - phys);
     if (p >= lim) { // continue on the next page: end here
@@ -272,8 +309,23 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       code = null;
     }
     if (code === null) {
+      const len = insnLength(ram, p, lim);
+      if (len > 0 && k + 1 < MAX_BLOCK) {
+        // In-block fallback: the interpreter executes this instruction and the block goes on when RIP is at the
+        // next instruction and nothing the block relies on changed (see STEP_CHECK).
+        const [nl, nh] = ripAdd(ripLo, ripHi, p + len - phys);
+        const op = opBytes(ram, p);
+        stepped.push(op);
+        if (fixFrom < 0 && isStringOp(lenInfo.op)) fixFrom = out.length;
+        out.push(`c.bi = ${k}; cpu.ripLo = ${iLo}; cpu.ripHi = ${iHi}; c.pfxDirty = true; ${STEP_PROF ? `globalThis.__tsxenStepProf(${JSON.stringify(op)}); ` : ""}c.step(); ` +
+          `if (cpu.ripLo !== ${nl} || cpu.ripHi !== ${nh} || ${STEP_CHECK}) return ${k + 1};`);
+        k++;
+        p += len;
+        continue;
+      }
       if (k === 0) return null;
       tailOp = opBytes(ram, p);
+      if (fixFrom < 0 && (lenInfo.op < 0 || isStringOp(lenInfo.op))) fixFrom = out.length;
       // Tail: the interpreter executes this instruction, then the block ends wherever it left RIP.
       out.push(`c.bi = ${k}; cpu.ripLo = ${iLo}; cpu.ripHi = ${iHi}; c.pfxDirty = true; c.step(); return ${k + 1};`);
       ended = true;
@@ -307,9 +359,18 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     const [lo, hi] = ripAdd(ripLo, ripHi, p - phys);
     out.push(`cpu.ripLo = ${lo}; cpu.ripHi = ${hi}; return ${k};`);
   }
+  const native = k - stepped.length;
+  if (native === 0) return null; // only interpreted instructions: no gain over stepping
+  if (fixFrom >= 0) for (let i = fixFrom; i < out.length; i++) out[i] = out[i]!.replace(/return (\d+);/g, ICOUNT_FIX);
+  if (stepped.length > 0) {
+    if (STEP_PROF) setStepProf();
+    tailOp = stepped.join(" ") + (tailOp === "" ? "" : " | " + tailOp);
+  }
   const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
-    "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" + out.join("\n");
-  return { src, native: k, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
+    "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" +
+    (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
+    (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") + out.join("\n");
+  return { src, native, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
 }
 
 /** Source for one instruction (index k, starting at iLo/iHi); null = not translated. `end()` gives the RIP after
