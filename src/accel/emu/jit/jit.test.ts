@@ -103,7 +103,7 @@ function rareInsn(size: number, r1: string, r2: string, m: string): string {
 
 interface Run { rlo: number[]; rhi: number[]; rip: number; flags: number; icount: number; data: number[]; halted: boolean; events: string[] }
 
-function runOn(code: Uint8Array, jit: boolean, init: (st: CpuState) => void, budget = 1_000_000): Run {
+function runOn(code: Uint8Array, jit: boolean, init: (st: CpuState) => void, budget = 1_000_000, hot = 1): Run {
   const st = new CpuState(0);
   setFlat64(st);
   const sys = new FlatEmuSystem(st, 1 << 20);
@@ -112,7 +112,7 @@ function runOn(code: Uint8Array, jit: boolean, init: (st: CpuState) => void, bud
   st.ripLo = CODE; st.rlo[4] = STACK; st.rlo[6] = DATA; st.rlo[7] = 5;
   init(st);
   const cpu = new EmuCpu(st, sys, { jit });
-  if (jit) { assert.ok(cpu.jit !== null); cpu.jit!.hotThreshold = 1; }
+  if (jit) { assert.ok(cpu.jit !== null); cpu.jit!.hotThreshold = hot; }
   let n = 0;
   while (n < budget && !st.halted && sys.events.length === 0) n += cpu.run(Math.min(1000, budget - n));
   if (jit) assert.ok(cpu.jit!.stats.blocksCompiled > 0, `the JIT compiled blocks (${JSON.stringify(cpu.jit!.stats)} ${cpu.jit!.lastCompileError.slice(0, 3000)})`);
@@ -297,4 +297,56 @@ test("sti with interrupts disabled ends the block (interrupt shadow)", { skip: !
   cpu.jit!.hotThreshold = 1;
   while (!st.halted) cpu.run(1000);
   assert.ok(cpu.jit!.hottest(20).some((blk) => blk.ripLo === CODE + code.indexOf(0xfb) + 1), "a block starts after sti");
+});
+
+test("direct calls within the page are followed inside the block; fences are no-ops", { skip: !hasAssembler() }, () => {
+  // A retpoline-style thunk (call; mov [rsp], reg; ret), a call whose push patches the code after it, and fences.
+  const src = `
+    mov ecx, 40
+    lea r9, [rip+3f]
+  1:
+    lfence
+    call 2f
+  4:
+    add eax, 7
+    mfence
+    dec ecx
+    jnz 1b
+    hlt
+  2:
+    sfence
+    add eax, ecx
+    mov qword ptr [rsp], r9
+    ret
+  3:
+    add ebx, eax
+    jmp 4b
+    `;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.halted, true);
+  assert.deepEqual(b, a);
+});
+
+test("a call whose return-address push overwrites the start of its target leaves the block before running stale code", { skip: !hasAssembler() }, () => {
+  // RSP points into the code: the push of `call 2f` writes the return address over the target's first bytes.
+  // What runs afterwards is whatever those bytes decode to; both must run the same.
+  const src = `
+    lea rsp, [rip+2f+8]
+    call 2f
+    hlt
+  2:
+    add eax, 1
+    add eax, 2
+    add eax, 3
+    hlt`;
+  const code = asm(src);
+  // (Here: or al, 0; add [rax], eax, a #PF with RAX outside RAM.)
+  const init = (st: CpuState): void => { st.rlo[0] = 0x7000_0000; };
+  const a = runOn(code, false, init, 100, 0);
+  const b = runOn(code, true, init, 100, 0);
+  assert.equal(a.events.length, 1);
+  assert.deepEqual(b, a);
+  assert.deepEqual(b, a);
 });

@@ -21,6 +21,9 @@ const NO = { no: true };
 
 /** Target of the last translated direct jmp (the block may continue there when it is on the same page). */
 const jmpTarget = [0, 0];
+/** The last translated direct call: instruction index, target, and the source of its push (the block may go on at
+ * the target when it is on the same page). */
+const callInfo = { k: -1, lo: 0, hi: 0, push: "" };
 
 /** Maximum instructions per block. */
 export const MAX_BLOCK = 48;
@@ -302,6 +305,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     ripsLo.push(iLo); ripsHi.push(iHi);
     const d = new Dec(ram, p, lim, phys, ripLo, ripHi);
     let code: string | null;
+    callInfo.k = -1;
     try {
       code = insn(d, k);
     } catch (e) {
@@ -327,7 +331,8 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       tailOp = opBytes(ram, p);
       if (fixFrom < 0 && (lenInfo.op < 0 || isStringOp(lenInfo.op))) fixFrom = out.length;
       // Tail: the interpreter executes this instruction, then the block ends wherever it left RIP.
-      out.push(`c.bi = ${k}; cpu.ripLo = ${iLo}; cpu.ripHi = ${iHi}; c.pfxDirty = true; c.step(); return ${k + 1};`);
+      const prof = STEP_PROF ? `globalThis.__tsxenStepProf(${JSON.stringify(`tail ${tailOp} at ${(iHi >>> 0).toString(16)}${(iLo >>> 0).toString(16).padStart(8, "0")}`)}); ` : "";
+      out.push(`c.bi = ${k}; cpu.ripLo = ${iLo}; cpu.ripHi = ${iHi}; c.pfxDirty = true; ${prof}c.step(); return ${k + 1};`);
       ended = true;
       p = p + 1;
       break;
@@ -337,6 +342,14 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       out.push(`c.bi = ${k}; cpu.ripLo = ${iLo}; cpu.ripHi = ${iHi}; c.pfxDirty = true; c.step(); return ${k + 1};`);
       ended = true;
       break;
+    }
+    if (callInfo.k === k && code.endsWith("/*end*/") && callInfo.hi === ripHi && (callInfo.lo & ~0xfff) === (ripLo & ~0xfff) &&
+      k + 1 < MAX_BLOCK) {
+      // Direct call within the page: push the return address and go on at the target.
+      out.push(`${callInfo.push} if (c.smc) { cpu.ripLo = ${callInfo.lo}; cpu.ripHi = ${callInfo.hi}; return ${k + 1}; }`);
+      k++;
+      p = phys - (phys & 0xfff) + (callInfo.lo & 0xfff);
+      continue;
     }
     if (!code.endsWith("/*end*/") && (code.includes(WRITE_MARK) || code.includes("execGroup2"))) {
       // A write may have hit translated code (possibly this block): leave before the next instruction.
@@ -533,7 +546,9 @@ function insn(d: Dec, k: number): string | null {
       const [nl, nh] = d.end();
       const [tl, th] = ripAdd(nl, nh, disp);
       if (!canonical(th)) return null;
-      return `${pre} ${push64(`${nl}`, `${nh}`)} ${d.jumpTo(tl, th)}`;
+      const push = `${pre} ${push64(`${nl}`, `${nh}`)}`;
+      callInfo.k = k; callInfo.lo = tl; callInfo.hi = th; callInfo.push = push;
+      return `${push} ${d.jumpTo(tl, th)}`;
     }
     case 0xe9: case 0xeb: {
       if (d.has66) return null;
@@ -618,6 +633,10 @@ function insn0f(d: Dec, pre: string): string | null {
     case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
       d.modrmDecode(); d.needEA();
       return `${pre} r = c.cond(${b & 15}) ? 1 : 0; ${d.writeE(1, "r", "0", false)}`;
+    case 0xae: // lfence / mfence / sfence: no reordering to order against
+      d.modrmDecode();
+      if (d.mod !== 3 || (d.modrm & 0x38) < 0x28 || d.has66) return null;
+      return "";
     case 0xaf:
       d.modrmDecode(); d.needEA();
       return `${pre} ${d.readE(os, "b", "bh")} a = ${regRdLo(d, os, d.reg)}; ah = ${regRdHi(os, d.reg)}; r = imulTrunc(c, ${os}, a, ah, b, bh); rh = c.hi; ${regWr(d, os, d.reg, "r", "rh")}`;
