@@ -58,7 +58,8 @@ const rate = (n: number, s: number): string => (s > 0 ? `${fmtInt(n / s)}/s` : "
 export function cacheHitRate(s: Readonly<Record<string, number>>): { rate: number; how: string } | null {
   const hits = s.hits ?? s.lookupHits ?? s.cacheHits;
   const misses = s.misses ?? s.lookupMisses ?? s.cacheMisses;
-  if (hits !== undefined && misses !== undefined && hits + misses > 0) return { rate: hits / (hits + misses), how: "lookups that found a compiled block" };
+  const lookups = s.lookups ?? (hits !== undefined && misses !== undefined ? hits + misses : undefined);
+  if (hits !== undefined && lookups !== undefined && lookups > 0) return { rate: hits / lookups, how: "table lookups that found a compiled block" };
   const runs = s.blockRuns, steps = s.interpSteps;
   if (runs !== undefined && steps !== undefined && runs + steps > 0) {
     return { rate: runs / (runs + steps), how: "dispatches that ran a compiled block rather than the interpreter" };
@@ -116,6 +117,10 @@ export function formatProfile(p: ExecutionProfile, opts: FormatOptions = {}): st
   if (Object.keys(js).length > 0) {
     const hit = cacheHitRate(js);
     lines.push(`JIT cache hit rate: ${hit === null ? "n/a (no lookup counters)" : `${(hit.rate * 100).toFixed(1)} % (${hit.how})`}`);
+    const runs = js.blockRuns, steps = js.interpSteps;
+    if (runs !== undefined && steps !== undefined && runs + steps > 0 && hit?.how.startsWith("table")) {
+      lines.push(`JIT coverage: ${pct(runs, runs + steps)} of dispatches ran a compiled block (${fmtInt(runs)} block runs, ${fmtInt(steps)} interpreted steps)`);
+    }
     const known = ["blocksCompiled", "blocksUncompilable", "compileErrors", "liveBlocks", "codeBytes", "blockRuns", "interpSteps",
       "invalidations", "blocksInvalidated", "evictions", "compileMs", "translateMs"];
     const shown = known.filter((k) => js[k] !== undefined).map((k) => `${k} ${fmtInt(js[k]!)}`);

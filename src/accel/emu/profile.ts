@@ -165,6 +165,6 @@ export class ProfileChannel {
     }
     const p = this.last();
     if (p === null || Atomics.load(this.ctl, REPLY) === want) return p;
-    return { ...p, notes: [...p.notes, "the emu thread did not answer (paused or stopped): this is the last snapshot it wrote"] };
+    return { ...p, notes: [...p.notes, "the emu thread did not answer (the domain is paused or has stopped): this is the last snapshot it wrote"] };
   }
 }
