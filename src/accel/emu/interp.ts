@@ -166,8 +166,33 @@ export class Interp extends CoreBase {
 
   // ------------------------------------------------------------------------------------------------ decode
 
-  /** Executes one instruction. Throws FAULT with cpu.fault* set; the caller restores RIP. */
+  /** Executes one instruction. Throws FAULT with cpu.fault* set; the caller restores RIP.
+   * Fast path (small enough for TurboFan to inline into run()): 64-bit mode, code page cached, no prefix state
+   * to reset, no prefix or a lone REX. Everything else restarts the decode in stepFull(). */
   step(): void {
+    const cpu = this.cpu;
+    const ripLo = cpu.ripLo, ripHi = cpu.ripHi, base = this.fBase;
+    if (cpu.mode !== 5 || (ripLo & ~0xfff) !== this.fPageLo || ripHi !== this.fPageHi || base < 0 ||
+      cpu.tlbGen !== this.fGen || cpu.cpl !== this.fCpl || this.pfxDirty) { this.stepFull(); return; }
+    const ram = this.fRam, limit = base + 4096;
+    let p = base + (ripLo & 0xfff), os = 4;
+    let b = ram[p];
+    const kind = PFX[b];
+    if (kind !== 0) {
+      if (kind !== 2 || p + 1 >= limit || PFX[ram[p + 1]] !== 0) { this.stepFull(); return; }
+      this.rex = b;
+      this.rexR = (b & 4) << 1; this.rexX = (b & 2) << 2; this.rexB = (b & 1) << 3;
+      if ((b & 8) !== 0) os = 8;
+      b = ram[++p];
+    } else if (this.rex !== 0) { this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0; }
+    this.startLo = ripLo; this.startHi = ripHi; this.is64 = true;
+    this.fStart = base + (ripLo & 0xfff); this.fPtr = p + 1; this.fLimit = limit;
+    this.os = os; this.as = 8;
+    this.exec1(b);
+  }
+
+  /** step() for every case: any mode, fetch page refill, prefixes. */
+  private stepFull(): void {
     const cpu = this.cpu;
     const ripLo = cpu.ripLo, ripHi = cpu.ripHi;
     this.startLo = ripLo; this.startHi = ripHi;
