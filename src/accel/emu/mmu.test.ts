@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CpuFault, CpuState, Mode } from "./cpu_state.ts";
 import type { CpuIo, GuestRam } from "../../hv/ports.ts";
-import { Access, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_LME, EFER_NXE, Mmu } from "./mmu.ts";
+import { Access, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_LME, EFER_NXE, Mmu, TLB_SIZE, TLB_STRIDE } from "./mmu.ts";
 
 // Golden page tables are built by hand in a 32 MiB test RAM; entry formats from Intel SDM vol. 3 §4.3-4.5.
 const P = 1, W = 2, U = 4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
@@ -241,21 +241,64 @@ test("TLB flush with an overflowing fill log still drops everything", () => {
   assert.equal(f.vector, 14);
 });
 
-test("writes to pages marked as code call codePageWritten and never hit the TLB", () => {
+test("writes to pages marked as code call codePageWritten with the written bytes and never hit the TLB", () => {
   const t = setup();
-  const seen: number[] = [];
-  t.mmu.codePageWritten = (ppn) => seen.push(ppn);
+  const seen: number[][] = [];
+  t.mmu.codePageWritten = (ppn, off, len) => seen.push([ppn, off, len]);
   t.mmu.writeLin8(0x5000, 0, 1); // fills the write TLB
   t.mmu.writeLin8(0x6000, 0, 1);
   t.mmu.markCodePage(5);
   t.mmu.writeLin8(0x5001, 0, 2);
   t.mmu.writeLin32(0x5ffe, 0, 0x01020304); // split into page 6 (unmarked)
   t.mmu.writeLin8(0x6002, 0, 2);
-  assert.deepEqual(seen, [5, 5, 5]);
+  t.mmu.writeLin64(0x5ab8, 0, 1, 2);
+  t.mmu.writeLin16(0x5ff0, 0, 3);
+  assert.deepEqual(seen, [[5, 1, 1], [5, 0xffe, 1], [5, 0xfff, 1], [5, 0xab8, 8], [5, 0xff0, 2]]);
   t.mmu.unmarkCodePage(5);
   t.mmu.writeLin8(0x5002, 0, 2);
-  assert.equal(seen.length, 3);
+  assert.equal(seen.length, 5);
   assert.equal(t.mmu.readLin32(0x5ffe, 0), 0x01020304);
+  assert.equal(t.mmu.stats.codeWrites, 5);
+});
+
+test("a code page marked after its write entry was filled takes the slow path from then on", () => {
+  const t = setup();
+  longMode(t);
+  const seen: number[][] = [];
+  t.mmu.codePageWritten = (ppn, off, len) => seen.push([ppn, off, len]);
+  t.mmu.writeLin32(0x00400010, USER_VA_HI, 1); // D set, write entry filled
+  t.mmu.writeLin32(0x00400010, USER_VA_HI, 2);
+  assert.deepEqual(seen, []);
+  t.mmu.markCodePage(0x200);
+  t.mmu.writeLin32(0x00400010, USER_VA_HI, 3);
+  assert.deepEqual(seen, [[0x200, 0x10, 4]]);
+  assert.equal(t.dv.getUint32(0x200010, true), 3);
+});
+
+test("the flat TLB holds tag lo/hi and the RAM page per entry; stats count walks, slow accesses and flushes", () => {
+  const t = setup();
+  longMode(t);
+  const s0 = { ...t.mmu.stats };
+  assert.equal(t.mmu.readLin32(0x00400010, USER_VA_HI), 0);
+  const i = ((((0x00400010 >>> 12) ^ USER_VA_HI) & (TLB_SIZE - 1)) * TLB_STRIDE) + t.mmu.rBase;
+  assert.deepEqual([...t.mmu.tlb.subarray(i, i + 3)], [0x00400000, USER_VA_HI, 0x200000]);
+  assert.equal(t.mmu.jitTlb, t.mmu.tlb);
+  t.mmu.readLin32(0x00400014, USER_VA_HI); // hit
+  t.mmu.readLin32(0x00400ffe, USER_VA_HI); // page-crossing: slow, walks page 2
+  t.mmu.writeLin8(0x00400000, USER_VA_HI, 1);
+  t.mmu.flushTlb(true);
+  t.mmu.flushTlb(false);
+  t.mmu.invalidatePage(0, 0);
+  const d = (k: keyof typeof s0): number => t.mmu.stats[k] - s0[k];
+  assert.equal(d("walks"), 3);
+  assert.equal(d("slowReads"), 2);
+  assert.equal(d("slowWrites"), 1);
+  assert.equal(d("flushes"), 1);
+  assert.equal(d("fullFlushes"), 1);
+  assert.equal(d("invlpgs"), 1);
+  assert.equal(t.mmu.tlbMisses, t.mmu.stats.walks);
+  assert.equal(t.mmu.tlb[i], 0x800, "flushed entries hold the empty tag");
+  assert.equal(t.mmu.ram32.buffer, t.ram.bytes.buffer);
 });
 
 test("probe translates without faulting", () => {
@@ -269,15 +312,15 @@ test("probe translates without faulting", () => {
 test("fetchPage and dataPage return RAM page offsets, check permissions and report code-page writes first", () => {
   const t = setup();
   longMode(t);
-  const seen: number[] = [];
-  t.mmu.codePageWritten = (ppn) => seen.push(ppn);
+  const seen: number[][] = [];
+  t.mmu.codePageWritten = (ppn, off, len) => seen.push([ppn, off, len]);
   assert.equal(t.mmu.fetchPage(0x00400000, USER_VA_HI), 0x200000);
   assert.equal(t.mmu.fetchPage(0x00400000, USER_VA_HI), 0x200000, "TLB hit");
   assert.equal(fault(t.cpu, () => t.mmu.fetchPage(0x00402000, USER_VA_HI)).code, 1 | 16);
   assert.equal(t.mmu.dataPage(0x00401000, USER_VA_HI, false), 0x201000);
   t.mmu.markCodePage(0x200);
-  assert.equal(t.mmu.dataPage(0x00400000, USER_VA_HI, true), 0x200000);
-  assert.deepEqual(seen, [0x200]);
+  assert.equal(t.mmu.dataPage(0x00400100, USER_VA_HI, true), 0x200000);
+  assert.deepEqual(seen, [[0x200, 0x100, 0xf00]], "the rest of the page from the address on");
   assert.equal(t.dv.getUint32(0x13000, true) & D, D, "dirty set");
   assert.equal(t.mmu.ram, t.ram.bytes);
 });

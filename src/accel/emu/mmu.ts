@@ -8,6 +8,11 @@
 //    permission logic: index, compare tag lo/hi, add the page offset, read the RAM byte array. The current
 //    CPL selects the sets (rBase/wBase/xBase); implicit supervisor accesses (GDT, IDT, TSS, interrupt
 //    stacks) use the sys* accessors with user = false.
+//  - Layout: one flat Int32Array `tlb`, TLB_STRIDE (4) ints per entry: linear tag lo (page aligned, INVALID_TAG
+//    when empty), tag hi, RAM offset of the 4 KiB page, flags. Entry k of set s is at (s * TLB_SIZE + k) * 4;
+//    the set bases are pre-multiplied. The JIT probes it inline (jit/mem_src.ts) through `jitTlb` with the
+//    aligned views ram16/ram32: everything a hit needs is in one array, and the write sets never hold code
+//    pages, MMIO or clean (D=0) pages, so an inline write hit needs no further checks.
 //  - A/D bits: a walk sets A in every entry used once it succeeds; a write walk sets D in the leaf. The write
 //    set is only filled after D is set, so the first write to a clean page always walks.
 //  - Only RAM pages enter the TLB; MMIO (non-RAM) pages walk on every access and go to CpuIo.mmio*.
@@ -15,7 +20,7 @@
 //    context switch clear only those (global entries are kept when CR4.PGE); an overflowing log falls back
 //    to a full scan.
 //  - Code pages: the core marks physical pages holding decoded code (markCodePage); writes to those never
-//    hit the TLB, and the slow path calls codePageWritten(ppn) after storing.
+//    hit the TLB, and the slow path calls codePageWritten(ppn, offsetInPage, length) after storing.
 //  - cpu.tlbGen is bumped on every flush/invlpg (and by updateMode on a mode change): the core keys its
 //    instruction-fetch page cache on it.
 //  - Values: readLin8/16 return 0..0xff/0xffff, readLin32 an int32, readLin64 the low int32 and hiResult.
@@ -28,7 +33,18 @@ export const TLB_BITS = 12;
 export const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const TLB_SETS = 6;
-const INVALID_TAG = 1; // never page aligned, so never equal to a tag
+/** Int32s per TLB entry: tag lo, tag hi, RAM offset of the page, flags. */
+export const TLB_STRIDE = 4;
+/** Counting every TLB hit costs a little on the hottest path: TSXEN_EMU_TLB_STATS=1 turns it on. */
+const COUNT_HITS = ((): boolean => {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  return g.process?.env?.TSXEN_EMU_TLB_STATS === "1";
+})();
+/** Typed-array views are little-endian here (the JIT's aligned Int32Array/Uint16Array accesses assume it). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+// Empty entry: never page aligned, and bit 11 set, so never equal to a masked address (the JIT compares the tag
+// with `ea & (-4096 | (size - 1))` to check page and alignment at once).
+const INVALID_TAG = 0x800;
 const FILL_LOG_SIZE = 8192;
 const TWO32 = 4294967296;
 
@@ -46,6 +62,24 @@ const TLB_GLOBAL = 1, TLB_LARGE = 2, TLB_HUGE = 4;
 /** Buckets of 2 MiB regions holding cached slices of large pages (hash of the region number). */
 const REGION_BUCKETS = 1 << 16;
 
+/** TLB statistics (Mmu.stats): for profiles. */
+export interface TlbStats {
+  /** Fast-path hits (interpreter accessors and inline JIT probes); counted only with TSXEN_EMU_TLB_STATS=1. */
+  hits: number;
+  /** Page walks (TLB misses of any access kind, including ones that fault). */
+  walks: number;
+  /** Data accesses that left the fast path: misses, page-crossing, MMIO, writes to code pages, misaligned
+   * accesses from JIT code. */
+  slowReads: number;
+  slowWrites: number;
+  /** Flushes: CR3 writes (global entries kept with CR4.PGE) / full (CR0, CR4, EFER changes) / invlpg. */
+  flushes: number;
+  fullFlushes: number;
+  invlpgs: number;
+  /** Writes to pages holding translated code (codePageWritten calls). */
+  codeWrites: number;
+}
+
 /** Bucket of the large-page region holding (lo, hi): shift 21 (2 MiB), 22 (4 MiB, 32-bit paging) or 30 (1 GiB). */
 function regionBucket(lo: number, hi: number, shift: number): number {
   return ((lo >>> shift) ^ (hi << 11) ^ (hi >>> 5)) & (REGION_BUCKETS - 1);
@@ -60,16 +94,21 @@ export class Mmu {
   /** High half of the last readLin64 / sysRead64. */
   hiResult = 0;
 
-  /** Set by the core: called (after the store) when a guest write hits a page marked with markCodePage. */
-  codePageWritten: (ppn: number) => void = () => {};
+  /** Set by the core: called (after the store) when a guest write hits a page marked with markCodePage, with the
+   * written bytes' offset in the page and their count (dataPage, which stores later, reports the page's rest). */
+  codePageWritten: (ppn: number, offset: number, length: number) => void = () => {};
   /** Per RAM page: 1 when the core holds decoded code from it. */
   readonly codePages: Uint8Array;
 
-  // TLB (see Design).
-  readonly tlbTagLo = new Int32Array(TLB_SETS * TLB_SIZE).fill(INVALID_TAG);
-  readonly tlbTagHi = new Int32Array(TLB_SETS * TLB_SIZE);
-  readonly tlbPhys = new Int32Array(TLB_SETS * TLB_SIZE);
-  readonly tlbFlags = new Uint8Array(TLB_SETS * TLB_SIZE);
+  /** Aligned views of guest RAM for the JIT's inline accesses (RAM offset >> 1 / >> 2). */
+  readonly ram16: Uint16Array;
+  readonly ram32: Int32Array;
+  /** The TLB for inline probes in JIT code: `tlb`, or undefined when the RAM views cannot be used (big-endian
+   * host, RAM not 4-byte aligned in its buffer), and JIT code calls readLin and writeLin for everything. */
+  readonly jitTlb: Int32Array | undefined;
+
+  // TLB (see Design): TLB_STRIDE int32s per entry.
+  readonly tlb = new Int32Array(TLB_SETS * TLB_SIZE * TLB_STRIDE);
   private readonly fillLog = new Int32Array(FILL_LOG_SIZE);
   private fillCount = 0;
   private fillOverflow = false;
@@ -78,10 +117,10 @@ export class Mmu {
   private readonly largeRegions = new Uint8Array(REGION_BUCKETS);
   private readonly hugeRegions = new Uint8Array(REGION_BUCKETS);
   private largeFills = 0;
-  /** Set bases for the current CPL. */
+  /** Set bases (index of entry 0 in tlb) for the current CPL. */
   rBase = 0;
-  wBase = 2 * TLB_SIZE;
-  xBase = 4 * TLB_SIZE;
+  wBase = 2 * TLB_SIZE * TLB_STRIDE;
+  xBase = 4 * TLB_SIZE * TLB_STRIDE;
   /** CPL == 3. */
   user = false;
 
@@ -90,8 +129,12 @@ export class Mmu {
   private walkDepth = 0;
   private walkFlags = 0;
 
-  /** TLB statistics, for benchmarks. */
-  tlbMisses = 0;
+  /** TLB statistics, for profiles (TlbStats). */
+  readonly stats: TlbStats = {
+    hits: 0, walks: 0, slowReads: 0, slowWrites: 0, flushes: 0, fullFlushes: 0, invlpgs: 0, codeWrites: 0,
+  };
+  /** Page walks so far (stats.walks). */
+  get tlbMisses(): number { return this.stats.walks; }
 
   /** codePages: pass one array to every vCPU of a domain to share the marks (see markCodePage for SMP). */
   constructor(readonly cpu: CpuState, ram: GuestRam, readonly io: CpuIo, codePages?: Uint8Array) {
@@ -100,15 +143,21 @@ export class Mmu {
     this.view = new DataView(ram.bytes.buffer, ram.bytes.byteOffset, ram.bytes.byteLength);
     this.ramEnd = ram.bytes.byteLength;
     this.codePages = codePages ?? new Uint8Array(Math.ceil(this.ramEnd / 4096));
+    const b = ram.bytes;
+    const aligned = b.byteOffset % 4 === 0 && LITTLE_ENDIAN;
+    this.ram16 = aligned ? new Uint16Array(b.buffer, b.byteOffset, b.byteLength >>> 1) : new Uint16Array(0);
+    this.ram32 = aligned ? new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2) : new Int32Array(0);
+    for (let i = 0; i < this.tlb.length; i += TLB_STRIDE) this.tlb[i] = INVALID_TAG;
+    this.jitTlb = aligned ? this.tlb : undefined;
   }
 
   /** Re-selects the TLB sets after a CPL change. */
   protected setUserMode(user: boolean): void {
     this.user = user;
-    const u = user ? TLB_SIZE : 0;
+    const u = user ? TLB_SIZE * TLB_STRIDE : 0;
     this.rBase = u;
-    this.wBase = 2 * TLB_SIZE + u;
-    this.xBase = 4 * TLB_SIZE + u;
+    this.wBase = 2 * TLB_SIZE * TLB_STRIDE + u;
+    this.xBase = 4 * TLB_SIZE * TLB_STRIDE + u;
   }
 
   isRam(p: number): boolean {
@@ -116,33 +165,44 @@ export class Mmu {
   }
 
   // ---------------------------------------------------------------- fast accessors (current CPL)
+  // A hit: tag lo/hi equal and the access within the page; the value comes straight from guest RAM.
 
   readLin8(lo: number, hi: number): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.rBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.bytes[this.tlbPhys[i] + (lo & 0xfff)];
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.rBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) {
+      if (COUNT_HITS) this.stats.hits++;
+      return this.bytes[t[i + 2] + (lo & 0xfff)];
+    }
     return this.readSlow(lo, hi, 1, this.user);
   }
 
   readLin16(lo: number, hi: number): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.rBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi && (lo & 0xfff) !== 0xfff) {
-      return this.view.getUint16(this.tlbPhys[i] + (lo & 0xfff), true);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.rBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi && (lo & 0xfff) !== 0xfff) {
+      if (COUNT_HITS) this.stats.hits++;
+      return this.view.getUint16(t[i + 2] + (lo & 0xfff), true);
     }
     return this.readSlow(lo, hi, 2, this.user);
   }
 
   readLin32(lo: number, hi: number): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.rBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi && (lo & 0xfff) <= 0xffc) {
-      return this.view.getInt32(this.tlbPhys[i] + (lo & 0xfff), true);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.rBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi && (lo & 0xfff) <= 0xffc) {
+      if (COUNT_HITS) this.stats.hits++;
+      return this.view.getInt32(t[i + 2] + (lo & 0xfff), true);
     }
     return this.readSlow(lo, hi, 4, this.user);
   }
 
   readLin64(lo: number, hi: number): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.rBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi && (lo & 0xfff) <= 0xff8) {
-      const p = this.tlbPhys[i] + (lo & 0xfff);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.rBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi && (lo & 0xfff) <= 0xff8) {
+      if (COUNT_HITS) this.stats.hits++;
+      const p = t[i + 2] + (lo & 0xfff);
       this.hiResult = this.view.getInt32(p + 4, true);
       return this.view.getInt32(p, true);
     }
@@ -150,36 +210,44 @@ export class Mmu {
   }
 
   writeLin8(lo: number, hi: number, v: number): void {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.wBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) {
-      this.bytes[this.tlbPhys[i] + (lo & 0xfff)] = v;
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.wBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) {
+      if (COUNT_HITS) this.stats.hits++;
+      this.bytes[t[i + 2] + (lo & 0xfff)] = v;
       return;
     }
     this.writeSlow(lo, hi, 1, v, 0, this.user);
   }
 
   writeLin16(lo: number, hi: number, v: number): void {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.wBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi && (lo & 0xfff) !== 0xfff) {
-      this.view.setUint16(this.tlbPhys[i] + (lo & 0xfff), v, true);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.wBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi && (lo & 0xfff) !== 0xfff) {
+      if (COUNT_HITS) this.stats.hits++;
+      this.view.setUint16(t[i + 2] + (lo & 0xfff), v, true);
       return;
     }
     this.writeSlow(lo, hi, 2, v, 0, this.user);
   }
 
   writeLin32(lo: number, hi: number, v: number): void {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.wBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi && (lo & 0xfff) <= 0xffc) {
-      this.view.setInt32(this.tlbPhys[i] + (lo & 0xfff), v, true);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.wBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi && (lo & 0xfff) <= 0xffc) {
+      if (COUNT_HITS) this.stats.hits++;
+      this.view.setInt32(t[i + 2] + (lo & 0xfff), v, true);
       return;
     }
     this.writeSlow(lo, hi, 4, v, 0, this.user);
   }
 
   writeLin64(lo: number, hi: number, vLo: number, vHi: number): void {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.wBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi && (lo & 0xfff) <= 0xff8) {
-      const p = this.tlbPhys[i] + (lo & 0xfff);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.wBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi && (lo & 0xfff) <= 0xff8) {
+      if (COUNT_HITS) this.stats.hits++;
+      const p = t[i + 2] + (lo & 0xfff);
       this.view.setInt32(p, vLo, true);
       this.view.setInt32(p + 4, vHi, true);
       return;
@@ -188,8 +256,9 @@ export class Mmu {
   }
 
   fetch8(lo: number, hi: number): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.xBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.bytes[this.tlbPhys[i] + (lo & 0xfff)];
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.xBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) return this.bytes[t[i + 2] + (lo & 0xfff)];
     const p = this.translate(lo, hi, Access.Exec, this.user);
     return this.physRead(p, 1);
   }
@@ -197,8 +266,9 @@ export class Mmu {
   /** Instruction-fetch translation for a decoder that reads RAM directly: the physical address of the byte at
    * (lo, hi), or -1 when it is not RAM (execution from MMIO). Checks execute permission; may throw FAULT. */
   translateFetch(lo: number, hi: number): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.xBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i] + (lo & 0xfff);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.xBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) return t[i + 2] + (lo & 0xfff);
     const p = this.translate(lo, hi, Access.Exec, this.user);
     return this.isRam(p) ? p : -1;
   }
@@ -206,24 +276,29 @@ export class Mmu {
   /** EmuSystem.fetchPage: RAM offset of the 4 KiB page holding (lo, hi) for instruction fetch at the current CPL,
    * or -1 when it is not RAM. Throws FAULT (#PF, #GP) when not executable. */
   fetchPage(lo: number, hi: number): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + this.xBase;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i];
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.xBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) return t[i + 2];
     const p = this.translate(lo, hi, Access.Exec, this.user);
     return this.isRam(p) ? p - (lo & 0xfff) : -1;
   }
 
   /** EmuSystem.dataPage: RAM offset of the 4 KiB page holding (lo, hi) for a data access at the current CPL
    * (A/D bits set), or -1 when it is not RAM. For writes to a page marked with markCodePage, codePageWritten is
-   * called here, before the caller stores into the page. */
+   * called here, before the caller stores into the page, for the rest of the page from (lo, hi) on. */
   dataPage(lo: number, hi: number, write: boolean): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + (write ? this.wBase : this.rBase);
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i];
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + (write ? this.wBase : this.rBase);
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) return t[i + 2];
     const p = this.translate(lo, hi, write ? Access.Write : Access.Read, this.user);
     if (!this.isRam(p)) return -1;
     const page = p - (lo & 0xfff);
     if (write) {
       const ppn = page / 4096;
-      if (this.codePages[ppn] !== 0) this.codePageWritten(ppn);
+      if (this.codePages[ppn] !== 0) {
+        this.stats.codeWrites++;
+        this.codePageWritten(ppn, lo & 0xfff, 4096 - (lo & 0xfff));
+      }
     }
     return page;
   }
@@ -251,6 +326,7 @@ export class Mmu {
   }
 
   readSlow(lo: number, hi: number, size: number, user: boolean): number {
+    this.stats.slowReads++;
     const off = lo & 0xfff;
     if (off + size <= 4096) {
       const p = this.translate(lo, hi, Access.Read, user);
@@ -271,6 +347,7 @@ export class Mmu {
   }
 
   writeSlow(lo: number, hi: number, size: number, vlo: number, vhi: number, user: boolean): void {
+    this.stats.slowWrites++;
     const off = lo & 0xfff;
     if (off + size <= 4096) {
       const p = this.translate(lo, hi, Access.Write, user);
@@ -320,7 +397,10 @@ export class Mmu {
           this.view.setInt32(p + 4, vhi, true);
       }
       const ppn = Math.floor(p / 4096);
-      if (this.codePages[ppn] !== 0) this.codePageWritten(ppn);
+      if (this.codePages[ppn] !== 0) {
+        this.stats.codeWrites++;
+        this.codePageWritten(ppn, p & 0xfff, size);
+      }
       return;
     }
     if (size === 8) {
@@ -335,8 +415,9 @@ export class Mmu {
 
   /** Translates a linear address for an access, filling the TLB; throws FAULT (#PF, #GP/#SS) on failure. */
   translate(lo: number, hi: number, access: Access, user: boolean): number {
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + (access * 2 + (user ? 1 : 0)) * TLB_SIZE;
-    if (this.tlbTagLo[i] === (lo & -4096) && this.tlbTagHi[i] === hi) return this.tlbPhys[i] + (lo & 0xfff);
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) + (access * 2 + (user ? 1 : 0)) * TLB_SIZE) * TLB_STRIDE;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) return t[i + 2] + (lo & 0xfff);
     const p = this.walk(lo, hi, access, user);
     if (p < 0) this.pageFault(lo, hi, access, user, -p - 1);
     return p;
@@ -368,7 +449,7 @@ export class Mmu {
    * Fills the TLB on success for RAM pages. */
   private walk(lo: number, hi: number, access: Access, user: boolean): number {
     const cpu = this.cpu;
-    this.tlbMisses++;
+    this.stats.walks++;
     if ((cpu.cr0 & CR0_PG) === 0) {
       const p = lo >>> 0;
       this.walkFlags = 0;
@@ -506,11 +587,12 @@ export class Mmu {
     // Int32 physical page bases: RAM above 2 GiB stays on the slow path.
     if (!this.isRam(physPage) || physPage >= 0x80000000) return;
     if (access === Access.Write && this.codePages[physPage / 4096] !== 0) return;
-    const i = (((lo >>> 12) ^ hi) & TLB_MASK) + (access * 2 + (user ? 1 : 0)) * TLB_SIZE;
-    this.tlbTagLo[i] = lo & -4096;
-    this.tlbTagHi[i] = hi;
-    this.tlbPhys[i] = physPage;
-    this.tlbFlags[i] = this.walkFlags;
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) + (access * 2 + (user ? 1 : 0)) * TLB_SIZE) * TLB_STRIDE;
+    t[i] = lo & -4096;
+    t[i + 1] = hi;
+    t[i + 2] = physPage;
+    t[i + 3] = this.walkFlags;
     if ((this.walkFlags & TLB_LARGE) !== 0) {
       this.largeFills++;
       if ((this.walkFlags & TLB_HUGE) !== 0) this.hugeRegions[regionBucket(lo, hi, 30)] = 1;
@@ -525,15 +607,17 @@ export class Mmu {
   /** Drops every translation (CR0.PG/WP, CR4 paging bits, EFER changes); keepGlobal for CR3 writes. */
   flushTlb(keepGlobal: boolean): void {
     this.cpu.tlbGen++;
-    const tagLo = this.tlbTagLo, flags = this.tlbFlags;
+    if (keepGlobal) this.stats.flushes++;
+    else this.stats.fullFlushes++;
+    const t = this.tlb;
     if (this.fillOverflow) {
       let kept = 0;
-      for (let i = 0; i < TLB_SETS * TLB_SIZE; i++) {
-        if (keepGlobal && (flags[i] & TLB_GLOBAL) !== 0 && tagLo[i] !== INVALID_TAG) {
+      for (let i = 0; i < TLB_SETS * TLB_SIZE * TLB_STRIDE; i += TLB_STRIDE) {
+        if (keepGlobal && (t[i + 3] & TLB_GLOBAL) !== 0 && t[i] !== INVALID_TAG) {
           if (kept < FILL_LOG_SIZE) this.fillLog[kept++] = i;
           continue;
         }
-        tagLo[i] = INVALID_TAG;
+        t[i] = INVALID_TAG;
       }
       this.fillCount = kept;
       this.fillOverflow = kept >= FILL_LOG_SIZE;
@@ -542,12 +626,12 @@ export class Mmu {
       const log = this.fillLog;
       for (let k = 0; k < this.fillCount; k++) {
         const i = log[k];
-        if (tagLo[i] === INVALID_TAG) continue;
-        if (keepGlobal && (flags[i] & TLB_GLOBAL) !== 0) {
+        if (t[i] === INVALID_TAG) continue;
+        if (keepGlobal && (t[i + 3] & TLB_GLOBAL) !== 0) {
           log[kept++] = i;
           continue;
         }
-        tagLo[i] = INVALID_TAG;
+        t[i] = INVALID_TAG;
       }
       this.fillCount = kept;
     }
@@ -562,19 +646,21 @@ export class Mmu {
    * dropped whole (with any other large-page entries in the same 1 GiB region). */
   invalidatePage(lo: number, hi: number): void {
     this.cpu.tlbGen++;
+    this.stats.invlpgs++;
+    const t = this.tlb;
     const idx = ((lo >>> 12) ^ hi) & TLB_MASK;
     const tag = lo & -4096;
     for (let s = 0; s < TLB_SETS; s++) {
-      const i = s * TLB_SIZE + idx;
-      if (this.tlbTagLo[i] === tag && this.tlbTagHi[i] === hi) this.tlbTagLo[i] = INVALID_TAG;
+      const i = (s * TLB_SIZE + idx) * TLB_STRIDE;
+      if (t[i] === tag && t[i + 1] === hi) t[i] = INVALID_TAG;
     }
     if (this.largeFills === 0) return;
     const pae = (this.cpu.cr4 & CR4_PAE) !== 0;
     if (this.hugeRegions[regionBucket(lo, hi, 30)] !== 0) {
       // Possibly a slice of a 1 GiB page: drop every large-page slice in the same 1 GiB region.
-      for (let i = 0; i < TLB_SETS * TLB_SIZE; i++) {
-        if ((this.tlbFlags[i] & TLB_LARGE) !== 0 && this.tlbTagHi[i] === hi && ((this.tlbTagLo[i] ^ lo) & 0xc0000000) === 0) {
-          this.tlbTagLo[i] = INVALID_TAG;
+      for (let i = 0; i < TLB_SETS * TLB_SIZE * TLB_STRIDE; i += TLB_STRIDE) {
+        if ((t[i + 3] & TLB_LARGE) !== 0 && t[i + 1] === hi && ((t[i] ^ lo) & 0xc0000000) === 0) {
+          t[i] = INVALID_TAG;
         }
       }
     } else if (this.largeRegions[regionBucket(lo, hi, pae ? 21 : 22)] !== 0) {
@@ -585,10 +671,8 @@ export class Mmu {
         const tagLo = (base + k * 4096) | 0;
         const idx = ((tagLo >>> 12) ^ hi) & TLB_MASK;
         for (let s = 0; s < TLB_SETS; s++) {
-          const i = s * TLB_SIZE + idx;
-          if (this.tlbTagLo[i] === tagLo && this.tlbTagHi[i] === hi && (this.tlbFlags[i] & TLB_LARGE) !== 0) {
-            this.tlbTagLo[i] = INVALID_TAG;
-          }
+          const i = (s * TLB_SIZE + idx) * TLB_STRIDE;
+          if (t[i] === tagLo && t[i + 1] === hi && (t[i + 3] & TLB_LARGE) !== 0) t[i] = INVALID_TAG;
         }
       }
     }
@@ -606,8 +690,9 @@ export class Mmu {
   /** Removes write-TLB entries that map physical page ppn, so the next write takes the slow path. */
   dropWriteTranslations(ppn: number): void {
     const phys = ppn * 4096;
-    for (let i = 2 * TLB_SIZE; i < 4 * TLB_SIZE; i++) {
-      if (this.tlbPhys[i] === phys) this.tlbTagLo[i] = INVALID_TAG;
+    const t = this.tlb;
+    for (let i = 2 * TLB_SIZE * TLB_STRIDE; i < 4 * TLB_SIZE * TLB_STRIDE; i += TLB_STRIDE) {
+      if (t[i + 2] === phys) t[i] = INVALID_TAG;
     }
   }
 

@@ -603,7 +603,7 @@ export class X86System extends Mmu implements EmuSystem {
     if (index !== 0 || !this.isRam(gpa) || gpa + 4096 > this.ramEnd) return false;
     fillHypercallPage(this.bytes.subarray(gpa, gpa + 4096));
     const ppn = gpa / 4096;
-    if (this.codePages[ppn] !== 0) this.codePageWritten(ppn);
+    if (this.codePages[ppn] !== 0) this.codePageWritten(ppn, 0, 4096);
     return true;
   }
 
