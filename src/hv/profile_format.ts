@@ -143,7 +143,7 @@ export function formatProfile(p: ExecutionProfile, opts: FormatOptions = {}): st
     if (opts.syms !== undefined) {
       const byFn = new Map<string, number>();
       for (const s of p.ripSamples) {
-        const n = opts.syms.name(s.rip) ?? (key48(s.rip) < 2 ** 47 ? "(user space)" : "(unknown)");
+        const n = opts.syms.name(s.rip) ?? (key48(s.rip) < 2 ** 47 ? "(lower half: user space or an image without symbols)" : "(no symbol)");
         byFn.set(n, (byFn.get(n) ?? 0) + s.count);
       }
       lines.push("hottest functions (from the sampled RIPs above):");
