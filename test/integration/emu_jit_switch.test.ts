@@ -45,7 +45,7 @@ test("emu: LaunchSpec.emu.jit = true runs the block JIT on the vCPU thread, and 
     assert.ok(p.jitStats.blockRuns! + p.jitStats.interpSteps! > 0);
     assert.ok(p.sampleCount > 0 && p.ripSamples.length > 0, "RIPs are sampled");
     assert.ok(p.ripSamples[0]!.rip.startsWith("00000000001"), `the spin loop is in the guest's 1 MiB image: ${p.ripSamples[0]!.rip}`);
-    for (const k of ["pio", "mmio", "interrupts", "hypercalls"]) assert.equal(typeof p.exits[k], "number", k);
+    for (const k of ["pio", "mmio", "interrupts", "hypercalls", "msr"]) assert.equal(typeof p.exits[k], "number", k);
     assert.ok(p.exits.hypercalls! > 0, "the tiny guest's hypercalls are counted");
     assert.ok(logs.some((l) => /emu: block JIT \(emu_jit = 1\)/.test(l)), logs.join("\n"));
     const text = formatProfile(p);

@@ -45,6 +45,8 @@ export interface EmuExitCounts {
   /** External interrupts the CPUs took from their LAPICs. */
   interrupts: number;
   hypercalls: number;
+  /** RDMSR/WRMSR served by the platform (the LAPIC's MSRs: TSC deadline, x2APIC). */
+  msr: number;
 }
 
 interface Vcpu {
@@ -78,7 +80,7 @@ export class EmuMachine {
   /** Set by device callbacks (shutdown/reset) during a slice. */
   private pendingShutdown: ShutdownReason | null = null;
   crash: { why: string; dump: string } | null = null;
-  readonly exits: EmuExitCounts = { pio: 0, mmio: 0, interrupts: 0, hypercalls: 0 };
+  readonly exits: EmuExitCounts = { pio: 0, mmio: 0, interrupts: 0, hypercalls: 0, msr: 0 };
   /** Time the vCPUs spent running guest code (inside cpu.run), ns. */
   busyNs = 0;
   /** Profiles: called with a vCPU's state after a slice in which it retired instructions (its RIP is a sample). */
@@ -124,7 +126,10 @@ export class EmuMachine {
         log: opts.log,
         tripleFault: (why) => this.onTripleFault(id, why),
         flags: { getEflags: () => cpu!.getEflags(), setEflags: (v) => cpu!.setEflags(v) },
-        msrDelegate: lapic,
+        msrDelegate: {
+          readMsr: (msr) => { const v = lapic.readMsr(msr); if (v !== undefined) this.exits.msr++; return v; },
+          writeMsr: (msr, value) => { const r = lapic.writeMsr(msr, value); if (r !== undefined) this.exits.msr++; return r; },
+        },
         cpuid: { xen, domid: opts.domid, tscKhz: TSC_KHZ, cpusPerPackage: opts.vcpus },
       });
       cpu = new EmuCpu(state, sys, {
