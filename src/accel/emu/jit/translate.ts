@@ -15,6 +15,7 @@
 
 import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
 import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
+import { optimizeBlock } from "./translate_opt.ts";
 
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
@@ -40,11 +41,17 @@ const STEP_CHECK = "c.smc || cpu.mode !== 5 || cpu.cpl !== cpl0 || cpu.tlbGen !=
  * them in cpu.icount, where the dispatcher adds c.bi.) */
 const ICOUNT_FIX = "return (ic = cpu.icount - ic0, cpu.icount = ic0, $1 + ic);";
 
-/** TSXEN_EMU_JIT_STEPPROF=1: count in-block interpreter steps per opcode (printed at exit; profiling only). */
-const STEP_PROF = ((): boolean => {
+const ENV = ((): Record<string, string | undefined> => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  return g.process?.env?.TSXEN_EMU_JIT_STEPPROF === "1";
+  return g.process?.env ?? {};
 })();
+/** TSXEN_EMU_JIT_STEP=0: no in-block interpreter steps (a block ends at the first instruction it does not
+ * translate, as before); TSXEN_EMU_JIT_OPT=0: no peephole passes (translate_opt.ts). For A/B measurements. */
+const IN_BLOCK_STEPS = ENV.TSXEN_EMU_JIT_STEP !== "0";
+const OPTIMIZE = ENV.TSXEN_EMU_JIT_OPT !== "0";
+
+/** TSXEN_EMU_JIT_STEPPROF=1: count in-block interpreter steps per opcode (printed at exit; profiling only). */
+const STEP_PROF = ENV.TSXEN_EMU_JIT_STEPPROF === "1";
 let stepProfOn = false;
 function setStepProf(): void {
   if (stepProfOn) return;
@@ -314,7 +321,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     }
     if (code === null) {
       const len = insnLength(ram, p, lim);
-      if (len > 0 && k + 1 < MAX_BLOCK) {
+      if (len > 0 && k + 1 < MAX_BLOCK && IN_BLOCK_STEPS) {
         // In-block fallback: the interpreter executes this instruction and the block goes on when RIP is at the
         // next instruction and nothing the block relies on changed (see STEP_CHECK).
         const [nl, nh] = ripAdd(ripLo, ripHi, p + len - phys);
@@ -374,6 +381,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   }
   const native = k - stepped.length;
   if (native === 0) return null; // only interpreted instructions: no gain over stepping
+  if (OPTIMIZE) optimizeBlock(out);
   if (fixFrom >= 0) for (let i = fixFrom; i < out.length; i++) out[i] = out[i]!.replace(/return (\d+);/g, ICOUNT_FIX);
   if (stepped.length > 0) {
     if (STEP_PROF) setStepProf();
