@@ -118,13 +118,15 @@ test("stores into data on a code page keep the page's blocks (no invalidation, n
 });
 
 test("a store into another block of the same page drops only that block; the running block leaves", { skip: !hasAssembler() }, () => {
-  // The loop calls f, then patches f's immediate (add eax, imm32) on every iteration: f is dropped each time
-  // (and not compiled any more after 16 invalidations), the loop's blocks stay.
+  // The loop calls f (indirectly: a direct call on the same page would be followed into the loop's block), then
+  // patches f's immediate (add eax, imm32) on every iteration: f is dropped each time (and not compiled any more
+  // after 16 invalidations), the loop's blocks stay.
   const src = `
     mov ecx, 100
     xor eax, eax
+    lea rdx, [rip+f]
   1:
-    call f
+    call rdx
     mov dword ptr [rip+f+1], ecx
     dec ecx
     jnz 1b

@@ -35,7 +35,14 @@ const HOT = ((): number => {
   const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "1000");
   return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 1000;
 })();
-/** A start address whose block was invalidated this often is rewritten all the time: not compiled any more. */
+/** TSXEN_EMU_JIT_CHAIN=0 turns direct block chaining off (for measurements). */
+const CHAIN = ((): boolean => {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  return g.process?.env?.TSXEN_EMU_JIT_CHAIN !== "0";
+})();
+/** A start address whose block was invalidated this often is rewritten all the time: not compiled any more. So
+ * is a whole page after this many writes reported without an offset (the writer's range unknown: they drop every
+ * block of the page, typically data written next to code). */
 const MAX_BLOCK_INVALIDATIONS = 16;
 
 /** Helpers a block calls (passed as its second argument). */
@@ -169,6 +176,8 @@ export class JitCache {
   private readonly pageInval = new Map<number, number>();
   /** Invalidations per block start (physical address). */
   private readonly blockInval = new Map<number, number>();
+  /** Invalidations of whole pages by writes without an offset, per page number. */
+  private readonly wholePageInval = new Map<number, number>();
   private readonly tracked: TrackedSystem[] = [];
   private readonly cores: JitCore[] = [];
   stats: JitStats = {
@@ -180,7 +189,7 @@ export class JitCache {
   /** Dispatches of a start address before it is compiled (tests set 0). */
   hotThreshold = HOT;
   /** Direct chaining on (tests and measurements turn it off). */
-  chaining = true;
+  chaining = CHAIN;
 
   constructor(readonly ram: Uint8Array) {}
 
@@ -270,6 +279,7 @@ export class JitCache {
   private compile(phys: number, lo: number, hi: number, h: number): Block | undefined {
     const ppn = Math.floor(phys / 4096);
     if ((this.blockInval.get(phys) ?? 0) > MAX_BLOCK_INVALIDATIONS) return undefined;
+    if ((this.wholePageInval.get(ppn) ?? 0) > MAX_BLOCK_INVALIDATIONS) return undefined;
     let blk: Block;
     let t;
     const t0 = performance.now();
@@ -375,6 +385,7 @@ export class JitCache {
     this.stats.invalidations++;
     this.stats.blocksInvalidated += dropped;
     this.pageInval.set(ppn, (this.pageInval.get(ppn) ?? 0) + 1);
+    if (offset === undefined) this.wholePageInval.set(ppn, (this.wholePageInval.get(ppn) ?? 0) + 1);
     if (j === 0) { this.unmarkPage(ppn); this.stats.pagesEmptied++; }
     else pg.rebuildFilter();
   }

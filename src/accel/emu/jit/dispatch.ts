@@ -30,6 +30,8 @@ export function runJit(c: Interp, budget: number): number {
   const end = start + budget;
   /** The block that ran last (null after anything else), whose links are tried first. */
   let prev: Block | null = null;
+  // Statistics counted in locals (registers) and added to jit.stats on the way out.
+  let runs = 0, chained = 0, steps = 0;
   while (cpu.icount < end) {
     if (cpu.stopRequest) { cpu.stopRequest = false; break; }
     if (cpu.tripleFault) break;
@@ -59,7 +61,7 @@ export function runJit(c: Interp, budget: number): number {
             let n: Block | null = null;
             if (prev.l0Lo === lo && prev.l0Hi === hi && prev.l0Key === key) n = prev.l0;
             else if (prev.l1Lo === lo && prev.l1Hi === hi && prev.l1Key === key) n = prev.l1;
-            if (n !== null && !n.dead) { blk = n; stats.chainedRuns++; }
+            if (n !== null && !n.dead) { blk = n; chained++; }
           }
           if (blk === undefined) {
             const page = lo & ~0xfff;
@@ -82,13 +84,13 @@ export function runJit(c: Interp, budget: number): number {
           c.smc = false;
           c.is64 = true; // helpers (probeWrite, linAdd) read it
           blk.execs++;
-          stats.blockRuns++;
+          runs++;
           cpu.icount += blk.fn!(c, HELPERS);
           c.pfxDirty = true;
           if (tag >= 0) prev = blk;
         } else {
           prev = null;
-          stats.interpSteps++;
+          steps++;
           c.step();
           cpu.icount++;
           if (tf !== 0) c.singleStepTrap();
@@ -109,5 +111,6 @@ export function runJit(c: Interp, budget: number): number {
       c.deliverException();
     }
   }
+  stats.blockRuns += runs; stats.chainedRuns += chained; stats.interpSteps += steps;
   return cpu.icount - start;
 }
