@@ -225,6 +225,50 @@ export class CoreBase extends LazyFlags {
   }
 
   calcEA(immBytes: number): void {
+    if (this.as !== 8 || (this.rm === 5 && this.mod === 0)) { this.calcEAGeneral(immBytes); return; }
+    // 64-bit addressing without RIP-relative (the common long-mode case; small enough to be inlined):
+    // int32 halves with explicit carries (an unsigned lo sum below its addend means a carry out).
+    const mod = this.mod, rlo = this.rlo, rhi = this.rhi;
+    let lo = 0, hi = 0, seg = DS, base: number;
+    if (this.rm === 4) {
+      const sib = this.f8();
+      const sb = sib & 7;
+      if (sb === 5 && mod === 0) { lo = this.f32(); hi = lo >> 31; base = -1; }
+      else { base = sb | this.rexB; lo = rlo[base]; hi = rhi[base]; }
+      const idx = ((sib >> 3) & 7) | this.rexX;
+      if (idx !== 4) {
+        const scale = sib >> 6;
+        let il = rlo[idx], ih = rhi[idx];
+        if (scale !== 0) { ih = (ih << scale) | (il >>> (32 - scale)); il <<= scale; }
+        const t = (lo + il) | 0;
+        hi = (hi + ih + ((t >>> 0) < (il >>> 0) ? 1 : 0)) | 0;
+        lo = t;
+      }
+    } else {
+      base = this.rm | this.rexB;
+      lo = rlo[base]; hi = rhi[base];
+    }
+    if (mod !== 0) {
+      const d = mod === 1 ? this.fs8() : this.f32();
+      const t = (lo + d) | 0;
+      hi = (hi + (d >> 31) + ((t >>> 0) < (d >>> 0) ? 1 : 0)) | 0;
+      lo = t;
+    }
+    if (base === 4 || base === 5) seg = SS;
+    this.offLo = lo; this.offHi = hi;
+    if (this.noSeg) return;
+    if (this.segOvr < 0) {
+      // Flat 64-bit segment without override: only the canonical check.
+      this.eaSeg = seg;
+      if (((hi << 16) >> 16) !== hi) this.fault(seg === SS ? 12 : 13, true, 0);
+      this.eaLo = lo; this.eaHi = hi;
+      return;
+    }
+    this.segment(seg);
+  }
+
+  /** calcEA for 16/32-bit addressing and RIP-relative forms. */
+  private calcEAGeneral(immBytes: number): void {
     const mod = this.mod, rm = this.rm, rlo = this.rlo;
     let seg = DS;
     if (this.as === 2) {
