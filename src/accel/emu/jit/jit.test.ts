@@ -434,3 +434,58 @@ test("every condition after cmp/sub/test/and/or/xor of every size matches the in
   assert.equal(a.halted, true);
   assert.deepEqual(b, a);
 });
+
+test("a block whose branch goes back to its start loops inside the block with the interpreter's counts", { skip: !hasAssembler() }, () => {
+  // Loop heads are block starts (the back edge makes them one): long counted loops, a jcc and a jmp back edge.
+  const src = `
+    mov ecx, 5000
+    xor eax, eax
+  1:
+    add eax, ecx
+    imul eax, eax, 3
+    dec ecx
+    jnz 1b
+    mov ecx, 3000
+  2:
+    add ebx, ecx
+    sub ecx, 1
+    jz 3f
+    jmp 2b
+  3:
+    mov ecx, 700
+  4:
+    lock add dword ptr [rsi], ecx
+    mov edi, ${DATA + 64}
+    mov edx, ecx
+    xchg edx, ecx
+    mov ecx, 3
+    rep stosb
+    mov ecx, edx
+    dec ecx
+    jnz 4b
+    mov edi, 5
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.halted, true);
+  assert.deepEqual(b, a);
+});
+
+test("a fault in a later iteration of an in-block loop restarts at the faulting instruction with the right count", { skip: !hasAssembler() }, () => {
+  // The load walks up through memory and leaves the flat RAM (1 MiB) after a few thousand iterations.
+  const src = `
+    mov rbx, ${DATA}
+  1:
+    add eax, dword ptr [rbx]
+    add rbx, 256
+    inc ecx
+    cmp ecx, 100000
+    jne 1b
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.events.length, 1);
+  assert.deepEqual(b, a);
+});

@@ -46,8 +46,13 @@ const ENV = ((): Record<string, string | undefined> => {
   return g.process?.env ?? {};
 })();
 /** TSXEN_EMU_JIT_STEP=0: no in-block interpreter steps (a block ends at the first instruction it does not
- * translate, as before); TSXEN_EMU_JIT_OPT=0: no peephole passes (translate_opt.ts). For A/B measurements. */
+ * translate, as before); TSXEN_EMU_JIT_OPT=0: no peephole passes (translate_opt.ts). For A/B measurements.
+ * (Defined before use: Dec.jcc reads LOOPS.) */
 const IN_BLOCK_STEPS = ENV.TSXEN_EMU_JIT_STEP !== "0";
+/** Blocks whose jcc/jmp goes back to their start loop inside the function (TSXEN_EMU_JIT_LOOP=0: off), for at most
+ * LOOP_MAX instructions per dispatch (interrupts are polled between dispatches). */
+const LOOPS = ENV.TSXEN_EMU_JIT_LOOP !== "0";
+const LOOP_MAX = 1024;
 const OPTIMIZE = ENV.TSXEN_EMU_JIT_OPT !== "0";
 
 /** TSXEN_EMU_JIT_STEPPROF=1: count in-block interpreter steps per opcode (printed at exit; profiling only). */
@@ -60,7 +65,7 @@ function setStepProf(): void {
   (globalThis as { __tsxenStepProf?: (op: string) => void }).__tsxenStepProf = (op: string) => { counts.set(op, (counts.get(op) ?? 0) + 1); };
   const g = globalThis as { process?: { on?: (ev: string, f: () => void) => void } };
   g.process?.on?.("exit", () => {
-    const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
+    const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 70);
     let total = 0;
     for (const v of counts.values()) total += v;
     console.error(`jit step profile: ${total} in-block interpreter steps`);
@@ -144,8 +149,10 @@ class Dec {
     const [nl, nh] = this.end();
     const [tl, th] = ripAdd(nl, nh, disp);
     if (!canonical(th)) return null;
-    // Taken: leave the block; not taken: the block goes on with the next instruction (superblock).
-    return `if (c.cond(${cc})) { cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${this.k + 1}; }`;
+    // Taken: leave the block (or start the next iteration of a block that is a loop); not taken: the block goes
+    // on with the next instruction (superblock).
+    const loop = LOOPS && tl === this.ripLo && th === this.ripHi ? " /*loop*/" : "";
+    return `if (c.cond(${cc})) { cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${this.k + 1};${loop} }`;
   }
 
   u8(): number { if (this.p >= this.lim) throw NO; return this.ram[this.p++]!; }
@@ -300,6 +307,8 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   let ended = false;
   let tailOp = "";
   const stepped: string[] = [];
+  /** Opcode bytes per entry of `out` (profiling only). */
+  const exitOps: string[] = [];
   /** Index in `out` of the first interpreted string instruction (-1: none); see ICOUNT_FIX. */
   let fixFrom = -1;
   while (k < MAX_BLOCK) {
@@ -310,6 +319,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       break;
     }
     ripsLo.push(iLo); ripsHi.push(iHi);
+    if (STEP_PROF) exitOps[out.length] = opBytes(ram, p);
     const d = new Dec(ram, p, lim, phys, ripLo, ripHi);
     let code: string | null;
     callInfo.k = -1;
@@ -363,6 +373,14 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       const [l, h] = ripAdd(ripLo, ripHi, d.p - phys);
       code += ` if (c.smc) { cpu.ripLo = ${l}; cpu.ripHi = ${h}; return ${k + 1}; }`;
     }
+    if (LOOPS && code.endsWith("/*jmp*/") && jmpTarget[0] === ripLo && jmpTarget[1] === ripHi) {
+      // Direct jump back to the block start: the next iteration of the loop.
+      out.push(`cpu.ripLo = ${ripLo}; cpu.ripHi = ${ripHi}; return ${k + 1}; /*loop*/`);
+      k++;
+      p = d.p;
+      ended = true;
+      break;
+    }
     if (code.endsWith("/*jmp*/") && jmpTarget[1] === ripHi && (jmpTarget[0]! & ~0xfff) === (ripLo & ~0xfff) && k + 1 < MAX_BLOCK) {
       // Direct jump within the page: follow it (the jmp itself retires as an empty instruction).
       out.push("");
@@ -382,15 +400,31 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   const native = k - stepped.length;
   if (native === 0) return null; // only interpreted instructions: no gain over stepping
   if (OPTIMIZE) optimizeBlock(out);
+  let loop = false;
+  for (let i = 0; i < out.length; i++) {
+    if (!out[i]!.includes("/*loop*/")) continue;
+    // Back edge to the block start: count the iteration in cpu.icount (a fault in a later iteration is then
+    // counted right by the dispatcher, which adds c.bi) and go round again until LOOP_MAX instructions ran.
+    out[i] = out[i]!.replace(/return (\d+); \/\*loop\*\//, `cpu.icount += $1; if (cpu.icount - ic0 < ${LOOP_MAX}) continue; return 0;`);
+    loop = true;
+  }
+  if (loop) fixFrom = 0;
+  if (STEP_PROF) setStepProf();
+  if (STEP_PROF) { // count block exits by the opcode of the instruction they leave at
+    for (let i = 0; i < out.length; i++) {
+      const lbl = JSON.stringify(`exit ${exitOps[i] ?? "end"}`);
+      out[i] = out[i]!.replace(/return (\d+);/g, `{ globalThis.__tsxenStepProf(${lbl}); return $1; }`);
+    }
+  }
   if (fixFrom >= 0) for (let i = fixFrom; i < out.length; i++) out[i] = out[i]!.replace(/return (\d+);/g, ICOUNT_FIX);
   if (stepped.length > 0) {
-    if (STEP_PROF) setStepProf();
     tailOp = stepped.join(" ") + (tailOp === "" ? "" : " | " + tailOp);
   }
   const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
     "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" +
     (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
-    (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") + out.join("\n");
+    (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") +
+    (loop ? "for (;;) {\n" + out.join("\n") + "\n}" : out.join("\n"));
   return { src, native, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
 }
 
