@@ -184,7 +184,8 @@ export class Interp extends CoreBase {
     const cpu = this.cpu;
     const ripLo = cpu.ripLo, ripHi = cpu.ripHi, base = this.fBase;
     if (cpu.mode !== 5 || (ripLo & ~0xfff) !== this.fPageLo || ripHi !== this.fPageHi || base < 0 ||
-      cpu.tlbGen !== this.fGen || cpu.cpl !== this.fCpl || this.pfxDirty) { this.stepFull(); return; }
+      cpu.tlbGen !== this.fGen || cpu.cpl !== this.fCpl) { this.stepFull(); return; }
+    if (this.pfxDirty) this.resetPrefixes();
     const ram = this.fRam, limit = base + 4096;
     let p = base + (ripLo & 0xfff), os = 4;
     let b = ram[p];
@@ -200,6 +201,14 @@ export class Interp extends CoreBase {
     this.fStart = base + (ripLo & 0xfff); this.fPtr = p + 1; this.fLimit = limit;
     this.os = os; this.as = 8;
     this.exec1(b);
+  }
+
+  /** Clears the prefix state left by the previous instruction (legacy prefixes, or decoder fields written by a
+   * JIT block). */
+  private resetPrefixes(): void {
+    this.rex = 0; this.rexR = 0; this.rexX = 0; this.rexB = 0;
+    this.segOvr = -1; this.rep = 0; this.lock = false; this.ssePfx = 0; this.has66 = false;
+    this.pfxDirty = false;
   }
 
   /** step() for every case: any mode, fetch page refill, prefixes. */

@@ -63,6 +63,25 @@ export function alu(c: CoreBase, op: number, os: number, aLo: number, aHi: numbe
   return lo;
 }
 
+/** alu() at os = 4 (same results and lazy-flag record, high halves 0): small enough for TurboFan to inline. */
+export function alu32(c: CoreBase, op: number, a: number, b: number): number {
+  let lo: number, kind: number;
+  switch (op) {
+    case ALU_ADD: lo = (a + b) | 0; kind = LF_ADD; break;
+    case ALU_OR: lo = a | b; kind = LF_LOGIC; break;
+    case ALU_ADC: { const cin = c.cf(); lo = (a + b + cin) | 0; c.lfAux = cin; kind = LF_ADC; break; }
+    case ALU_SBB: { const cin = c.cf(); lo = (a - b - cin) | 0; c.lfAux = cin; kind = LF_SBB; break; }
+    case ALU_AND: lo = a & b; kind = LF_LOGIC; break;
+    case ALU_XOR: lo = a ^ b; kind = LF_LOGIC; break;
+    default: lo = (a - b) | 0; kind = LF_SUB; break;
+  }
+  c.lfOp = kind; c.lfSize = 4;
+  c.lfResLo = lo; c.lfResHi = 0;
+  c.lfS1Lo = a; c.lfS1Hi = 0; c.lfS2Lo = b; c.lfS2Hi = 0;
+  c.hi = 0;
+  return lo;
+}
+
 /** Records a logic result (test, and friends) without computing anything else. */
 export function setLogicFlags(c: CoreBase, os: number, lo: number, hi: number): void {
   c.lfOp = LF_LOGIC; c.lfSize = os; c.lfResLo = lo; c.lfResHi = os === 8 ? hi : 0;
@@ -125,7 +144,7 @@ export function execAluOp(c: CoreBase, opcode: number): void {
           return;
         }
         if (os === 4) {
-          const r = alu(c, op, 4, c.rlo[rm], 0, c.rlo[rg], 0);
+          const r = alu32(c, op, c.rlo[rm], c.rlo[rg]);
           if (op !== ALU_CMP) { c.rlo[rm] = r; c.rhi[rm] = 0; }
           return;
         }
@@ -146,6 +165,12 @@ export function execAluOp(c: CoreBase, opcode: number): void {
     case 3: { // Gv, Ev
       const os = c.os;
       c.decodeModrm(0);
+      if (os === 4) {
+        const b = c.readE(4), rg = c.reg;
+        const r = alu32(c, op, c.rlo[rg], b);
+        if (op !== ALU_CMP) { c.rlo[rg] = r; c.rhi[rg] = 0; }
+        return;
+      }
       const b = c.readE(os), bh = c.hi;
       const a = c.getReg(os, c.reg), ah = c.hi;
       const r = alu(c, op, os, a, ah, b, bh);
@@ -179,6 +204,12 @@ export function execGroup1(c: CoreBase, opcode: number): void {
   if (opcode === 0x81) { b = c.fImm(os); bh = c.hi; }
   else if (opcode === 0x83) { b = c.fs8(); bh = b >> 31; }
   else { b = c.f8(); bh = 0; }
+  if (c.mod === 3 && os === 4) {
+    const rm = c.rm;
+    const r = alu32(c, op, c.rlo[rm], b);
+    if (op !== ALU_CMP) { c.rlo[rm] = r; c.rhi[rm] = 0; }
+    return;
+  }
   if (c.mod === 3 && os >= 4) {
     const rm = c.rm;
     const r = alu(c, op, os, c.rlo[rm], c.rhi[rm], b, bh);
