@@ -82,6 +82,30 @@ export function alu32(c: CoreBase, op: number, a: number, b: number): number {
   return lo;
 }
 
+/** alu() at os = 8 (same results and lazy-flag record): small enough for TurboFan to inline. */
+export function alu64(c: CoreBase, op: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
+  let lo: number, hi: number, kind: number;
+  switch (op) {
+    case ALU_ADD:
+      lo = (aLo + bLo) | 0;
+      hi = (aHi + bHi + ((lo >>> 0) < (aLo >>> 0) ? 1 : 0)) | 0;
+      kind = LF_ADD; break;
+    case ALU_OR: lo = aLo | bLo; hi = aHi | bHi; kind = LF_LOGIC; break;
+    case ALU_AND: lo = aLo & bLo; hi = aHi & bHi; kind = LF_LOGIC; break;
+    case ALU_XOR: lo = aLo ^ bLo; hi = aHi ^ bHi; kind = LF_LOGIC; break;
+    case ALU_SUB: case ALU_CMP:
+      lo = (aLo - bLo) | 0;
+      hi = (aHi - bHi - ((aLo >>> 0) < (bLo >>> 0) ? 1 : 0)) | 0;
+      kind = LF_SUB; break;
+    default: return alu(c, op, 8, aLo, aHi, bLo, bHi); // adc, sbb
+  }
+  c.lfOp = kind; c.lfSize = 8;
+  c.lfResLo = lo; c.lfResHi = hi;
+  c.lfS1Lo = aLo; c.lfS1Hi = aHi; c.lfS2Lo = bLo; c.lfS2Hi = bHi;
+  c.hi = hi;
+  return lo;
+}
+
 /** Records a logic result (test, and friends) without computing anything else. */
 export function setLogicFlags(c: CoreBase, os: number, lo: number, hi: number): void {
   c.lfOp = LF_LOGIC; c.lfSize = os; c.lfResLo = lo; c.lfResHi = os === 8 ? hi : 0;
@@ -139,7 +163,7 @@ export function execAluOp(c: CoreBase, opcode: number): void {
       if (c.mod === 3) {
         const rm = c.rm, rg = c.reg;
         if (os === 8) {
-          const r = alu(c, op, 8, c.rlo[rm], c.rhi[rm], c.rlo[rg], c.rhi[rg]);
+          const r = alu64(c, op, c.rlo[rm], c.rhi[rm], c.rlo[rg], c.rhi[rg]);
           if (op !== ALU_CMP) { c.rlo[rm] = r; c.rhi[rm] = c.hi; }
           return;
         }
@@ -169,6 +193,12 @@ export function execAluOp(c: CoreBase, opcode: number): void {
         const b = c.readE(4), rg = c.reg;
         const r = alu32(c, op, c.rlo[rg], b);
         if (op !== ALU_CMP) { c.rlo[rg] = r; c.rhi[rg] = 0; }
+        return;
+      }
+      if (os === 8) {
+        const b = c.readE(8), bh = c.hi, rg = c.reg;
+        const r = alu64(c, op, c.rlo[rg], c.rhi[rg], b, bh);
+        if (op !== ALU_CMP) { c.rlo[rg] = r; c.rhi[rg] = c.hi; }
         return;
       }
       const b = c.readE(os), bh = c.hi;
@@ -210,9 +240,9 @@ export function execGroup1(c: CoreBase, opcode: number): void {
     if (op !== ALU_CMP) { c.rlo[rm] = r; c.rhi[rm] = 0; }
     return;
   }
-  if (c.mod === 3 && os >= 4) {
+  if (c.mod === 3 && os === 8) {
     const rm = c.rm;
-    const r = alu(c, op, os, c.rlo[rm], c.rhi[rm], b, bh);
+    const r = alu64(c, op, c.rlo[rm], c.rhi[rm], b, bh);
     if (op !== ALU_CMP) { c.rlo[rm] = r; c.rhi[rm] = os === 8 ? c.hi : 0; }
     return;
   }
