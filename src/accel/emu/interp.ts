@@ -1052,7 +1052,61 @@ export class Interp extends CoreBase {
 
   // ------------------------------------------------------------------------------------------------ 0f map
 
+  /** 0f map, hot opcodes only (small enough to stay optimized with its helpers inlined); the rest is in
+   * exec0fRare. */
   private exec0f(b: number): void {
+    const rhi = this.rhi;
+    switch (b) {
+      case 0x1f: // multi-byte nop: no access, no fault
+        this.noSeg = true;
+        this.decodeModrm(0);
+        this.noSeg = false;
+        break;
+      case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+      case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: { // cmovcc
+        const os = this.os;
+        this.decodeModrm(0);
+        const v = this.readE(os), h = this.hi;
+        if (this.cond(b & 15)) this.setReg(os, this.reg, v, h);
+        else if (os === 4) rhi[this.reg] = 0;
+        break;
+      }
+      case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
+      case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
+        const d = this.stackOs() === 2 ? (this.f16() << 16) >> 16 : this.f32();
+        if (this.cond(b & 15)) { this.jumpRel(d); return; }
+        break;
+      }
+      case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+      case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
+        this.decodeModrm(0);
+        this.writeE(1, this.cond(b & 15) ? 1 : 0, 0);
+        break;
+      case 0xaf: {
+        const os = this.os;
+        this.decodeModrm(0);
+        const v = this.readE(os), h = this.hi;
+        const a = this.getReg(os, this.reg), ah = this.hi;
+        this.setReg(os, this.reg, imulTrunc(this, os, a, ah, v, h), this.hi);
+        break;
+      }
+      case 0xb6: case 0xb7: case 0xbe: case 0xbf: { // movzx / movsx
+        const os = this.os;
+        this.decodeModrm(0);
+        const src = (b & 1) === 0 ? 1 : 2;
+        let v = this.readE(src);
+        let h = 0;
+        if (b >= 0xbe) { v = src === 1 ? (v << 24) >> 24 : (v << 16) >> 16; h = v >> 31; }
+        this.setReg(os, this.reg, os === 2 ? v & 0xffff : v, h);
+        break;
+      }
+      default: this.exec0fRare(b); return;
+    }
+    this.advance();
+  }
+
+  /** 0f map: every opcode (the cold ones reach here from exec0f). */
+  private exec0fRare(b: number): void {
     const rlo = this.rlo, rhi = this.rhi, cpu = this.cpu, sys = this.sys;
     switch (b) {
       case 0x00: this.decodeModrm(0); execGroup6(this); break;
