@@ -489,3 +489,78 @@ test("a fault in a later iteration of an in-block loop restarts at the faulting 
   assert.equal(a.events.length, 1);
   assert.deepEqual(b, a);
 });
+
+test("forward branches inside a block skip to their target with the interpreter's counts and flags", { skip: !hasAssembler() }, () => {
+  // Taken and not-taken forward jccs within the block, a join reached with flags from two different compares,
+  // nested and disjoint skips, a skipped interpreted string instruction and a fault after a skip.
+  const src = `
+    mov ecx, 3000
+    mov r10, ${DATA}
+  1:
+    mov eax, ecx
+    and eax, 7
+    cmp eax, 3
+    jne 2f
+    cmp ecx, 1500
+  2:
+    je 5f
+    test ecx, 1
+    jz 3f
+    add ebx, 1
+    cmp ecx, 77
+    ja 4f
+    mov edi, ${DATA + 128}
+    push rcx
+    mov ecx, 5
+    rep stosb
+    pop rcx
+    mov edi, 5
+  4:
+    add ebx, 2
+  3:
+    add ebx, ecx
+  5:
+    cmp ecx, 2
+    jne 6f
+    mov r10, 0x70000000
+  6:
+    add eax, dword ptr [r10]
+    dec ecx
+    jnz 1b
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.events.length, 1);
+  assert.deepEqual(b, a);
+});
+
+test("at an instruction a forward branch joins, the flags come from whichever path ran", { skip: !hasAssembler() }, () => {
+  // jl after the join sees cmp eax, 3 (jne taken) or cmp ecx, 1500; jb sees test (CF = 0) or cmp.
+  const src = `
+    mov ecx, 3000
+  1:
+    mov eax, ecx
+    and eax, 7
+    cmp eax, 3
+    jne 2f
+    cmp ecx, 1500
+  2:
+    jl 5f
+    cmp ebx, -1
+    test eax, 4
+    jnz 3f
+    cmp ecx, 1000
+  3:
+    jb 5f
+    add ebx, 1
+  5:
+    add ebx, ecx
+    dec ecx
+    jnz 1b
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.deepEqual(b, a);
+});

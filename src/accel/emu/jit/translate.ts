@@ -25,6 +25,8 @@ const jmpTarget = [0, 0];
 /** The last translated direct call: instruction index, target, and the source of its push (the block may go on at
  * the target when it is on the same page). */
 const callInfo = { k: -1, lo: 0, hi: 0, push: "" };
+/** The last translated forward jcc: instruction index and target. */
+const jccInfo = { k: -1, lo: 0, hi: 0 };
 
 /** Maximum instructions per block. */
 export const MAX_BLOCK = 48;
@@ -53,6 +55,8 @@ const IN_BLOCK_STEPS = ENV.TSXEN_EMU_JIT_STEP !== "0";
  * LOOP_MAX instructions per dispatch (interrupts are polled between dispatches). */
 const LOOPS = ENV.TSXEN_EMU_JIT_LOOP !== "0";
 const LOOP_MAX = 1024;
+/** Forward jccs to a later instruction of the block skip to it inside the block (TSXEN_EMU_JIT_FWD=0: off). */
+const FORWARD = ENV.TSXEN_EMU_JIT_FWD !== "0";
 const OPTIMIZE = ENV.TSXEN_EMU_JIT_OPT !== "0";
 
 /** TSXEN_EMU_JIT_STEPPROF=1: count in-block interpreter steps per opcode (printed at exit; profiling only). */
@@ -152,6 +156,7 @@ class Dec {
     // Taken: leave the block (or start the next iteration of a block that is a loop); not taken: the block goes
     // on with the next instruction (superblock).
     const loop = LOOPS && tl === this.ripLo && th === this.ripHi ? " /*loop*/" : "";
+    if (loop === "" && disp > 0) { jccInfo.k = this.k; jccInfo.lo = tl; jccInfo.hi = th; }
     return `if (c.cond(${cc})) { cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${this.k + 1};${loop} }`;
   }
 
@@ -309,6 +314,8 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   const stepped: string[] = [];
   /** Opcode bytes per entry of `out` (profiling only). */
   const exitOps: string[] = [];
+  /** Forward jccs: (instruction index, target lo, target hi) triples. */
+  const fwd: number[] = [];
   /** Index in `out` of the first interpreted string instruction (-1: none); see ICOUNT_FIX. */
   let fixFrom = -1;
   while (k < MAX_BLOCK) {
@@ -322,7 +329,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     if (STEP_PROF) exitOps[out.length] = opBytes(ram, p);
     const d = new Dec(ram, p, lim, phys, ripLo, ripHi);
     let code: string | null;
-    callInfo.k = -1;
+    callInfo.k = -1; jccInfo.k = -1;
     try {
       code = insn(d, k);
     } catch (e) {
@@ -388,6 +395,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       p = phys - (phys & 0xfff) + (jmpTarget[0]! & 0xfff);
       continue;
     }
+    if (jccInfo.k === k) fwd.push(k, jccInfo.lo, jccInfo.hi);
     out.push(code);
     k++;
     p = d.p;
@@ -399,7 +407,37 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   }
   const native = k - stepped.length;
   if (native === 0) return null; // only interpreted instructions: no gain over stepping
-  if (OPTIMIZE) optimizeBlock(out);
+  // Forward jccs whose target is a later instruction of this block: taken, they skip to it (a labeled JS block
+  // around the skipped instructions, `break`) instead of leaving. The skipped instructions are taken off
+  // cpu.icount so that every later count (returns, faults through c.bi) stays right. Labeled blocks must nest.
+  const opens: string[] = new Array<string>(out.length).fill(""), closes: string[] = new Array<string>(out.length).fill("");
+  const joins = new Set<number>();
+  if (FORWARD) {
+    const spans: number[] = []; // accepted [i, j) pairs
+    for (let f = 0; f < fwd.length; f += 3) {
+      const i = fwd[f]!, tl = fwd[f + 1]!, th = fwd[f + 2]!;
+      let j = -1;
+      for (let q = i + 1; q < ripsLo.length; q++) if (ripsLo[q] === tl && ripsHi[q] === th) { j = q; break; }
+      if (j < 0) continue;
+      let ok = true;
+      for (let t = 0; t < spans.length; t += 2) {
+        const a = spans[t]!, b = spans[t + 1]!;
+        if (i < b && j > b) { ok = false; break; } // [a, b) starts before i (a < i) and ends inside (i, j)
+        void a;
+      }
+      if (!ok) continue;
+      const e = out[i]!;
+      const taken = `cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${i + 1}; }`;
+      if (!e.endsWith(taken)) continue;
+      out[i] = e.slice(0, e.length - taken.length) + `cpu.icount -= ${j - i - 1}; break L${i}; }`;
+      opens[i] = `L${i}: { ` + opens[i];
+      closes[j - 1] = closes[j - 1] + " }";
+      joins.add(j);
+      spans.push(i, j);
+      fixFrom = 0;
+    }
+  }
+  if (OPTIMIZE) optimizeBlock(out, joins);
   let loop = false;
   for (let i = 0; i < out.length; i++) {
     if (!out[i]!.includes("/*loop*/")) continue;
@@ -420,11 +458,12 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   if (stepped.length > 0) {
     tailOp = stepped.join(" ") + (tailOp === "" ? "" : " | " + tailOp);
   }
+  const body = out.map((e, i) => (opens[i] ?? "") + e + (closes[i] ?? "")).join("\n");
   const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
     "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" +
     (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
     (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") +
-    (loop ? "for (;;) {\n" + out.join("\n") + "\n}" : out.join("\n"));
+    (loop ? "for (;;) {\n" + body + "\n}" : body);
   return { src, native, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
 }
 

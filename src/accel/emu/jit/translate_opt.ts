@@ -7,7 +7,10 @@
 //    flags: no exit (return), no possible fault (the exception frame holds RFLAGS), no flag read (c.cond, helpers,
 //    interpreter steps). The overwriting instruction must not be able to fault or exit before its own record.
 // 3. Inline conditions: jcc/setcc/cmovcc right after an inline cmp/sub/and/or/xor/test evaluate the condition on the
-//    producer's operands (block locals or register expressions) instead of calling c.cond() on the lazy record.
+//    producer's operands (block locals or register expressions) instead of calling c.cond() on the lazy record
+//    (not at `joins`: instructions a forward branch inside the block also reaches).
+// Control flow inside a block is straight-line except for `break` to a later instruction (forward jcc) and
+// `continue` (loop back edge); both count as observing the flags.
 // Every pass is conservative: anything it does not recognise stays as it was.
 
 /** An inline lazy-flag record; groups: op, size, resLo, resHi, then s1Lo, s1Hi, s2Lo, s2Hi (arithmetic only). */
@@ -16,7 +19,7 @@ const RECORD = /c\.lfOp = ([135]); c\.lfSize = (\d+); c\.lfResLo = ([^;]+); c\.l
 /** Source that can throw a guest fault (or run the interpreter). */
 const CAN_FAULT = /sys\.|c\.fault|probeWrite|execGroup2|c\.step|jt\[|m8\[|m16\[|m32\[/;
 /** Source that may observe the flags or leave the block (besides faulting). */
-const OBSERVES = /return|c\.cond|c\.lf|alu\(|incDec\(|execGroup2\(|imulTrunc\(|c\.step|c\.getEflags|c\.cf\(|c\.zf\(/;
+const OBSERVES = /return|break|continue|c\.cond|c\.lf|alu\(|incDec\(|execGroup2\(|imulTrunc\(|c\.step|c\.getEflags|c\.cf\(|c\.zf\(/;
 
 const BI = /^c\.bi = \d+; ?/;
 
@@ -99,8 +102,9 @@ function condExpr(op: number, size: number, cc: number, r: string, rh: string, s
 }
 
 /** Pass 3: c.cond(cc) right after an inline flag producer becomes an expression on the producer's operands. */
-function inlineConds(out: string[]): void {
+function inlineConds(out: string[], joins: ReadonlySet<number>): void {
   for (let i = 1; i < out.length; i++) {
+    if (joins.has(i)) continue; // reached by a forward branch too: the previous instruction is not the only producer
     const e = out[i]!;
     const at = e.indexOf("c.cond(");
     if (at < 0) continue;
@@ -131,8 +135,8 @@ function inlineConds(out: string[]): void {
 }
 
 /** Runs the passes on a block's per-instruction sources (in place). */
-export function optimizeBlock(out: string[]): void {
+export function optimizeBlock(out: string[], joins: ReadonlySet<number> = new Set()): void {
   dropFaultIndex(out);
-  inlineConds(out); // before dead-flag elimination: it reads the records
+  inlineConds(out, joins); // before dead-flag elimination: it reads the records
   dropDeadFlags(out);
 }
