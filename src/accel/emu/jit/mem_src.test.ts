@@ -4,7 +4,7 @@ import { CpuFault } from "../cpu_state.ts";
 import { enterLongMode, makeMachine, type Machine, put64 } from "../test_fixture.ts";
 import { FlatEmuSystem, setFlat64 } from "../../../testing/emu_flat_system.ts";
 import { CpuState } from "../cpu_state.ts";
-import { INLINE_TLB, MEM_PROLOGUE, memRd, memWr, useMemPrologue } from "./mem_src.ts";
+import { MEM_PROLOGUE, memRd, memWr, useMemPrologue } from "./mem_src.ts";
 
 // The fragments run as they do in a block: (ea, eh) set, value in a/ah, through a function built like a block.
 // 4 KiB mappings at VA 0x40000000 + k * 4096 (PML4[0] -> PDPT 0x11000 [1] -> PD 0x20000 [0] -> PT 0x21000).
@@ -26,7 +26,7 @@ type Frag = (c: unknown, h: unknown) => number[];
 /** A function running one fragment at (lo, hi): reads return [a, ah], writes store (v, vh). */
 function frag(kind: "r" | "w", os: number, withPrologue: boolean): Frag {
   useMemPrologue(withPrologue);
-  const body = kind === "r" ? memRd(os, "a", "ah") : memWr(os, "v", "vh");
+  const body = kind === "r" ? memRd(os, "a", "ah", true) : memWr(os, "v", "vh", true);
   useMemPrologue(false);
   const src = "const cpu = c.cpu, sys = c.sys; const [ea0, eh0, v, vh] = c.args;\n" +
     "let a = 0, ah = 0, ea = ea0, eh = eh0;\n" + (withPrologue ? MEM_PROLOGUE : "") + body + "\nreturn [a, ah];";
@@ -58,7 +58,6 @@ for (const pro of [false, true]) {
   const form = pro ? "with the block prologue" : "self-contained";
 
   test(`inline probes (${form}) read and write guest RAM like readLin/writeLin, aligned or not`, () => {
-    assert.ok(INLINE_TLB);
     const { m, c } = setup();
     m.dv.setUint32(0x403000 + 0x10, 0x11223344, true);
     m.dv.setUint32(0x403000 + 0x14, 0x55667788, true);
@@ -180,3 +179,10 @@ for (const pro of [false, true]) {
     assert.throws(() => rd(fc, 4, 0x200000, 0, pro), CpuFault);
   });
 }
+
+test("fragments call readLin/writeLin unless inline probes are asked for", () => {
+  assert.equal(memRd(4, "a", "ah", false), "a = sys.readLin32(ea, eh) | 0; ah = 0;");
+  assert.equal(memWr(8, "r", "rh", false), "sys.writeLin64(ea, eh, r, rh);/*w*/");
+  assert.match(memRd(8, "a", "ah", true), /jitTlb/);
+  assert.match(memWr(1, "r", "0", true), /\/\*w\*\/$/);
+});

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { EmuCpu } from "../cpu.ts";
 import { enterLongMode, makeMachine, type Machine, put64 } from "../test_fixture.ts";
 import { asm, hasAssembler } from "../../../testing/emu_asm.ts";
+import { INLINE_TLB, setInlineTlb } from "./mem_src.ts";
 
 // The fixture maps the first 32 MiB with 2 MiB user pages: code at 0x100000, data at 0x201000 (next to a page
 // boundary), stack below 0x300000.
@@ -37,7 +38,14 @@ function insn(): string {
 
 interface Result { regs: number[]; data: number[]; icount: number; events: string[] }
 
-function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budget = 200_000): Result {
+/** Runs on the interpreter (jit false) or the JIT with inline TLB probes on or off in the blocks it compiles. */
+function run(code: Uint8Array, jit: boolean | "inline", setup?: (m: Machine) => void, budget = 200_000): Result {
+  const saved = INLINE_TLB;
+  setInlineTlb(jit === "inline");
+  try { return runOn(code, jit !== false, setup, budget); } finally { setInlineTlb(saved); }
+}
+
+function runOn(code: Uint8Array, jit: boolean, setup: ((m: Machine) => void) | undefined, budget: number): Result {
   const m = makeMachine();
   enterLongMode(m);
   m.ram.bytes.set(code, CODE);
@@ -63,8 +71,9 @@ test("random memory accesses through the inline TLB give the interpreter's state
     const body: string[] = [];
     for (let i = 0; i < 20; i++) body.push(insn());
     const code = asm(`  mov r15, 6\nloop:\n  ${body.join("\n  ")}\n  dec r15\n  jnz loop\n  hlt\n`);
-    const a = run(code, false), b = run(code, true);
-    assert.deepEqual(b, a, `case ${c}:\n${body.join("\n")}`);
+    const a = run(code, false);
+    assert.deepEqual(run(code, "inline"), a, `case ${c} (inline probes):\n${body.join("\n")}`);
+    if (c % 5 === 0) assert.deepEqual(run(code, true), a, `case ${c} (calls):\n${body.join("\n")}`);
   }
 });
 
@@ -83,8 +92,9 @@ test("a store into a code page whose write entry was filled earlier still invali
     dec ecx
     jnz 1b
     hlt`);
-  const a = run(code, false), b = run(code, true);
-  assert.deepEqual(b, a);
+  const a = run(code, false);
+  assert.deepEqual(run(code, "inline"), a);
+  assert.deepEqual(run(code, true), a);
   assert.equal(a.regs[0], (50 * 51) / 2);
 });
 
@@ -118,8 +128,9 @@ test("blocks re-run after a CR3 switch read the new address space, not stale inl
     m.cpu.rlo[3] = 0x30000; // rbx: the other tables
     m.cpu.rlo[5] = 0x10000; // rbp: these
   };
-  const a = run(code, false, setup), b = run(code, true, setup);
-  assert.deepEqual(b, a);
+  const a = run(code, false, setup);
+  assert.deepEqual(run(code, "inline", setup), a);
+  assert.deepEqual(run(code, true, setup), a);
   assert.deepEqual(a.events, []);
   assert.equal(a.regs[0], 5 * 1000 + 3 * 7);
 });
