@@ -158,7 +158,7 @@ export interface JitStats {
   crossPage: number;
   liveBlocks: number;
   codeBytes: number;
-  /** Approximate memory of live blocks: source (UTF-16) plus a per-block estimate of V8's share. */
+  /** Approximate memory of live blocks (memoryBytes()): an estimate, V8 does not tell. */
   memoryBytes: number;
   /** Milliseconds spent translating and in `new Function` (V8's own lazy compile of a block is not included). */
   compileMs: number;
@@ -407,7 +407,8 @@ export class JitCache {
     }
   }
 
-  /** Approximate memory held by live blocks: generated source (UTF-16 in V8) plus a per-block estimate. */
+  /** Approximate memory held by live blocks: the generated source (one-byte strings), about as much again for
+   * its bytecode and feedback, plus a per-block estimate (closure, block record, tables). */
   memoryBytes(): number {
     return 2 * this.stats.codeBytes + BLOCK_OVERHEAD_BYTES * this.stats.liveBlocks;
   }
