@@ -229,22 +229,9 @@ export class CoreBase extends LazyFlags {
     // 64-bit addressing without RIP-relative (the common long-mode case; small enough to be inlined):
     // int32 halves with explicit carries (an unsigned lo sum below its addend means a carry out).
     const mod = this.mod, rlo = this.rlo, rhi = this.rhi;
-    let lo = 0, hi = 0, seg = DS, base: number;
-    if (this.rm === 4) {
-      const sib = this.f8();
-      const sb = sib & 7;
-      if (sb === 5 && mod === 0) { lo = this.f32(); hi = lo >> 31; base = -1; }
-      else { base = sb | this.rexB; lo = rlo[base]; hi = rhi[base]; }
-      const idx = ((sib >> 3) & 7) | this.rexX;
-      if (idx !== 4) {
-        const scale = sib >> 6;
-        let il = rlo[idx], ih = rhi[idx];
-        if (scale !== 0) { ih = (ih << scale) | (il >>> (32 - scale)); il <<= scale; }
-        const t = (lo + il) | 0;
-        hi = (hi + ih + ((t >>> 0) < (il >>> 0) ? 1 : 0)) | 0;
-        lo = t;
-      }
-    } else {
+    let lo: number, hi: number, seg = DS, base: number;
+    if (this.rm === 4) { base = this.sib64(mod); lo = this.offLo; hi = this.offHi; }
+    else {
       base = this.rm | this.rexB;
       lo = rlo[base]; hi = rhi[base];
     }
@@ -265,6 +252,28 @@ export class CoreBase extends LazyFlags {
       return;
     }
     this.segment(seg);
+  }
+
+  /** 64-bit SIB: base + scaled index (disp32 instead of the base for mod 0 / base 5) into offLo/offHi.
+   * Returns the base register, -1 without one. */
+  private sib64(mod: number): number {
+    const rlo = this.rlo, rhi = this.rhi;
+    const sib = this.f8();
+    const sb = sib & 7;
+    let lo: number, hi: number, base: number;
+    if (sb === 5 && mod === 0) { lo = this.f32(); hi = lo >> 31; base = -1; }
+    else { base = sb | this.rexB; lo = rlo[base]; hi = rhi[base]; }
+    const idx = ((sib >> 3) & 7) | this.rexX;
+    if (idx !== 4) {
+      const scale = sib >> 6;
+      let il = rlo[idx], ih = rhi[idx];
+      if (scale !== 0) { ih = (ih << scale) | (il >>> (32 - scale)); il <<= scale; }
+      const t = (lo + il) | 0;
+      hi = (hi + ih + ((t >>> 0) < (il >>> 0) ? 1 : 0)) | 0;
+      lo = t;
+    }
+    this.offLo = lo; this.offHi = hi;
+    return base;
   }
 
   /** calcEA for 16/32-bit addressing and RIP-relative forms. */
