@@ -176,9 +176,9 @@ export class CoreBase extends LazyFlags {
   advance(): void {
     const cpu = this.cpu;
     if (this.is64) {
-      const s = (this.startLo >>> 0) + this.ilen;
-      cpu.ripLo = s | 0;
-      if (s > 0xffffffff) cpu.ripHi = (this.startHi + 1) | 0;
+      const lo = this.startLo, s = (lo + this.fPtr - this.fStart) | 0; // int32: a carry wraps below lo
+      cpu.ripLo = s;
+      if ((s >>> 0) < (lo >>> 0)) cpu.ripHi = (this.startHi + 1) | 0;
     } else {
       cpu.ripLo = (this.startLo + this.ilen) & this.ipMask;
     }
