@@ -564,3 +564,41 @@ test("at an instruction a forward branch joins, the flags come from whichever pa
   const b = runOn(code, true, () => {});
   assert.deepEqual(b, a);
 });
+
+test("loops whose head is inside the block (nested, jcc and jmp back edges, skips across them) count as the interpreter", { skip: !hasAssembler() }, () => {
+  const src = `
+    mov r8d, 40
+    xor eax, eax
+  1:
+    mov ecx, 37
+    test r8d, 1
+    jnz 3f
+  2:
+    add eax, ecx
+    dec ecx
+    jnz 2b
+  3:
+    add ebx, eax
+    mov edx, 5
+  4:
+    add eax, edx
+    sub edx, 1
+    jz 5f
+    jmp 4b
+  5:
+    cmp r8d, 7
+    jne 6f
+    add rax, qword ptr [r10]
+  6:
+    dec r8d
+    jnz 1b
+    hlt`;
+  const code = asm(src);
+  for (const r10 of [DATA, 0x7000_0000]) {
+    const init = (st: CpuState): void => { st.rlo[10] = r10; };
+    const a = runOn(code, false, init);
+    const b = runOn(code, true, init, 1_000_000, 0);
+    assert.equal(a.events.length, r10 === DATA ? 0 : 1);
+    assert.deepEqual(b, a);
+  }
+});

@@ -26,7 +26,7 @@ const jmpTarget = [0, 0];
  * the target when it is on the same page). */
 const callInfo = { k: -1, lo: 0, hi: 0, push: "" };
 /** The last translated forward jcc: instruction index and target. */
-const jccInfo = { k: -1, lo: 0, hi: 0 };
+const jccInfo = { k: -1, lo: 0, hi: 0, back: false };
 
 /** Maximum instructions per block. */
 export const MAX_BLOCK = 48;
@@ -49,10 +49,10 @@ const ENV = ((): Record<string, string | undefined> => {
 })();
 /** TSXEN_EMU_JIT_STEP=0: no in-block interpreter steps (a block ends at the first instruction it does not
  * translate, as before); TSXEN_EMU_JIT_OPT=0: no peephole passes (translate_opt.ts). For A/B measurements.
- * (Defined before use: Dec.jcc reads LOOPS.) */
+ */
 const IN_BLOCK_STEPS = ENV.TSXEN_EMU_JIT_STEP !== "0";
-/** Blocks whose jcc/jmp goes back to their start loop inside the function (TSXEN_EMU_JIT_LOOP=0: off), for at most
- * LOOP_MAX instructions per dispatch (interrupts are polled between dispatches). */
+/** Blocks whose jcc/jmp goes back to one of their instructions loop inside the function (TSXEN_EMU_JIT_LOOP=0: off),
+ * for at most LOOP_MAX instructions per dispatch (interrupts are polled between dispatches). */
 const LOOPS = ENV.TSXEN_EMU_JIT_LOOP !== "0";
 const LOOP_MAX = 1024;
 /** Forward jccs to a later instruction of the block skip to it inside the block (TSXEN_EMU_JIT_FWD=0: off). */
@@ -155,9 +155,8 @@ class Dec {
     if (!canonical(th)) return null;
     // Taken: leave the block (or start the next iteration of a block that is a loop); not taken: the block goes
     // on with the next instruction (superblock).
-    const loop = LOOPS && tl === this.ripLo && th === this.ripHi ? " /*loop*/" : "";
-    if (loop === "" && disp > 0) { jccInfo.k = this.k; jccInfo.lo = tl; jccInfo.hi = th; }
-    return `if (c.cond(${cc})) { cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${this.k + 1};${loop} }`;
+    jccInfo.k = this.k; jccInfo.lo = tl; jccInfo.hi = th; jccInfo.back = disp < 0;
+    return `if (c.cond(${cc})) { cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${this.k + 1}; }`;
   }
 
   u8(): number { if (this.p >= this.lim) throw NO; return this.ram[this.p++]!; }
@@ -314,8 +313,8 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   const stepped: string[] = [];
   /** Opcode bytes per entry of `out` (profiling only). */
   const exitOps: string[] = [];
-  /** Forward jccs: (instruction index, target lo, target hi) triples. */
-  const fwd: number[] = [];
+  /** Forward and backward jccs (and backward jmps): (instruction index, target lo, target hi) triples. */
+  const fwd: number[] = [], back: number[] = [];
   /** Index in `out` of the first interpreted string instruction (-1: none); see ICOUNT_FIX. */
   let fixFrom = -1;
   while (k < MAX_BLOCK) {
@@ -380,9 +379,10 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       const [l, h] = ripAdd(ripLo, ripHi, d.p - phys);
       code += ` if (c.smc) { cpu.ripLo = ${l}; cpu.ripHi = ${h}; return ${k + 1}; }`;
     }
-    if (LOOPS && code.endsWith("/*jmp*/") && jmpTarget[0] === ripLo && jmpTarget[1] === ripHi) {
-      // Direct jump back to the block start: the next iteration of the loop.
-      out.push(`cpu.ripLo = ${ripLo}; cpu.ripHi = ${ripHi}; return ${k + 1}; /*loop*/`);
+    if (LOOPS && code.endsWith("/*jmp*/") && ripsLo.some((l, q) => l === jmpTarget[0] && ripsHi[q] === jmpTarget[1])) {
+      // Direct jump back to an instruction of this block: a loop back edge (see below).
+      out.push(`cpu.ripLo = ${jmpTarget[0]}; cpu.ripHi = ${jmpTarget[1]}; return ${k + 1};`);
+      back.push(k, jmpTarget[0]!, jmpTarget[1]!);
       k++;
       p = d.p;
       ended = true;
@@ -395,7 +395,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       p = phys - (phys & 0xfff) + (jmpTarget[0]! & 0xfff);
       continue;
     }
-    if (jccInfo.k === k) fwd.push(k, jccInfo.lo, jccInfo.hi);
+    if (jccInfo.k === k) (jccInfo.back ? back : fwd).push(k, jccInfo.lo, jccInfo.hi);
     out.push(code);
     k++;
     p = d.p;
@@ -412,6 +412,25 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   // cpu.icount so that every later count (returns, faults through c.bi) stays right. Labeled blocks must nest.
   const opens: string[] = new Array<string>(out.length).fill(""), closes: string[] = new Array<string>(out.length).fill("");
   const joins = new Set<number>();
+  // Backward jccs/jmps to an instruction h of this block (a loop head): the block wraps h..end in a labeled
+  // `for (;;)` and the back edge adds the iteration (i + 1 - h instructions) to cpu.icount (a fault in a later
+  // iteration is then counted right by the dispatcher, which adds c.bi) and continues at h, until LOOP_MAX
+  // instructions ran in this dispatch; then it leaves with RIP at h (returning h + the extra count).
+  const heads: number[] = [];
+  if (LOOPS) {
+    for (let f = 0; f < back.length; f += 3) {
+      const i = back[f]!, tl = back[f + 1]!, th = back[f + 2]!;
+      let h = -1;
+      for (let q = i; q >= 0; q--) if (ripsLo[q] === tl && ripsHi[q] === th) { h = q; break; }
+      if (h < 0) continue;
+      const taken = `cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${i + 1};`;
+      if (!out[i]!.includes(taken)) continue;
+      out[i] = out[i]!.replace(taken, `cpu.icount += ${i + 1 - h}; if (cpu.icount - ic0 < ${LOOP_MAX}) continue H${h}; cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${h};`);
+      if (!heads.includes(h)) { heads.push(h); opens[h] = `H${h}: for (;;) {\n` + opens[h]; }
+      joins.add(h);
+      fixFrom = 0;
+    }
+  }
   if (FORWARD) {
     const spans: number[] = []; // accepted [i, j) pairs
     for (let f = 0; f < fwd.length; f += 3) {
@@ -425,12 +444,13 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
         if (i < b && j > b) { ok = false; break; } // [a, b) starts before i (a < i) and ends inside (i, j)
         void a;
       }
+      if (heads.some((h) => i < h && h < j)) ok = false; // would cross a loop's start
       if (!ok) continue;
       const e = out[i]!;
       const taken = `cpu.ripLo = ${tl}; cpu.ripHi = ${th}; return ${i + 1}; }`;
       if (!e.endsWith(taken)) continue;
       out[i] = e.slice(0, e.length - taken.length) + `cpu.icount -= ${j - i - 1}; break L${i}; }`;
-      opens[i] = `L${i}: { ` + opens[i];
+      opens[i] = opens[i] + `L${i}: { `;
       closes[j - 1] = closes[j - 1] + " }";
       joins.add(j);
       spans.push(i, j);
@@ -438,15 +458,6 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     }
   }
   if (OPTIMIZE) optimizeBlock(out, joins);
-  let loop = false;
-  for (let i = 0; i < out.length; i++) {
-    if (!out[i]!.includes("/*loop*/")) continue;
-    // Back edge to the block start: count the iteration in cpu.icount (a fault in a later iteration is then
-    // counted right by the dispatcher, which adds c.bi) and go round again until LOOP_MAX instructions ran.
-    out[i] = out[i]!.replace(/return (\d+); \/\*loop\*\//, `cpu.icount += $1; if (cpu.icount - ic0 < ${LOOP_MAX}) continue; return 0;`);
-    loop = true;
-  }
-  if (loop) fixFrom = 0;
   if (STEP_PROF) setStepProf();
   if (STEP_PROF) { // count block exits by the opcode of the instruction they leave at
     for (let i = 0; i < out.length; i++) {
@@ -463,7 +474,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" +
     (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
     (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") +
-    (loop ? "for (;;) {\n" + body + "\n}" : body);
+    body + "\n}".repeat(heads.length);
   return { src, native, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
 }
 
