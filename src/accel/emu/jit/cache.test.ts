@@ -113,7 +113,7 @@ test("stores into data on a code page keep the page's blocks (no invalidation, n
   const dataOff = CODE + asm(src).length - 16;
   assert.equal(new DataView(sys.ram.buffer).getInt32(dataOff + 4, true), 6000);
   assert.equal(s.blocksInvalidated, 0);
-  assert.ok(s.blockRuns > 1000, `blocks ran (${s.blockRuns})`);
+  assert.ok(s.blockRuns > 0 && s.blocksCompiled <= 4, `blocks ran and were not recompiled (${s.blockRuns} runs, ${s.blocksCompiled} compiles)`);
   assert.ok(s.writesBesideCode >= 4000);
 });
 
