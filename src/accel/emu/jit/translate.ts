@@ -3,15 +3,21 @@
 // CpuState.rlo/rhi, lazy flags in the core's lf* fields, memory through EmuSystem), without re-decoding.
 //
 // Contract of a generated block function `blk(c)` (c = the Interp):
-//  - before each instruction it stores the instruction's index in c.bi, so a FAULT thrown anywhere in the block
-//    is restarted by the dispatcher at ripsLo/ripsHi[c.bi] with c.bi instructions retired;
-//  - it returns the number of instructions retired and leaves cpu.ripLo/ripHi at the next instruction;
+//  - before each instruction that can fault it stores the instruction's index in c.bi, so a FAULT thrown anywhere
+//    in the block is restarted by the dispatcher at ripsLo/ripsHi[c.bi] with c.bi instructions retired (plus
+//    whatever the block added to cpu.icount itself: loop iterations, skipped instructions taken off, rep counts);
+//  - it returns the number of instructions retired beyond what it left in cpu.icount (cpu.icount is back at its
+//    entry value when it returns, so the dispatcher may read it before or after the call) and leaves
+//    cpu.ripLo/ripHi at the next instruction;
 //  - after every memory write it checks c.smc (set when a write hit a page holding translated code) and leaves
 //    the block, so self-modifying code never executes stale translations;
-//  - an instruction the translator does not handle ends the block: it is executed by the interpreter
-//    (`c.step()`, the "tail"), or, when it is the first instruction, the block is not created at all.
-// Semantics mirror interp.ts / exec/*.ts exactly (same lazy-flag records); complex operations call the same
-// helpers (alu, incDec, execGroup2, imulTrunc).
+//  - an instruction the translator does not handle runs through the interpreter (`c.step()`) inside the block,
+//    which goes on when RIP is at the next instruction and nothing it relies on changed (STEP_CHECK);
+//    control transfers and mode-changing system instructions end the block after the step (translate_len.ts);
+//  - inside a block: direct jmps and calls to the same page are followed, forward jccs to a later instruction
+//    skip to it, backward jccs/jmps to an earlier instruction loop (at most LOOP_MAX instructions per dispatch).
+// Semantics mirror interp.ts / exec/*.ts exactly (same lazy-flag records, except records no one can observe:
+// translate_opt.ts); complex operations call the same helpers (alu, incDec, execGroup2, imulTrunc).
 
 import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
 import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
