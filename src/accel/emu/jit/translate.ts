@@ -60,7 +60,7 @@ const IN_BLOCK_STEPS = ENV.TSXEN_EMU_JIT_STEP !== "0";
 /** Blocks whose jcc/jmp goes back to one of their instructions loop inside the function (TSXEN_EMU_JIT_LOOP=0: off),
  * for at most LOOP_MAX instructions per dispatch (interrupts are polled between dispatches). */
 const LOOPS = ENV.TSXEN_EMU_JIT_LOOP !== "0";
-const LOOP_MAX = 1024;
+const LOOP_MAX = 1 << 16;
 /** Forward jccs to a later instruction of the block skip to it inside the block (TSXEN_EMU_JIT_FWD=0: off). */
 const FORWARD = ENV.TSXEN_EMU_JIT_FWD !== "0";
 const OPTIMIZE = ENV.TSXEN_EMU_JIT_OPT !== "0";
@@ -380,7 +380,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
       p = phys - (phys & 0xfff) + (callInfo.lo & 0xfff);
       continue;
     }
-    if (!code.endsWith("/*end*/") && (code.includes(WRITE_MARK) || code.includes("execGroup2"))) {
+    if (!code.endsWith("/*end*/") && (code.includes(WRITE_MARK) || code.includes("execGroup2(c") && !code.includes("c.mod = 3;"))) {
       // A write may have hit translated code (possibly this block): leave before the next instruction.
       const [l, h] = ripAdd(ripLo, ripHi, d.p - phys);
       code += ` if (c.smc) { cpu.ripLo = ${l}; cpu.ripHi = ${h}; return ${k + 1}; }`;
