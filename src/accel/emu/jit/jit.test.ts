@@ -602,3 +602,34 @@ test("loops whose head is inside the block (nested, jcc and jmp back edges, skip
     assert.deepEqual(b, a);
   }
 });
+
+test("inline register shifts/rotates by constants and inc/dec after cmp/test match the interpreter on edge values", { skip: !hasAssembler() }, () => {
+  const V = ["0", "1", "-1", "0x7fffffff", "0x80000000", "0xffffffff", "0x100000000", "0x8000000000000000",
+    "0x7fffffffffffffff", "0x8000000100000000", "0x180000000", "0x80", "0x4040", "0xc0000003"];
+  const lines: string[] = ["  mov r15, 2", "loop:", "  xor r12d, r12d"];
+  let ccN = 0;
+  const mix = ["  pushfq", "  pop rax", "  imul r12, r12, 3", "  add r12, rax", "  add r12, r8", "  add r12, r10"];
+  for (const v of V) {
+    for (const op of ["shl", "shr", "sar", "rol", "ror", "sal"]) {
+      for (const n of ["1", "2", "7", "31", "32", "33", "63", "64"]) {
+        for (const reg of ["r8", "r8d"]) lines.push(`  mov r8, ${v}`, `  ${op} ${reg}, ${n}`, ...mix);
+      }
+      lines.push(`  mov r8, ${v}`, "  cmp r8, 1", `  ${op} r8`, ...mix); // d1 form, CF/OF from the shift
+    }
+    for (const w of V.filter((_, i) => i % 2 === 0)) {
+      for (const prod of [`cmp r8, r9`, `cmp r8d, r9d`, "test r8, r9", "sub r8d, r9d"]) {
+        for (const id of ["dec r10d", "inc r10", "dec r10", "inc r10w", "dec r10b"]) {
+          lines.push(`  mov r8, ${v}`, `  mov r9, ${w}`, `  mov r10, ${w}`, `  ${prod}`, `  ${id}`, `  set${CC[ccN++ % 16]} al`,
+            "  adc r12, 0", "  movzx eax, al", "  imul r13, r13, 5", "  add r13, rax", ...mix);
+        }
+      }
+    }
+  }
+  lines.push("  dec r15", "  jnz loop", "  hlt");
+  const code = asm(lines.join("\n"));
+  assert.ok(code.length < DATA - CODE, `code ${code.length}`);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.halted, true);
+  assert.deepEqual(b, a);
+});

@@ -22,6 +22,7 @@
 import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
 import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
 import { optimizeBlock } from "./translate_opt.ts";
+import { INLINE, incDecSrc, shiftRegSrc } from "./translate_inl.ts";
 
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
@@ -477,7 +478,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   }
   const body = out.map((e, i) => (opens[i] ?? "") + e + (closes[i] ?? "")).join("\n");
   const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
-    "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0;\n" +
+    "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0, cf = 0;\n" +
     (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
     (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") +
     body + "\n}".repeat(heads.length);
@@ -615,6 +616,10 @@ function insn(d: Dec, k: number): string | null {
       d.modrmDecode();
       const count = b0 <= 0xc1 ? `${d.u8()}` : b0 <= 0xd1 ? "1" : "(rlo[1] & 255)";
       d.needEA();
+      if (d.mod === 3 && b0 < 0xd2) {
+        const inl = shiftRegSrc((d.modrm >> 3) & 7, s, d.rm, Number(count));
+        if (inl !== null) return inl;
+      }
       let setup = `c.modrm = ${d.modrm}; c.mod = ${d.mod}; c.rm = ${d.rm}; c.rex = ${d.rex};`;
       if (d.mod !== 3) setup += ` ${d.eaCode} c.eaLo = ea; c.eaHi = eh;`;
       return `${pre} ${setup} execGroup2(c, ${s}, ${count});`;
@@ -680,6 +685,7 @@ function insn(d: Dec, k: number): string | null {
       d.modrmDecode();
       const op = (d.modrm >> 3) & 7;
       d.needEA();
+      if (op < 2 && INLINE) return `${pre} cf = c.cf(); ${d.readRmw(s)} ${incDecSrc(s, op === 1)} ${d.writeE(s, "r", "rh", true)}`;
       if (op < 2) return `${pre} ${d.readRmw(s)} r = incDec(c, ${s}, a, ah, ${op === 1}); rh = c.hi; ${d.writeE(s, "r", "rh", true)}`;
       if (b0 === 0xfe || d.has66) return null;
       if (op === 2) {

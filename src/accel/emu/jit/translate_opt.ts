@@ -14,7 +14,7 @@
 // Every pass is conservative: anything it does not recognise stays as it was.
 
 /** An inline lazy-flag record; groups: op, size, resLo, resHi, then s1Lo, s1Hi, s2Lo, s2Hi (arithmetic only). */
-const RECORD = /c\.lfOp = ([135]); c\.lfSize = (\d+); c\.lfResLo = ([^;]+); c\.lfResHi = ([^;]+);(?: c\.lfS1Lo = ([^;]+); c\.lfS1Hi = ([^;]+); c\.lfS2Lo = ([^;]+); c\.lfS2Hi = ([^;]+);)?/;
+const RECORD = /c\.lfOp = ([13567]); c\.lfSize = (\d+); c\.lfResLo = ([^;]+); c\.lfResHi = ([^;]+);(?: c\.lfS1Lo = ([^;]+); c\.lfS1Hi = ([^;]+); c\.lfS2Lo = ([^;]+); c\.lfS2Hi = ([^;]+);)?(?: c\.lfAux = ([^;]+);)?/;
 
 /** Source that can throw a guest fault (or run the interpreter). */
 const CAN_FAULT = /sys\.|c\.fault|probeWrite|execGroup2|c\.step|jt\[|m8\[|m16\[|m32\[/;
@@ -27,6 +27,7 @@ const BI = /^c\.bi = \d+; ?/;
 function record(e: string): RegExpExecArray | null {
   const m = RECORD.exec(e);
   if (m === null || (m[1] !== "5" && m[5] === undefined)) return null;
+  if ((m[1] === "6" || m[1] === "7") !== (m[9] !== undefined)) return null; // inc/dec: lfAux too (and only they)
   return m;
 }
 
@@ -87,6 +88,10 @@ function condExpr(op: number, size: number, cc: number, r: string, rh: string, s
       case 12: base = slt; break;
       case 14: base = sle; break;
     }
+  } else if (op === 6 || op === 7) { // inc/dec: only ZF and SF come from the result alone
+    const zero = size === 8 ? `((${r}) | (${rh})) === 0` : `(${r}) === 0`;
+    const sign = size === 8 ? `((${rh}) | 0) < 0` : size === 4 ? `((${r}) | 0) < 0` : size === 2 ? `((${r}) & 32768) !== 0` : `((${r}) & 128) !== 0`;
+    if (even === 4) base = zero; else if (even === 8) base = sign;
   } else if (op === 5) {
     const zero = size === 8 ? `((${r}) | (${rh})) === 0` : `(${r}) === 0`;
     const sign = size === 8 ? `((${rh}) | 0) < 0` : size === 4 ? `((${r}) | 0) < 0` : size === 2 ? `((${r}) & 32768) !== 0` : `((${r}) & 128) !== 0`;
@@ -134,9 +139,43 @@ function inlineConds(out: string[], joins: ReadonlySet<number>): void {
   }
 }
 
+const CF_CALL = "cf = c.cf();";
+
+/** Pass 4 (before 2): inc/dec's `cf = c.cf();` (CF before, for its record) right after an inline logic op becomes 0,
+ * after an inline 32/64-bit cmp/sub an unsigned compare of its operands (under the same conditions as pass 3). */
+function inlineCarry(out: string[], joins: ReadonlySet<number>): void {
+  for (let i = 1; i < out.length; i++) {
+    if (joins.has(i)) continue;
+    const e = out[i]!;
+    const at = e.indexOf(CF_CALL);
+    if (at < 0) continue;
+    const before = e.slice(0, at);
+    if (!/^(?:c\.bi = \d+; )?$/.test(before)) continue;
+    let j = i - 1;
+    while (j >= 0 && out[j] === "") j--;
+    if (j < 0) continue;
+    const p = out[j]!;
+    const m = record(p);
+    if (m === null) continue;
+    let x: string | null = null;
+    if (m[1] === "5") x = "0";
+    else if (m[1] === "3") {
+      const tail = p.slice(m.index + m[0].length);
+      const vals = [m[3]!, m[4]!, m[5]!, m[6]!, m[7]!, m[8]!].map((v) => v.trim());
+      if (!vals.every((v) => SIMPLE.test(v))) continue;
+      if (ASSIGNS_LOCAL.test(tail) || ASSIGNS_REG.test(tail) || /sys\.|c\.step|execGroup2|jt\[|m\d+\[/.test(tail)) continue;
+      const c = condExpr(3, Number(m[2]), 2, vals[0]!, vals[1]!, vals[2]!, vals[3]!, vals[4]!, vals[5]!);
+      if (c !== null) x = `${c} ? 1 : 0`;
+    }
+    if (x === null) continue;
+    out[i] = before + `cf = ${x};` + e.slice(at + CF_CALL.length);
+  }
+}
+
 /** Runs the passes on a block's per-instruction sources (in place). */
 export function optimizeBlock(out: string[], joins: ReadonlySet<number> = new Set()): void {
   dropFaultIndex(out);
   inlineConds(out, joins); // before dead-flag elimination: it reads the records
+  inlineCarry(out, joins);
   dropDeadFlags(out);
 }
