@@ -633,3 +633,23 @@ test("inline register shifts/rotates by constants and inc/dec after cmp/test mat
   assert.equal(a.halted, true);
   assert.deepEqual(b, a);
 });
+
+test("inline imul (2- and 3-operand, 32/64-bit) matches the interpreter on edge values, flags included", { skip: !hasAssembler() }, () => {
+  const V = ["0", "1", "-1", "0x7fffffff", "0x80000000", "0xffffffff", "0x100000000", "0x8000000000000000",
+    "0x7fffffffffffffff", "0x8000000100000000", "0x180000000", "0xffff", "0x10000", "0x2545f4914f6cdd1d", "-0x12345678"];
+  const lines: string[] = ["  mov r15, 2", "loop:", "  xor r12d, r12d"];
+  const mix = ["  pushfq", "  pop rax", "  imul r12, r12, 3", "  add r12, rax", "  add r12, r8", "  rol r12, 7"];
+  for (const v of V) {
+    for (const w of V) lines.push(`  mov r8, ${v}`, `  mov r9, ${w}`, "  imul r8, r9", ...mix, `  mov r8, ${v}`, "  imul r8d, r9d", ...mix);
+    for (const m of ["0", "1", "-1", "3", "0x7fffffff", "-0x80000000", "0x2545f491", "0x10000", "-2"]) {
+      lines.push(`  mov r9, ${v}`, `  imul r8, r9, ${m}`, ...mix, `  imul r8d, r9d, ${m}`, ...mix);
+    }
+  }
+  lines.push("  dec r15", "  jnz loop", "  hlt");
+  const code = asm(lines.join("\n"));
+  assert.ok(code.length < DATA - CODE, `code ${code.length}`);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.halted, true);
+  assert.deepEqual(b, a);
+});

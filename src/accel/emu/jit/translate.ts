@@ -22,7 +22,7 @@
 import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
 import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
 import { optimizeBlock } from "./translate_opt.ts";
-import { INLINE, incDecSrc, shiftRegSrc } from "./translate_inl.ts";
+import { INLINE, imulSrc, incDecSrc, shiftRegSrc } from "./translate_inl.ts";
 
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
@@ -478,7 +478,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   }
   const body = out.map((e, i) => (opens[i] ?? "") + e + (closes[i] ?? "")).join("\n");
   const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
-    "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0, cf = 0;\n" +
+    "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0, cf = 0, t = 0;\n" +
     (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
     (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") +
     body + "\n}".repeat(heads.length);
@@ -544,6 +544,8 @@ function insn(d: Dec, k: number): string | null {
       let m: number;
       if (b0 === 0x6b) m = d.s8(); else m = os === 2 ? (d.u16() << 16) >> 16 : d.s32();
       d.needEA();
+      const inl = imulSrc(os);
+      if (inl !== null) return `${pre} ${d.readE(os)} b = ${m}; bh = ${m >> 31}; ${inl} ${regWr(d, os, d.reg, "r", "rh")}`;
       return `${pre} ${d.readE(os)} r = imulTrunc(c, ${os}, a, ah, ${m}, ${m >> 31}); rh = c.hi; ${regWr(d, os, d.reg, "r", "rh")}`;
     }
     case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
@@ -743,7 +745,7 @@ function insn0f(d: Dec, pre: string): string | null {
       return "";
     case 0xaf:
       d.modrmDecode(); d.needEA();
-      return `${pre} ${d.readE(os, "b", "bh")} a = ${regRdLo(d, os, d.reg)}; ah = ${regRdHi(os, d.reg)}; r = imulTrunc(c, ${os}, a, ah, b, bh); rh = c.hi; ${regWr(d, os, d.reg, "r", "rh")}`;
+      return `${pre} ${d.readE(os, "b", "bh")} a = ${regRdLo(d, os, d.reg)}; ah = ${regRdHi(os, d.reg)}; ${imulSrc(os) ?? `r = imulTrunc(c, ${os}, a, ah, b, bh); rh = c.hi;`} ${regWr(d, os, d.reg, "r", "rh")}`;
     case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
       d.modrmDecode(); d.needEA();
       const src = (b & 1) === 0 ? 1 : 2;
