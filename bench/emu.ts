@@ -258,7 +258,8 @@ async function main(): Promise<void> {
       const tag = `type=${type} vcpus=${VCPUS} modes=${MODES.join("+")}`;
       const begin = `<!-- bench:emu ${tag} begin -->`, end = `<!-- bench:emu ${tag} end -->`;
       const block = `${begin}\n${table}\n${end}`;
-      const re = new RegExp(`${begin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[\\s\\S]*?${end}`);
+      const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      const re = new RegExp(`${esc(begin)}[\\s\\S]*?${esc(end)}`);
       doc = re.test(doc) ? doc.replace(re, block) : `${doc.trimEnd()}\n\n${doc.includes(heading) ? "" : `${heading}\n\n`}${block}\n`;
     }
     writeFileSync(path, doc);
