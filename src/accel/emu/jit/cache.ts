@@ -5,7 +5,7 @@
 // - One cache per guest RAM array, shared by all vCPUs of a domain (cross-modifying code on SMP).
 // - Direct-mapped table of TABLE_SIZE entries (a colliding compile evicts the old block), and a budget of
 //   generated source (MAX_CODE_BYTES; over it the cache is flushed): bounded memory.
-// - Blocks are compiled once their start address was dispatched HOT times (hashed counters), so code that runs
+// - Blocks are compiled once their start address was dispatched HOT (30000) times (hashed counters), so code that runs
 //   once (most of the boot's init code) is interpreted and never pays for `new Function`.
 // - Self-modifying code: pages holding compiled blocks are marked in every attached system's code-page map
 //   (Mmu.markCodePage: writes to them leave the write TLB and call codePageWritten(ppn, offset?, length?)).
@@ -29,11 +29,14 @@ import { blockCoverage, covers } from "./cache_cover.ts";
 const TABLE_BITS = 16;
 export const TABLE_SIZE = 1 << TABLE_BITS;
 const TABLE_MASK = TABLE_SIZE - 1;
-/** Dispatches of a start address before it is compiled (TSXEN_EMU_JIT_HOT overrides; 0 = compile at once). */
+/** Dispatches of a start address before it is compiled (TSXEN_EMU_JIT_HOT overrides; 0 = compile at once).
+ * 30000, not 1000: every compiled block costs `new Function` (~0.3 ms) plus V8's own parse, bytecode and tiering
+ * of one more distinct closure, which the boot code's lukewarm blocks never repay. Bench boot (user CPU-s, same
+ * host): hot 1000 44.4 s, 8000 35.5 s, 30000 31.1 s; interpreter 40.7 s. */
 const HOT = ((): number => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "1000");
-  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 1000;
+  const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "30000");
+  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 30000;
 })();
 /** TSXEN_EMU_JIT_CHAIN=0 turns direct block chaining off (for measurements). */
 const CHAIN = ((): boolean => {
