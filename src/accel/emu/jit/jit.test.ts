@@ -613,6 +613,9 @@ test("inline register shifts/rotates by constants and inc/dec after cmp/test mat
     for (const op of ["shl", "shr", "sar", "rol", "ror", "sal"]) {
       for (const n of ["1", "2", "7", "31", "32", "33", "63", "64"]) {
         for (const reg of ["r8", "r8d"]) lines.push(`  mov r8, ${v}`, `  ${op} ${reg}, ${n}`, ...mix);
+        // conditions right after the shift; a rotate whose flags are overwritten before anything sees them
+        lines.push(`  mov r8, ${v}`, `  ${op} r8, ${n}`, `  set${CC[ccN++ % 16]} bl`, "  movzx ebx, bl", "  imul r13, r13, 5", "  add r13, rbx",
+          `  ${op} r8d, ${n}`, "  cmp r8, r12", "  adc r13, r8");
       }
       lines.push(`  mov r8, ${v}`, "  cmp r8, 1", `  ${op} r8`, ...mix); // d1 form, CF/OF from the shift
     }
@@ -651,5 +654,29 @@ test("inline imul (2- and 3-operand, 32/64-bit) matches the interpreter on edge 
   const a = runOn(code, false, () => {});
   const b = runOn(code, true, () => {});
   assert.equal(a.halted, true);
+  assert.deepEqual(b, a);
+});
+
+test("registers in locals of a looping block: an interpreted rep string step that faults midway keeps its progress", { skip: !hasAssembler() }, () => {
+  // rsi walks up 300 bytes per iteration and leaves the flat RAM (1 MiB) inside a rep movsb (an in-block step).
+  const src = `
+    mov rsi, ${DATA}
+    mov rdi, ${DATA + 512}
+  1:
+    add r8, 3
+    mov rcx, 300
+    mov r9, rsi
+    rep movsb
+    sub rdi, 300
+    shl r10, 1
+    inc r11
+    cmp r11, 100000
+    jne 1b
+    hlt`;
+  const code = asm(src);
+  const a = runOn(code, false, () => {});
+  const b = runOn(code, true, () => {});
+  assert.equal(a.events.length, 1);
+  assert.ok(a.rlo[1]! > 0 && a.rlo[1]! < 300, `rcx ${a.rlo[1]} mid-rep`);
   assert.deepEqual(b, a);
 });

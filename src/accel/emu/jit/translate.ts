@@ -23,6 +23,7 @@ import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
 import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
 import { optimizeBlock } from "./translate_opt.ts";
 import { INLINE, imulSrc, incDecSrc, shiftRegSrc } from "./translate_inl.ts";
+import { REGS, regsInLocals } from "./translate_regs.ts";
 
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
@@ -476,12 +477,17 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   if (stepped.length > 0) {
     tailOp = stepped.join(" ") + (tailOp === "" ? "" : " | " + tailOp);
   }
-  const body = out.map((e, i) => (opens[i] ?? "") + e + (closes[i] ?? "")).join("\n");
+  let body = out.map((e, i) => (opens[i] ?? "") + e + (closes[i] ?? "")).join("\n") + "\n}".repeat(heads.length);
+  let regDecl = "";
+  if (REGS && heads.length > 0) { // looping blocks: guest registers in locals (translate_regs.ts)
+    const rw = regsInLocals(body);
+    if (rw !== null) [regDecl, body] = rw;
+  }
   const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
     "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0, cf = 0, t = 0;\n" +
     (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
-    (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") +
-    body + "\n}".repeat(heads.length);
+    (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") + regDecl +
+    body;
   return { src, native, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
 }
 

@@ -14,20 +14,26 @@
 // Every pass is conservative: anything it does not recognise stays as it was.
 
 /** An inline lazy-flag record; groups: op, size, resLo, resHi, then s1Lo, s1Hi, s2Lo, s2Hi (arithmetic only). */
-const RECORD = /c\.lfOp = ([13567]); c\.lfSize = (\d+); c\.lfResLo = ([^;]+); c\.lfResHi = ([^;]+);(?: c\.lfS1Lo = ([^;]+); c\.lfS1Hi = ([^;]+); c\.lfS2Lo = ([^;]+); c\.lfS2Hi = ([^;]+);)?(?: c\.lfAux = ([^;]+);)?/;
+const RECORD = /c\.lfOp = ([135678]); c\.lfSize = (\d+); c\.lfResLo = ([^;]+); c\.lfResHi = ([^;]+);(?: c\.lfS1Lo = ([^;]+); c\.lfS1Hi = ([^;]+); c\.lfS2Lo = ([^;]+); c\.lfS2Hi = ([^;]+);)?(?: c\.lfAux = ([^;]+);)?/;
 
 /** Source that can throw a guest fault (or run the interpreter). */
 const CAN_FAULT = /sys\.|c\.fault|probeWrite|execGroup2|c\.step|jt\[|m8\[|m16\[|m32\[/;
 /** Source that may observe the flags or leave the block (besides faulting). */
 const OBSERVES = /return|break|continue|c\.cond|c\.lf|alu\(|incDec\(|execGroup2\(|imulTrunc\(|c\.step|c\.getEflags|c\.cf\(|c\.zf\(/;
 
+/** A rotate's flag update (translate_inl.ts): reads the flags before, writes all of them. */
+const CF_OF = /c\.lfFlags = \(c\.getArith\(\) & -2050\) \| [^;]+; c\.lfOp = 0;/;
+
 const BI = /^c\.bi = \d+; ?/;
 
 /** The inline flag record in e, if complete (add/sub carry their operands too). */
 function record(e: string): RegExpExecArray | null {
   const m = RECORD.exec(e);
-  if (m === null || (m[1] !== "5" && m[5] === undefined)) return null;
-  if ((m[1] === "6" || m[1] === "7") !== (m[9] !== undefined)) return null; // inc/dec: lfAux too (and only they)
+  if (m === null) return null;
+  const op = m[1]!;
+  // add/sub/inc/dec carry their operands; inc/dec (CF before) and result+aux records (8: shifts, imul32) lfAux.
+  if ((op !== "5" && op !== "8") !== (m[5] !== undefined)) return null;
+  if ((op === "6" || op === "7" || op === "8") !== (m[9] !== undefined)) return null;
   return m;
 }
 
@@ -48,6 +54,15 @@ function dropDeadFlags(out: string[]): void {
     if (e === "") continue; // followed jmp, nop: flag-neutral
     const m = record(e);
     if (m === null) {
+      const f = CF_OF.exec(e);
+      if (f !== null) { // rotates: CF/OF merged into the materialised flags (reads the flags before)
+        const rest = e.slice(0, f.index) + e.slice(f.index + f[0].length);
+        if (!CAN_FAULT.test(rest) && !OBSERVES.test(rest)) {
+          if (dead) out[i] = rest; // flag-neutral now: `dead` carries over
+          else dead = false;
+          continue;
+        }
+      }
       if (CAN_FAULT.test(e) || OBSERVES.test(e)) dead = false;
       continue; // else: a flag-neutral register-only instruction, `dead` carries over
     }
@@ -88,7 +103,7 @@ function condExpr(op: number, size: number, cc: number, r: string, rh: string, s
       case 12: base = slt; break;
       case 14: base = sle; break;
     }
-  } else if (op === 6 || op === 7) { // inc/dec: only ZF and SF come from the result alone
+  } else if (op === 6 || op === 7 || op === 8) { // inc/dec, result+aux: only ZF and SF come from the result alone
     const zero = size === 8 ? `((${r}) | (${rh})) === 0` : `(${r}) === 0`;
     const sign = size === 8 ? `((${rh}) | 0) < 0` : size === 4 ? `((${r}) | 0) < 0` : size === 2 ? `((${r}) & 32768) !== 0` : `((${r}) & 128) !== 0`;
     if (even === 4) base = zero; else if (even === 8) base = sign;
