@@ -243,7 +243,7 @@ function eaSrc(d: Dec, endLo: number, endHi: number, seg: boolean): string {
       if (sc === 0) { lo += ` + (rlo[${i}] >>> 0)`; hi += ` + rhi[${i}]`; }
       else { lo += ` + ((rlo[${i}] << ${sc}) >>> 0)`; hi += ` + ((rhi[${i}] << ${sc}) | (rlo[${i}] >>> ${32 - sc}))`; }
     }
-    s = `s = ${lo}; eh = ${hi}; if (s > 4294967295) { a = Math.floor(s / 4294967296); eh += a; s -= a * 4294967296; } ea = s | 0; eh |= 0;`;
+    s = `s = ${lo}; eh = ${hi}; if (s > 4294967295) { a = s > 8589934591 ? 2 : 1; eh += a; s -= a * 4294967296; } ea = s | 0; eh |= 0;`;
   }
   if (!seg) return s;
   if (d.seg === FS || d.seg === GS) {

@@ -69,12 +69,13 @@ export function incDecSrc(s: number, dec: boolean): string {
 }
 
 /** imul truncated to os (4 or 8) of a/ah by b/bh into r/rh with imulTrunc's record (exec/muldiv.ts); null = not
- * inlined. The high half of the unsigned 32x32 product: t = a * b[31:16] (< 2^48) split at bit 16, so every sum
- * stays exact in doubles. */
+ * inlined. */
 export function imulSrc(os: number): string | null {
   if (!INLINE) return null;
   if (os === 4) return "r = Math.imul(a, b); rh = 0; c.lfOp = 8; c.lfSize = 4; c.lfResLo = r; c.lfResHi = 0; c.lfAux = (a | 0) * (b | 0) !== r ? 2049 : 0;";
   if (os !== 8) return null;
-  return "s = a >>> 0; t = s * (b >>> 16); rh = (Math.floor(t / 65536) + Math.floor((s * (b & 65535) + (t % 65536) * 65536) / 4294967296) + Math.imul(a, bh) + Math.imul(ah, b)) | 0; " +
+  // 16-bit limbs of the unsigned 32x32 product (as umul32): every partial product < 2^32, sums < 2^34, no fmod.
+  return "s = a & 65535; t = a >>> 16; ea = s * (b & 65535); eh = s * (b >>> 16); s = t * (b & 65535); " +
+    "rh = (t * (b >>> 16) + (eh >>> 16) + (s >>> 16) + (((ea >>> 16) + (eh & 65535) + (s & 65535)) >>> 16) + Math.imul(a, bh) + Math.imul(ah, b)) | 0; " +
     "r = Math.imul(a, b); c.lfOp = 9; c.lfSize = 8; c.lfResLo = r; c.lfResHi = rh; c.lfS1Lo = a; c.lfS1Hi = ah; c.lfS2Lo = b; c.lfS2Hi = bh;";
 }

@@ -14,7 +14,7 @@
 // Every pass is conservative: anything it does not recognise stays as it was.
 
 /** An inline lazy-flag record; groups: op, size, resLo, resHi, then s1Lo, s1Hi, s2Lo, s2Hi (arithmetic only). */
-const RECORD = /c\.lfOp = ([135678]); c\.lfSize = (\d+); c\.lfResLo = ([^;]+); c\.lfResHi = ([^;]+);(?: c\.lfS1Lo = ([^;]+); c\.lfS1Hi = ([^;]+); c\.lfS2Lo = ([^;]+); c\.lfS2Hi = ([^;]+);)?(?: c\.lfAux = ([^;]+);)?/;
+const RECORD = /c\.lfOp = ([1356789]); c\.lfSize = (\d+); c\.lfResLo = ([^;]+); c\.lfResHi = ([^;]+);(?: c\.lfS1Lo = ([^;]+); c\.lfS1Hi = ([^;]+); c\.lfS2Lo = ([^;]+); c\.lfS2Hi = ([^;]+);)?(?: c\.lfAux = ([^;]+);)?/;
 
 /** Source that can throw a guest fault (or run the interpreter). */
 const CAN_FAULT = /sys\.|c\.fault|probeWrite|execGroup2|c\.step|jt\[|m8\[|m16\[|m32\[/;
@@ -31,7 +31,7 @@ function record(e: string): RegExpExecArray | null {
   const m = RECORD.exec(e);
   if (m === null) return null;
   const op = m[1]!;
-  // add/sub/inc/dec carry their operands; inc/dec (CF before) and result+aux records (8: shifts, imul32) lfAux.
+  // add/sub/inc/dec/imul64 (9) carry their operands; inc/dec (CF before) and result+aux records (8: shifts, imul32) lfAux.
   if ((op !== "5" && op !== "8") !== (m[5] !== undefined)) return null;
   if ((op === "6" || op === "7" || op === "8") !== (m[9] !== undefined)) return null;
   return m;
