@@ -11,15 +11,18 @@ import { asm, hasAssembler } from "../../../testing/emu_asm.ts";
 
 const CODE = 0x10000, STACK = 0x80000;
 
-interface Result { rax: number; icount: number; rip: number; chained: number; blockRuns: number }
+interface Result { rax: number; icount: number; rip: number; chained: number; blockRuns: number; lookups: number; steps: number }
 
-function run(sys: FlatEmuSystem, st: CpuState, jit: boolean, chaining = true): Result {
+function run(sys: FlatEmuSystem, st: CpuState, jit: boolean, chaining = true, hot = 1): Result {
   const cpu = new EmuCpu(st, sys, { jit });
-  if (jit) { cpu.jit!.hotThreshold = 1; cpu.jit!.chaining = chaining; }
+  if (jit) { cpu.jit!.hotThreshold = hot; cpu.jit!.chaining = chaining; }
   for (let i = 0; i < 10_000 && !st.halted; i++) cpu.run(997);
   assert.equal(st.halted, true);
   const s = cpu.jit?.stats;
-  return { rax: st.rlo[0]!, icount: st.icount, rip: st.ripLo, chained: s?.chainedRuns ?? 0, blockRuns: s?.blockRuns ?? 0 };
+  return {
+    rax: st.rlo[0]!, icount: st.icount, rip: st.ripLo, chained: s?.chainedRuns ?? 0, blockRuns: s?.blockRuns ?? 0,
+    lookups: s?.lookups ?? 0, steps: s?.interpSteps ?? 0,
+  };
 }
 
 function flat(code: Uint8Array, Sys: typeof FlatEmuSystem = FlatEmuSystem): { st: CpuState; sys: FlatEmuSystem } {
@@ -108,4 +111,46 @@ test("links are not followed after the code mapping changed (tlbGen)", { skip: !
   assert.equal(results[0]!.rax, 51 + 2 * 49);
   assert.equal(results[1]!.rax, results[0]!.rax);
   assert.ok(results[1]!.chained > 100, `block runs were chained (${results[1]!.chained})`);
+});
+
+test("with a hot threshold above 1, straight-line interpreted steps skip the lookup, loops still get compiled, results equal the interpreter's", { skip: !hasAssembler() }, () => {
+  // A loop whose body is straight-line code, a short forward skip and a rep string instruction, run 200 times, and a
+  // store into the loop body's immediate halfway through (the block is invalidated and recompiled).
+  const src = `
+    mov ecx, 200
+    xor eax, eax
+    xor ebx, ebx
+  1:
+    add eax, 3
+    lea rbx, [rbx + rax*2]
+    xor edx, edx
+    test ecx, 1
+    jz 3f
+    inc edx
+  3:
+    add ebx, edx
+    push rcx
+    mov ecx, 4
+    mov edi, 0x60000
+    rep stosb
+    pop rcx
+    cmp ecx, 100
+    jne 2f
+    mov byte ptr [rip+1b+2], 5
+  2:
+    dec ecx
+    jnz 1b
+    hlt`;
+  const code = asm(src);
+  const f0 = flat(code);
+  const a = run(f0.sys, f0.st, false);
+  for (const hot of [2, 7, 50]) {
+    const { st, sys } = flat(code);
+    const b = run(sys, st, true, true, hot);
+    assert.equal(b.rax, a.rax, `hot ${hot}`);
+    assert.equal(st.rlo[3], f0.st.rlo[3], `rbx, hot ${hot}`);
+    assert.equal(b.icount, a.icount, `hot ${hot}`);
+    assert.ok(b.blockRuns > 0, `hot ${hot}: the loop ran as blocks`);
+    assert.ok(b.lookups < b.steps, `hot ${hot}: ${b.lookups} lookups for ${b.steps} interpreted steps`);
+  }
 });

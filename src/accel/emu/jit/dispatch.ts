@@ -10,6 +10,13 @@
 //  - the successor is not dead (invalidated by a write into its bytes, evicted or flushed).
 // A chained dispatch skips the fetch-page check, the table lookup and hot counting; the interrupt poll, TF,
 // mode, halted/stop and budget checks run for every dispatch as before.
+//
+// Not-hot path: block starts are looked up (and counted towards compiling) only where control arrived by a jump,
+// call, return, interrupt, fault or the end of a block, not after an interpreted instruction that went on to the
+// next one (RIP advanced by 0..15 bytes: straight-line code, rep iterations, short forward skips). Interpreted
+// straight-line code then costs about what the interpreter's own loop does (no per-instruction fetch-page check,
+// table probe and hot counter). Only which blocks get compiled changes: skipping a lookup just interprets. Off
+// with hot thresholds 0 and 1 (tests, differential runs: every start compiled at first sight).
 
 import type { Interp } from "../interp.ts";
 import { type Block, HELPERS } from "./cache.ts";
@@ -32,10 +39,17 @@ export function runJit(c: Interp, budget: number): number {
   let prev: Block | null = null;
   // Statistics counted in locals (registers) and added to jit.stats on the way out.
   let runs = 0, chained = 0, steps = 0;
+  /** The last dispatch was an interpreted step that went on to the next instruction (or a few bytes further, or
+   * repeated itself: rep): its RIP is not looked up (see the header). */
+  let seq = false;
+  /** Lookups after straight-line steps are skipped only with a real hot threshold (tests and differential runs
+   * compile at first sight: 0 or 1, and want every start compiled). */
+  const skipSeq = jit.hotThreshold > 1;
   while (cpu.icount < end) {
     if (cpu.stopRequest) { cpu.stopRequest = false; break; }
     if (cpu.tripleFault) break;
     if (cpu.halted) {
+      seq = false;
       if ((cpu.eflagsRest & IF) !== 0 && c.serviceInterrupts()) continue;
       break;
     }
@@ -50,6 +64,7 @@ export function runJit(c: Interp, budget: number): number {
           if (sys.serviceInterrupts()) {
             cpu.halted = false;
             prev = null;
+            seq = false;
             if (cpu.stopRequest) break;
           }
         }
@@ -63,7 +78,7 @@ export function runJit(c: Interp, budget: number): number {
             else if (prev.l1Lo === lo && prev.l1Hi === hi && prev.l1Key === key) n = prev.l1;
             if (n !== null && !n.dead) { blk = n; chained++; }
           }
-          if (blk === undefined) {
+          if (blk === undefined && !seq) {
             const page = lo & ~0xfff;
             if (page !== c.fPageLo || hi !== c.fPageHi || cpu.tlbGen !== c.fGen || cpu.cpl !== c.fCpl) {
               c.is64 = true;
@@ -87,18 +102,22 @@ export function runJit(c: Interp, budget: number): number {
           runs++;
           cpu.icount += blk.fn!(c, HELPERS);
           c.pfxDirty = true;
+          seq = false;
           if (tag >= 0) prev = blk;
         } else {
           prev = null;
           steps++;
+          const lo0 = cpu.ripLo, hi0 = cpu.ripHi;
           c.step();
           cpu.icount++;
-          if (tf !== 0) c.singleStepTrap();
+          seq = skipSeq && cpu.ripHi === hi0 && ((cpu.ripLo - lo0) >>> 0) <= 15;
+          if (tf !== 0) { c.singleStepTrap(); seq = false; }
         }
         if (cpu.halted || cpu.stopRequest) break;
       }
     } catch (e) {
       prev = null;
+      seq = false;
       c.noSeg = false;
       c.pfxDirty = true;
       if (e !== FAULT) throw e;
