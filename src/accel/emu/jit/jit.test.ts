@@ -618,8 +618,13 @@ test("inline register shifts/rotates by constants and inc/dec after cmp/test mat
           `  ${op} r8d, ${n}`, "  cmp r8, r12", "  adc r13, r8");
       }
       lines.push(`  mov r8, ${v}`, "  cmp r8, 1", `  ${op} r8`, ...mix); // d1 form, CF/OF from the shift
+      for (const n of ["0", "1", "31", "33"]) { // by cl: count 0 keeps the flags
+        lines.push(`  mov r8, ${v}`, `  mov ecx, ${n}`, "  cmp r8, r9", `  ${op} r8d, cl`, ...mix);
+        lines.push(`  mov r8, ${v}`, `  mov ecx, ${n}`, "  test r8, r8", `  ${op} r8d, cl`, "  sub r9d, 1", `  ${op} r8d, cl`, `  set${CC[ccN++ % 16]} bl`,
+          "  movzx ebx, bl", "  add r13, rbx", "  adc r13, r8");
+      }
     }
-    for (const w of V.filter((_, i) => i % 2 === 0)) {
+    for (const w of V.filter((_, i) => i % 3 === 0)) {
       for (const prod of [`cmp r8, r9`, `cmp r8d, r9d`, "test r8, r9", "sub r8d, r9d"]) {
         for (const id of ["dec r10d", "inc r10", "dec r10", "inc r10w", "dec r10b"]) {
           lines.push(`  mov r8, ${v}`, `  mov r9, ${w}`, `  mov r10, ${w}`, `  ${prod}`, `  ${id}`, `  set${CC[ccN++ % 16]} al`,

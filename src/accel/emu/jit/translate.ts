@@ -17,13 +17,16 @@
 //  - inside a block: direct jmps and calls to the same page are followed, forward jccs to a later instruction
 //    skip to it, backward jccs/jmps to an earlier instruction loop (at most LOOP_MAX instructions per dispatch).
 // Semantics mirror interp.ts / exec/*.ts exactly (same lazy-flag records, except records no one can observe:
-// translate_opt.ts); complex operations call the same helpers (alu, incDec, execGroup2, imulTrunc).
+// translate_opt.ts); complex operations call the same helpers (alu, incDec, execGroup2, imulTrunc), hot forms of
+// them are inlined with the same records (translate_inl.ts: shifts/rotates of registers by constants, inc/dec, imul;
+// TSXEN_EMU_JIT_INLINE=0 off), and looping blocks keep guest registers in JS locals (translate_regs.ts;
+// TSXEN_EMU_JIT_REGS=0 off).
 
 import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
 import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
 import { optimizeBlock } from "./translate_opt.ts";
-import { INLINE, imulSrc, incDecSrc, shiftRegSrc } from "./translate_inl.ts";
-import { REGS, regsInLocals } from "./translate_regs.ts";
+import { INLINE, imulSrc, incDecSrc, shiftRegClSrc, shiftRegSrc } from "./translate_inl.ts";
+import { REGS, REGS_ALL, regsInLocals } from "./translate_regs.ts";
 
 /** Thrown by the decoder for anything it does not translate. */
 const NO = { no: true };
@@ -479,7 +482,7 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
   }
   let body = out.map((e, i) => (opens[i] ?? "") + e + (closes[i] ?? "")).join("\n") + "\n}".repeat(heads.length);
   let regDecl = "";
-  if (REGS && heads.length > 0) { // looping blocks: guest registers in locals (translate_regs.ts)
+  if (REGS && (heads.length > 0 || REGS_ALL)) { // looping blocks: guest registers in locals (translate_regs.ts)
     const rw = regsInLocals(body);
     if (rw !== null) [regDecl, body] = rw;
   }
@@ -626,6 +629,10 @@ function insn(d: Dec, k: number): string | null {
       d.needEA();
       if (d.mod === 3 && b0 < 0xd2) {
         const inl = shiftRegSrc((d.modrm >> 3) & 7, s, d.rm, Number(count));
+        if (inl !== null) return inl;
+      }
+      if (d.mod === 3 && b0 >= 0xd2) {
+        const inl = shiftRegClSrc((d.modrm >> 3) & 7, s, d.rm);
         if (inl !== null) return inl;
       }
       let setup = `c.modrm = ${d.modrm}; c.mod = ${d.mod}; c.rm = ${d.rm}; c.rex = ${d.rex};`;

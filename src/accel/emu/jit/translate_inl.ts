@@ -56,6 +56,26 @@ export function shiftRegSrc(op: number, os: number, rm: number, count: number): 
   }
 }
 
+/** Group-2 op on 32-bit register rm by CL (masked to 5 bits at run time, in `s`); null = not inlined. A masked count
+ * of 0 changes neither flags nor the value but still zero-extends the register (exec/shift.ts). */
+export function shiftRegClSrc(op: number, os: number, rm: number): string | null {
+  if (!INLINE || os !== 4 || op === 2 || op === 3) return null;
+  const resAux = (cf: string, of: string): string =>
+    // lfAux first: not the shape translate_opt.ts takes for a full record (this one is conditional)
+    `c.lfAux = (${cf}) | ((${of}) << 11); c.lfOp = 8; c.lfSize = 4; c.lfResLo = r; c.lfResHi = 0;`;
+  const cfOf = (cf: string, of: string): string =>
+    `c.lfFlags = (c.getArith() & -2050) | (${cf}) | ((${of}) << 11); c.lfOp = 0;`;
+  let body: string;
+  switch (op) {
+    case 0: body = `r = (a << s) | (a >>> (32 - s)); b = r & 1; ${cfOf("b", "((r >>> 31) & 1) ^ b")}`; break;
+    case 1: body = `r = (a >>> s) | (a << (32 - s)); b = r >>> 31; ${cfOf("b", "b ^ ((r >>> 30) & 1)")}`; break;
+    case 4: case 6: body = `r = a << s; b = (a >>> (32 - s)) & 1; ${resAux("b", "((r >>> 31) & 1) ^ b")}`; break;
+    case 5: body = `r = a >>> s; ${resAux("(a >>> (s - 1)) & 1", "(a >>> 31) & 1")}`; break;
+    default: body = `r = a >> s; ${resAux("(a >> (s - 1)) & 1", "0")}`; break;
+  }
+  return `s = rlo[1] & 31; a = rlo[${rm}]; if (s !== 0) { ${body} rlo[${rm}] = r; } rhi[${rm}] = 0;`;
+}
+
 /** inc/dec of a/ah (already read, size s) into r/rh with incDec's record; cf must hold CF before. */
 export function incDecSrc(s: number, dec: boolean): string {
   let v: string;

@@ -11,6 +11,8 @@ const ENV = ((): Record<string, string | undefined> => {
   return g.process?.env ?? {};
 })();
 export const REGS = ENV.TSXEN_EMU_JIT_REGS !== "0";
+/** TSXEN_EMU_JIT_REGS=all: in every block, not only looping ones (experiment). */
+export const REGS_ALL = ENV.TSXEN_EMU_JIT_REGS === "all";
 
 const REF = /(?<![\w.$])r(lo|hi)\[(\d+)\]/g;
 const STORE = /(?<![\w.$])r(lo|hi)\[(\d+)\] = (?!=)([^;]+);/g;
