@@ -10,6 +10,9 @@ import { Rng, genStart } from "./gen.ts";
 import { kvmUnavailable } from "./kvm_runner.ts";
 import { hasBinutils } from "./program.ts";
 
+// The interpreter pass (the JIT pass, *_jit.test.ts, sets TSXEN_EMU_JIT=1 before importing this file).
+process.env.TSXEN_EMU_JIT ??= "0";
+
 const skip = !hasBinutils() ? "binutils (as, objcopy) not installed" : kvmUnavailable();
 const SEED = Number(process.env.DIFF_SEED ?? 20261127);
 const COUNT = Number(process.env.DIFF_COUNT ?? 3000);

@@ -23,10 +23,10 @@ export interface EmuCpuOptions {
 }
 
 /**
- * Whether the emu backend compiles guest code when neither xl.cfg (emu_jit) nor the caller says: the one place to
- * flip the default once the JIT is faster and passes every correctness test.
+ * Whether the emu backend compiles guest code when neither xl.cfg (emu_jit) nor the caller says. On: the JIT passes
+ * the interpreter's correctness tests and boots the stock kernel ~1.6x faster (docs/benchmarks.md, ADR 0037).
  */
-export const DEFAULT_EMU_JIT = false;
+export const DEFAULT_EMU_JIT = true;
 
 /** TSXEN_EMU_JIT=0|1 overrides DEFAULT_EMU_JIT (for tests and benches); anything else leaves the default. */
 export function jitFromEnv(): boolean {

@@ -13,6 +13,9 @@ import { CpuState } from "./cpu_state.ts";
 import { EmuCpu } from "./cpu.ts";
 import { FlatEmuSystem, setFlat64 } from "../../testing/emu_flat_system.ts";
 
+// The interpreter pass (the JIT pass, *_jit.test.ts, sets TSXEN_EMU_JIT=1 before importing this file).
+process.env.TSXEN_EMU_JIT ??= "0";
+
 const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 const ALL = CF | PF | AF | ZF | SF | OF;
 
