@@ -201,6 +201,10 @@ export class XenHost {
   }
 }
 
+/** setTimeout's largest delay (ms); a longer one is clamped to 1 ms by Node, which would spin. A deadline further
+ * out (Linux parks an unused timer near INT64_MAX ns) fires early and is re-armed. */
+const MAX_TIMER_DELAY_MS = 0x7fffffff;
+
 /** Host timers behind each vCPU's Xen timer deadline (VCPUOP singleshot/periodic): fire → guest.runTimers(vcpu). */
 class DomainTimers {
   guest: XenGuest | undefined;
@@ -216,7 +220,7 @@ class DomainTimers {
     if (h !== undefined) clearTimeout(h);
     this.handles[vcpu] = undefined;
     if (deadlineNs === undefined || this.stopped || this.guest === undefined) return;
-    const delayMs = Math.max(0, Number(deadlineNs - this.guest.clock.systemTimeNs()) / 1e6);
+    const delayMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, Number(deadlineNs - this.guest.clock.systemTimeNs()) / 1e6));
     this.handles[vcpu] = setTimeout(() => this.fire(vcpu), Math.ceil(delayMs));
   }
 
@@ -234,7 +238,7 @@ class DomainTimers {
     } else {
       const next = guest.timers.nextDeadline(vcpu);
       if (next !== undefined) {
-        const delayMs = Math.max(1, Number(next - guest.clock.systemTimeNs()) / 1e6);
+        const delayMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Number(next - guest.clock.systemTimeNs()) / 1e6));
         this.handles[vcpu] = setTimeout(() => this.fire(vcpu), Math.ceil(delayMs));
       }
     }
