@@ -467,16 +467,6 @@ export class Interp extends CoreBase {
     const rlo = this.rlo, rhi = this.rhi, cpu = this.cpu;
     switch (b) {
       // ---- ALU ----
-      case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05:
-      case 0x08: case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:
-      case 0x10: case 0x11: case 0x12: case 0x13: case 0x14: case 0x15:
-      case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d:
-      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25:
-      case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d:
-      case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35:
-      case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d:
-        execAluOp(this, b);
-        break;
       case 0x06: case 0x0e: case 0x16: case 0x1e: // push es/cs/ss/ds
         if (this.is64) this.unknown();
         this.push(this.os, cpu.segSel[b >> 3] & 0xffff, 0);
@@ -488,7 +478,6 @@ export class Interp extends CoreBase {
         this.adjSp(this.os);
         break;
       }
-      case 0x0f: this.exec0f(this.f8()); return;
       case 0x27: case 0x2f: case 0x37: case 0x3f:
         if (this.is64) this.unknown();
         this.bcd(b);
@@ -504,19 +493,6 @@ export class Interp extends CoreBase {
       }
 
       // ---- push/pop r ----
-      case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57: {
-        const r = (b & 7) | this.rexB, os = this.stackOs();
-        if (os === 8) this.push(8, rlo[r], rhi[r]);
-        else this.push(os, os === 2 ? rlo[r] & 0xffff : rlo[r], 0);
-        break;
-      }
-      case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: {
-        const r = (b & 7) | this.rexB, os = this.stackOs();
-        const v = this.peek(os, 0), h = this.hi;
-        this.adjSp(os);
-        this.setReg(os, r, v, h);
-        break;
-      }
       case 0x60: { // pusha
         if (this.is64) this.unknown();
         const os = this.os, sp = rlo[4];
@@ -571,17 +547,7 @@ export class Interp extends CoreBase {
         break;
 
       // ---- jcc rel8 ----
-      case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
-        const d = this.fs8();
-        if (this.cond(b & 15)) { this.jumpRel(d); return; }
-        break;
-      }
-
-      case 0x80: case 0x81: case 0x83: execGroup1(this, b); break;
       case 0x82: if (this.is64) this.unknown(); execGroup1(this, b); break;
-      case 0x84: execTestEG(this, 1); break;
-      case 0x85: execTestEG(this, this.os); break;
       case 0x86: case 0x87: { // xchg E, G
         const os = b === 0x86 ? 1 : this.os;
         this.decodeModrm(0);
@@ -591,48 +557,12 @@ export class Interp extends CoreBase {
         this.setReg(os, this.reg, a, ah);
         break;
       }
-      case 0x88: this.decodeModrm(0); this.writeE(1, this.getReg8(this.reg), 0); break;
-      case 0x89: {
-        const os = this.os;
-        this.decodeModrm(0);
-        const r = this.reg;
-        if (this.mod === 3) {
-          const d = this.rm;
-          if (os === 8) { rlo[d] = rlo[r]; rhi[d] = rhi[r]; break; }
-          if (os === 4) { rlo[d] = rlo[r]; rhi[d] = 0; break; }
-        }
-        if (os === 8) this.wrMem(8, this.eaLo, this.eaHi, rlo[r], rhi[r]);
-        else this.writeE(os, os === 4 ? rlo[r] : rlo[r] & 0xffff, 0);
-        break;
-      }
-      case 0x8a: this.decodeModrm(0); this.setReg8(this.reg, this.readE(1)); break;
-      case 0x8b: {
-        const os = this.os;
-        this.decodeModrm(0);
-        const r = this.reg;
-        if (os === 8) {
-          if (this.mod === 3) { rlo[r] = rlo[this.rm]; rhi[r] = rhi[this.rm]; }
-          else { rlo[r] = this.rdMem(8, this.eaLo, this.eaHi); rhi[r] = this.hi; }
-        } else if (os === 4) { rlo[r] = this.readE(4); rhi[r] = 0; }
-        else this.setReg(2, r, this.readE(2), 0);
-        break;
-      }
       case 0x8c: { // mov Ev, Sreg
         this.decodeModrm(0);
         const s = this.reg & 7;
         if (s > 5) this.unknown();
         const v = cpu.segSel[s] & 0xffff;
         if (this.mod === 3) this.setReg(this.os, this.rm, v, 0); else this.writeE(2, v, 0);
-        break;
-      }
-      case 0x8d: { // lea
-        this.noSeg = true;
-        this.decodeModrm(0);
-        this.noSeg = false;
-        if (this.mod === 3) this.unknown();
-        const os = this.os;
-        if (os === 8) { rlo[this.reg] = this.offLo; rhi[this.reg] = this.offHi; }
-        else this.setReg(os, this.reg, os === 2 ? this.offLo & 0xffff : this.offLo, 0);
         break;
       }
       case 0x8e: { // mov Sreg, Ew
@@ -707,7 +637,6 @@ export class Interp extends CoreBase {
         else this.wrMem(os, this.eaLo, this.eaHi, rlo[0], rhi[0]);
         break;
       }
-      case 0xa8: setLogicFlags(this, 1, rlo[0] & this.f8() & 0xff, 0); break;
       case 0xa9: {
         const os = this.os;
         const v = this.fImm(os), h = this.hi;
@@ -718,22 +647,15 @@ export class Interp extends CoreBase {
       case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
         this.setReg8((b & 7) | this.rexB, this.f8());
         break;
-      case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf: {
-        const r = (b & 7) | this.rexB, os = this.os;
-        if (os === 8) { const lo = this.f32(); rhi[r] = this.f32(); rlo[r] = lo; }
-        else if (os === 4) { rlo[r] = this.f32(); rhi[r] = 0; }
-        else this.setReg(2, r, this.f16(), 0);
-        break;
-      }
-      case 0xc0: case 0xc1: {
+      case 0xc0: {
         const os = b === 0xc0 ? 1 : this.os;
         this.decodeModrm(1);
         execGroup2(this, os, this.f8());
         break;
       }
-      case 0xd0: case 0xd1: this.decodeModrm(0); execGroup2(this, b === 0xd0 ? 1 : this.os, 1); break;
-      case 0xd2: case 0xd3: this.decodeModrm(0); execGroup2(this, b === 0xd2 ? 1 : this.os, rlo[1] & 0xff); break;
-      case 0xc2: case 0xc3: { // ret near
+      case 0xd0: this.decodeModrm(0); execGroup2(this, b === 0xd0 ? 1 : this.os, 1); break;
+      case 0xd2: this.decodeModrm(0); execGroup2(this, b === 0xd2 ? 1 : this.os, rlo[1] & 0xff); break;
+      case 0xc2: { // ret near
         const n = b === 0xc2 ? this.f16() : 0;
         const os = this.stackOs();
         const v = this.peek(os, 0), h = this.hi;
@@ -747,14 +669,6 @@ export class Interp extends CoreBase {
         if (this.mod === 3) this.unknown();
         execLoadFar(this, b === 0xc4 ? ES : DS);
         break;
-      case 0xc6: case 0xc7: { // mov Ev, imm
-        const os = b === 0xc6 ? 1 : this.os;
-        this.decodeModrm(os === 1 ? 1 : os === 2 ? 2 : 4);
-        if (((this.modrm >> 3) & 7) !== 0) this.unknown();
-        const v = this.fImm(os);
-        this.writeE(os, v, this.hi);
-        break;
-      }
       case 0xc8: this.enter(); break;
       case 0xc9: { // leave
         const ss = this.stackSize();
@@ -847,24 +761,6 @@ export class Interp extends CoreBase {
       case 0xe4: case 0xe5: case 0xe6: case 0xe7: case 0xec: case 0xed: case 0xee: case 0xef:
         execInOut(this, b);
         break;
-      case 0xe8: { // call rel
-        const os = this.stackOs();
-        const d = os === 2 ? (this.f16() << 16) >> 16 : this.f32();
-        const lo = this.nextRip(), hi = this.hi;
-        if (this.is64) { // check the target before pushing, so a #GP leaves RSP alone
-          const s = (lo >>> 0) + d;
-          const th = s > 0xffffffff ? (hi + 1) | 0 : s < 0 ? (hi - 1) | 0 : hi;
-          if (((th << 16) >> 16) !== th) this.gp0();
-        }
-        this.push(os, lo, hi);
-        this.jumpRel(d);
-        return;
-      }
-      case 0xe9: {
-        const d = this.stackOs() === 2 ? (this.f16() << 16) >> 16 : this.f32();
-        this.jumpRel(d);
-        return;
-      }
       case 0xea: { // jmp far ptr
         if (this.is64) this.unknown();
         const off = this.os === 2 ? this.f16() : this.f32();
@@ -873,7 +769,6 @@ export class Interp extends CoreBase {
         this.sys.farJump(sel, off, 0);
         return;
       }
-      case 0xeb: { const d = this.fs8(); this.jumpRel(d); return; }
       case 0xf1: this.advance(); this.sys.deliverInterrupt(1, "exception", false, 0); return; // int1/icebp: #DB trap, no DPL check
       case 0xf4: // hlt
         needCpl0(this);
@@ -881,7 +776,6 @@ export class Interp extends CoreBase {
         this.sys.hlt();
         return;
       case 0xf5: this.setCF(this.cf() ^ 1); break;
-      case 0xf6: case 0xf7: this.group3(b === 0xf6 ? 1 : this.os); break;
       case 0xf8: this.setCF(0); break;
       case 0xf9: this.setCF(1); break;
       case 0xfa: execCliSti(this, false); break;
@@ -895,7 +789,6 @@ export class Interp extends CoreBase {
         this.writeE(1, incDec(this, 1, readRmw(this, 1), 0, op === 1), 0);
         break;
       }
-      case 0xff: if (this.group5()) return; break;
       default:
         this.unknown();
     }
@@ -1128,7 +1021,7 @@ export class Interp extends CoreBase {
       case 0x07: this.advance(); sys.sysret(this.os); return;
       case 0x08: case 0x09: needCpl0(this); break; // invd / wbinvd
       case 0x0b: case 0xb9: case 0xff: return this.ud(); // ud2 / ud1 / ud0
-      case 0x0d: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
+      case 0x0d: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e:
         this.noSeg = true; // prefetch hints, multi-byte nops, endbr64: no access, no fault
         this.decodeModrm(0);
         this.noSeg = false;
@@ -1152,26 +1045,6 @@ export class Interp extends CoreBase {
         break;
       case 0x34: this.advance(); sys.sysenter(); return;
       case 0x35: this.advance(); sys.sysexit(this.os); return;
-      case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-      case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: { // cmovcc
-        const os = this.os;
-        this.decodeModrm(0);
-        const v = this.readE(os), h = this.hi;
-        if (this.cond(b & 15)) this.setReg(os, this.reg, v, h);
-        else if (os === 4) rhi[this.reg] = 0;
-        break;
-      }
-      case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
-      case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
-        const d = this.stackOs() === 2 ? (this.f16() << 16) >> 16 : this.f32();
-        if (this.cond(b & 15)) { this.jumpRel(d); return; }
-        break;
-      }
-      case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
-      case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
-        this.decodeModrm(0);
-        this.writeE(1, this.cond(b & 15) ? 1 : 0, 0);
-        break;
       case 0xa0: case 0xa8: { // push fs/gs
         const os = this.stackOs();
         this.push(os, cpu.segSel[b === 0xa0 ? FS : GS] & 0xffff, 0);
@@ -1208,28 +1081,10 @@ export class Interp extends CoreBase {
         this.decodeModrm(0);
         if (!execGroup15(this)) this.unknown();
         break;
-      case 0xaf: {
-        const os = this.os;
-        this.decodeModrm(0);
-        const v = this.readE(os), h = this.hi;
-        const a = this.getReg(os, this.reg), ah = this.hi;
-        this.setReg(os, this.reg, imulTrunc(this, os, a, ah, v, h), this.hi);
-        break;
-      }
       case 0xb0: case 0xb1: this.cmpxchg(b === 0xb0 ? 1 : this.os); break;
       case 0xb2: this.decodeModrm(0); execLoadFar(this, SS); break;
       case 0xb4: this.decodeModrm(0); execLoadFar(this, FS); break;
       case 0xb5: this.decodeModrm(0); execLoadFar(this, GS); break;
-      case 0xb6: case 0xb7: case 0xbe: case 0xbf: { // movzx / movsx
-        const os = this.os;
-        this.decodeModrm(0);
-        const src = (b & 1) === 0 ? 1 : 2;
-        let v = this.readE(src);
-        let h = 0;
-        if (b >= 0xbe) { v = src === 1 ? (v << 24) >> 24 : (v << 16) >> 16; h = v >> 31; }
-        this.setReg(os, this.reg, os === 2 ? v & 0xffff : v, h);
-        break;
-      }
       case 0xb8: // popcnt (f3) when advertised
         if (this.rep !== 0xf3 || !this.features.popcnt) this.unknown();
         this.decodeModrm(0); execPopcnt(this, this.os);
