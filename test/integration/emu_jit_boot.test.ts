@@ -9,11 +9,7 @@
 // instructions retired before any marker, differ between two runs of the same backend, let alone two backends.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { emuBackend } from "../../src/accel/emu/backend.ts";
-import { loadKernel } from "../../src/boot/load.ts";
-import { ACPI_REGION_GPA } from "../../src/devices/acpi/tables.ts";
-import type { ExecutionProfile, ShutdownReason } from "../../src/hv/ports.ts";
-import { KERNEL, ensureGuest, testInitramfs } from "../support/guest.ts";
+import { type EmuBoot, bootHvmOnEmu } from "../support/emu_boot.ts";
 
 const MEMORY_MIB = 256;
 const BOOT_TIMEOUT_MS = 10 * 60_000;
@@ -51,37 +47,8 @@ const EXPECTED: Record<string, string> = {
 const TIMING_DEPENDENT = [/tsc|TSC/, /clocksource/, /Calibrat/, /BogoMIPS|bogomips/, /hrtimer/, /took \d+/, /\d+(\.\d+)? ?[mu]?s\b/, /random: /,
   /watchdog/, /rcu/, /MP-BIOS bug|8254 timer|IRQ0|\.\.\.\./, /APIC calibration|APIC delta/, /audit\(/, /system clock/];
 
-interface Boot { console: string; reason: ShutdownReason | "crashed"; log: string[]; seconds: number; profile: ExecutionProfile | null }
-
-async function boot(jit: boolean): Promise<Boot> {
-  ensureGuest();
-  const initrd = testInitramfs(INIT);
-  const memoryBytes = MEMORY_MIB << 20;
-  const image = loadKernel({
-    kernelPath: KERNEL, ramdiskPath: initrd, memoryBytes, vcpus: 1, type: "hvm", rsdpPaddr: ACPI_REGION_GPA,
-    cmdline: "console=ttyS0 reboot=t cryptomgr.notests panic=-1 quiet",
-  });
-  let text = "";
-  const log: string[] = [];
-  const t0 = performance.now();
-  return await new Promise<Boot>((resolve, reject) => {
-    let exec: Awaited<ReturnType<typeof emuBackend.launch>> | undefined;
-    let finished = false;
-    const finish = (reason: ShutdownReason | "crashed"): void => {
-      if (finished) return;
-      finished = true;
-      const seconds = (performance.now() - t0) / 1000;
-      // The thread has stopped: this is the snapshot it wrote when it left its run loop.
-      void (exec?.profile?.() ?? Promise.resolve(null)).then((profile) => exec?.destroy().then(() => resolve({ console: text, reason, log, seconds, profile })));
-    };
-    emuBackend.launch({ domid: 1, name: `jit-boot-${jit ? 1 : 0}`, type: "hvm", memoryBytes, vcpus: 1, image, emu: { jit } }, {
-      console: (b) => { text += Buffer.from(b).toString("latin1"); },
-      log: (l) => log.push(l),
-      shutdown: (r) => finish(r),
-      crashed: (why, dump) => { log.push(`crashed: ${why}\n${dump}`); finish("crashed"); },
-    }).then((e) => { exec = e; if (finished) void e.destroy(); }, reject);
-  });
-}
+const boot = (jit: boolean): Promise<EmuBoot> =>
+  bootHvmOnEmu(INIT, { name: `jit-boot-${jit ? 1 : 0}`, vcpus: 1, memoryMiB: MEMORY_MIB, jit });
 
 /** The console without kernel timestamps and timing-dependent kernel messages, one entry per line. */
 export function comparable(consoleText: string): string[] {
@@ -101,7 +68,7 @@ const outputs = (lines: string[]): Map<string, string> =>
 
 test("the stock kernel boots to the same console log and results on the JIT as on the interpreter", { timeout: 2 * BOOT_TIMEOUT_MS }, async (t) => {
   const interp = await boot(false);
-  const ctx = (b: Boot): string => `console tail:\n${b.console.slice(-3000)}\nlog:\n${b.log.slice(-20).join("\n")}`;
+  const ctx = (b: EmuBoot): string => `console tail:\n${b.console.slice(-3000)}\nlog:\n${b.log.slice(-20).join("\n")}`;
   assert.equal(interp.reason, "poweroff", ctx(interp));
   assert.equal(interp.profile?.jit, false);
   const jit = await boot(true);
@@ -119,7 +86,7 @@ test("the stock kernel boots to the same console log and results on the JIT as o
   assert.deepEqual(b, a, "the JIT's console log (timestamps and timing-dependent kernel messages removed) differs from the interpreter's");
   const js = jit.profile?.jitStats ?? {};
   assert.ok((js.blocksCompiled ?? 0) > 0 && (js.blockRuns ?? 0) > 0, `the JIT ran blocks: ${JSON.stringify(js)}`);
-  const mips = (b: Boot): string => b.profile === null ? "?" : `${(b.profile.instructions / 1e6).toFixed(0)} M instructions, ${(b.profile.instructions / 1e6 / b.seconds).toFixed(1)} MIPS`;
+  const mips = (b: EmuBoot): string => b.profile === null ? "?" : `${(b.profile.instructions / 1e6).toFixed(0)} M instructions, ${(b.profile.instructions / 1e6 / b.seconds).toFixed(1)} MIPS`;
   t.diagnostic(`interpreter: ${interp.seconds.toFixed(1)} s to poweroff, ${mips(interp)}; JIT: ${jit.seconds.toFixed(1)} s, ${mips(jit)} ` +
     `(instruction counts differ run to run: timers follow the host clock); ${a.length} console lines compared`);
 });
