@@ -121,6 +121,17 @@ function condExpr(op: number, size: number, cc: number, r: string, rh: string, s
   return (cc & 1) === 0 ? `(${base})` : neg(base);
 }
 
+/** The instruction before out[i] (skipping empty sources: nops, followed jumps) when its source holds a lazy-flag
+ * record: its source and the record's match. */
+function producer(out: string[], i: number): { p: string; m: RegExpExecArray } | null {
+  let j = i - 1;
+  while (j >= 0 && out[j] === "") j--;
+  if (j < 0) return null;
+  const p = out[j]!;
+  const m = record(p);
+  return m === null ? null : { p, m };
+}
+
 /** Pass 3: c.cond(cc) right after an inline flag producer becomes an expression on the producer's operands. */
 function inlineConds(out: string[], joins: ReadonlySet<number>): void {
   for (let i = 1; i < out.length; i++) {
@@ -128,12 +139,9 @@ function inlineConds(out: string[], joins: ReadonlySet<number>): void {
     const e = out[i]!;
     const at = e.indexOf("c.cond(");
     if (at < 0) continue;
-    let j = i - 1;
-    while (j >= 0 && out[j] === "") j--;
-    if (j < 0) continue;
-    const p = out[j]!;
-    const m = record(p);
-    if (m === null) continue;
+    const prev = producer(out, i);
+    if (prev === null) continue;
+    const { p, m } = prev;
     const tail = p.slice(m.index + m[0].length);
     const before = e.slice(0, at);
     // setcc's `r = c.cond(cc) ? 1 : 0`: the right-hand side is evaluated before r is assigned.
@@ -166,12 +174,9 @@ function inlineCarry(out: string[], joins: ReadonlySet<number>): void {
     if (at < 0) continue;
     const before = e.slice(0, at);
     if (!/^(?:c\.bi = \d+; )?$/.test(before)) continue;
-    let j = i - 1;
-    while (j >= 0 && out[j] === "") j--;
-    if (j < 0) continue;
-    const p = out[j]!;
-    const m = record(p);
-    if (m === null) continue;
+    const prev = producer(out, i);
+    if (prev === null) continue;
+    const { p, m } = prev;
     let x: string | null = null;
     if (m[1] === "5") x = "0";
     else if (m[1] === "3") {
