@@ -35,6 +35,8 @@ const TLB_MASK = TLB_SIZE - 1;
 const TLB_SETS = 6;
 /** Int32s per TLB entry: tag lo, tag hi, RAM offset of the page, flags. */
 export const TLB_STRIDE = 4;
+/** Int32s of the whole TLB (every set). */
+export const TLB_INTS = TLB_SETS * TLB_SIZE * TLB_STRIDE;
 /** Counting every TLB hit costs a little on the hottest path: TSXEN_EMU_TLB_STATS=1 turns it on. */
 const COUNT_HITS = ((): boolean => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -108,7 +110,7 @@ export class Mmu {
   readonly jitTlb: Int32Array | undefined;
 
   // TLB (see Design): TLB_STRIDE int32s per entry.
-  readonly tlb = new Int32Array(TLB_SETS * TLB_SIZE * TLB_STRIDE);
+  readonly tlb: Int32Array;
   private readonly fillLog = new Int32Array(FILL_LOG_SIZE);
   private fillCount = 0;
   private fillOverflow = false;
@@ -137,7 +139,11 @@ export class Mmu {
   get tlbMisses(): number { return this.stats.walks; }
 
   /** codePages: pass one array to every vCPU of a domain to share the marks (see markCodePage for SMP). */
-  constructor(readonly cpu: CpuState, ram: GuestRam, readonly io: CpuIo, codePages?: Uint8Array) {
+  /** tlbStorage: TLB_INTS int32s for the TLB (the JIT's wasm tier places it in the domain's WebAssembly.Memory,
+   * next to guest RAM); default: a private array. */
+  constructor(readonly cpu: CpuState, ram: GuestRam, readonly io: CpuIo, codePages?: Uint8Array, tlbStorage?: Int32Array) {
+    if (tlbStorage !== undefined && tlbStorage.length !== TLB_INTS) throw new RangeError(`TLB storage needs ${TLB_INTS} int32s`);
+    this.tlb = tlbStorage ?? new Int32Array(TLB_INTS);
     this.bytes = ram.bytes;
     this.ram = ram.bytes;
     this.view = new DataView(ram.bytes.buffer, ram.bytes.byteOffset, ram.bytes.byteLength);

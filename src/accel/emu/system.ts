@@ -63,6 +63,8 @@ export interface X86SystemOptions {
   readonly cpuid?: Omit<CpuidOptions, "vcpuId">;
   /** Code-page marks shared by all vCPUs of the domain (Mmu.markCodePage). Default: private to this vCPU. */
   readonly codePages?: Uint8Array;
+  /** Where the TLB lives (Mmu constructor); default: a private array. */
+  readonly tlbStorage?: Int32Array;
   /** instructionBudget(): instructions between calls back to the machine (default 20000). */
   readonly budget?: () => number;
 }
@@ -156,7 +158,7 @@ export class X86System extends Mmu implements EmuSystem {
   private stackUser = false;
 
   constructor(cpu: CpuState, opts: X86SystemOptions) {
-    super(cpu, opts.ram, opts.io, opts.codePages);
+    super(cpu, opts.ram, opts.io, opts.codePages, opts.tlbStorage);
     this.opts = opts;
     this.flags = opts.flags ?? new DefaultFlags(cpu);
     this.interrupts = opts.interrupts;

@@ -47,7 +47,7 @@ export interface Machine {
 
 export function makeMachine(extra: Partial<X86SystemOptions> = {}): Machine {
   const cpu = new CpuState(0);
-  const ram: GuestRam = { bytes: new Uint8Array(32 << 20), sizeBytes: 32 << 20 };
+  const ram: GuestRam = extra.ram ?? { bytes: new Uint8Array(32 << 20), sizeBytes: 32 << 20 };
   const io = new FakeIo();
   const irq = new FakeInterrupts();
   const clock = { t: 1_000_000, nowNs() { return this.t; } };

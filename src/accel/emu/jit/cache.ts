@@ -25,6 +25,7 @@ import { execGroup2 } from "../exec/shift.ts";
 import { imulTrunc } from "../exec/muldiv.ts";
 import { opBytes, translate } from "./translate.ts";
 import { blockCoverage, covers } from "./cache_cover.ts";
+import { WasmTier } from "./wasm_tier.ts";
 
 const TABLE_BITS = 16;
 export const TABLE_SIZE = 1 << TABLE_BITS;
@@ -167,6 +168,8 @@ export interface JitStats {
   compileMs: number;
   /** Of which translating (decode + source generation). */
   translateMs: number;
+  /** Blocks compiled to WebAssembly (wasm_tier.ts; counted in blocksCompiled too). */
+  wasmBlocks: number;
 }
 
 const caches = new WeakMap<Uint8Array, JitCache>();
@@ -187,6 +190,7 @@ export class JitCache {
     blocksCompiled: 0, blocksUncompilable: 0, blockRuns: 0, interpSteps: 0, chainedRuns: 0, lookups: 0, lookupHits: 0,
     invalidations: 0, blocksInvalidated: 0, writesBesideCode: 0, pagesEmptied: 0, evictions: 0, flushes: 0,
     compileErrors: 0, crossPage: 0, liveBlocks: 0, codeBytes: 0, memoryBytes: 0, compileMs: 0, translateMs: 0,
+    wasmBlocks: 0,
   };
   lastCompileError = "";
   /** Dispatches of a start address before it is compiled (tests set 0). */
@@ -194,7 +198,13 @@ export class JitCache {
   /** Direct chaining on (tests and measurements turn it off). */
   chaining = CHAIN;
 
-  constructor(readonly ram: Uint8Array) {}
+  /** The WebAssembly tier for looping blocks (wasm_tier.ts): null when guest RAM is not in a registered wasm
+   * memory, or some attached core's TLB is not in it. */
+  wasm: WasmTier | null;
+
+  constructor(readonly ram: Uint8Array) {
+    this.wasm = WasmTier.for(ram);
+  }
 
   /** The cache shared by every core running on this guest RAM (null if the system has no RAM fast path). */
   static forCore(core: JitCore): JitCache | null {
@@ -216,6 +226,11 @@ export class JitCache {
     if (this.cores.includes(core)) return;
     this.cores.push(core);
     const sys = core.sys;
+    if (this.wasm !== null && !this.wasm.holdsTlbOf(sys)) {
+      // wasm blocks address the TLB inside the memory: not with this core
+      this.wasm = null;
+      this.flush();
+    }
     if (isTracked(sys)) {
       if (!this.tracked.includes(sys)) {
         this.tracked.push(sys);
@@ -294,7 +309,16 @@ export class JitCache {
       this.lastCompileError = String(e);
       t = null;
     }
-    if (t === null) {
+    const w = t !== null && t.loops && this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi) : null;
+    if (w !== null) {
+      const cover = blockCoverage(this.ram, phys, w.ripsLo, w.ripsHi, w.len);
+      if (cover === null) { this.stats.crossPage++; return undefined; }
+      if (this.stats.codeBytes + w.bytes > MAX_CODE_BYTES) this.flush();
+      blk = new Block(phys, lo, hi, w.fn, w.ripsLo, w.ripsHi, w.insns, w.bytes, "", cover);
+      this.stats.blocksCompiled++;
+      this.stats.wasmBlocks++;
+      this.stats.codeBytes += w.bytes;
+    } else if (t === null) {
       blk = new Block(phys, lo, hi, null, new Int32Array(0), new Int32Array(0), 0, 0, opBytes(this.ram, phys), new Int32Array(0));
       this.stats.blocksUncompilable++;
     } else {

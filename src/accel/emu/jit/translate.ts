@@ -22,7 +22,7 @@
 // TSXEN_EMU_JIT_INLINE=0 off), and looping blocks keep guest registers in JS locals (translate_regs.ts;
 // TSXEN_EMU_JIT_REGS=0 off).
 
-import { memRd, memWr, WRITE_MARK } from "./mem_src.ts";
+import { INLINE_TLB, memPrologueFor, memRd, memWr, setInlineTlb, useMemPrologue, WRITE_MARK } from "./mem_src.ts";
 import { insnLength, isStringOp, lenInfo } from "./translate_len.ts";
 import { optimizeBlock } from "./translate_opt.ts";
 import { INLINE, imulSrc, incDecSrc, shiftRegClSrc, shiftRegSrc } from "./translate_inl.ts";
@@ -39,8 +39,6 @@ const callInfo = { k: -1, lo: 0, hi: 0, push: "" };
 /** The last translated forward jcc: instruction index and target. */
 const jccInfo = { k: -1, lo: 0, hi: 0, back: false };
 
-/** Maximum instructions per block. */
-export const MAX_BLOCK = 48;
 
 /** After an in-block interpreter step (besides RIP at the next instruction): the block leaves when a write hit
  * translated code, the mode, CPL or paging (tlbGen: CR0/CR3/CR4/EFER writes, invlpg) changed, the core halted or
@@ -69,6 +67,11 @@ const LOOP_MAX = 1 << 16;
 /** Forward jccs to a later instruction of the block skip to it inside the block (TSXEN_EMU_JIT_FWD=0: off). */
 const FORWARD = ENV.TSXEN_EMU_JIT_FWD !== "0";
 const OPTIMIZE = ENV.TSXEN_EMU_JIT_OPT !== "0";
+/** Maximum instructions per block (TSXEN_EMU_JIT_MAXBLOCK for A/B measurements). */
+export const MAX_BLOCK = Number(ENV.TSXEN_EMU_JIT_MAXBLOCK ?? 48);
+/** Looping blocks get inline TLB probes (TSXEN_EMU_JIT_LOOP_TLB=0: off; TSXEN_EMU_JIT_INLINE_TLB=1: every block). */
+const LOOP_INLINE_TLB = ENV.TSXEN_EMU_JIT_LOOP_TLB !== "0";
+useMemPrologue();
 
 /** TSXEN_EMU_JIT_STEPPROF=1: count in-block interpreter steps per opcode (printed at exit; profiling only). */
 const STEP_PROF = ENV.TSXEN_EMU_JIT_STEPPROF === "1";
@@ -99,6 +102,8 @@ export interface Translation {
   bytes: number;
   /** First bytes (hex) of the instruction left to the interpreter at the end, "" if none. */
   tailOp: string;
+  /** The block loops (a backward branch to one of its instructions). */
+  loops: boolean;
 }
 
 /** Hex of up to 4 bytes at ram[p] (within the page): for profiles of what is not translated. */
@@ -313,6 +318,15 @@ function aluSrc(op: number, os: number): string {
 /** Translates guest code at ram[phys..] (64-bit mode, RIP = (ripLo, ripHi)) into a block function source.
  * Returns null when the first instruction is not translated. */
 export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: number): Translation | null {
+  const t = translateOnce(ram, phys, ripLo, ripHi);
+  if (t === null || !t.loops || INLINE_TLB || !LOOP_INLINE_TLB) return t;
+  // A looping block runs many iterations per dispatch and V8 optimizes it soon: inline TLB probes pay off there
+  // (mem_src.ts), so it is translated again with them.
+  setInlineTlb(true);
+  try { return translateOnce(ram, phys, ripLo, ripHi); } finally { setInlineTlb(false); }
+}
+
+function translateOnce(ram: Uint8Array, phys: number, ripLo: number, ripHi: number): Translation | null {
   const pageEnd = phys - (phys & 0xfff) + 4096;
   const lim = Math.min(pageEnd, ram.length);
   const out: string[] = [];
@@ -487,11 +501,12 @@ export function translate(ram: Uint8Array, phys: number, ripLo: number, ripHi: n
     if (rw !== null) [regDecl, body] = rw;
   }
   const src = "const cpu = c.cpu, rlo = c.rlo, rhi = c.rhi, sys = c.sys, alu = H.alu, incDec = H.incDec, execGroup2 = H.execGroup2, imulTrunc = H.imulTrunc, probeWrite = H.probeWrite;\n" +
+    memPrologueFor(body) +
     "let a = 0, ah = 0, b = 0, bh = 0, r = 0, rh = 0, s = 0, ea = 0, eh = 0, cf = 0, t = 0;\n" +
     (stepped.length > 0 ? "const gen0 = cpu.tlbGen, cpl0 = cpu.cpl;\n" : "") +
     (fixFrom >= 0 ? "const ic0 = cpu.icount; let ic = 0;\n" : "") + regDecl +
     body;
-  return { src, native, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp };
+  return { src, native, ripsLo: Int32Array.from(ripsLo), ripsHi: Int32Array.from(ripsHi), bytes: p - phys, tailOp, loops: heads.length > 0 };
 }
 
 /** Source for one instruction (index k, starting at iLo/iHi); null = not translated. `end()` gives the RIP after

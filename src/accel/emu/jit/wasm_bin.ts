@@ -1,0 +1,144 @@
+// A minimal WebAssembly binary writer for the emu JIT's wasm tier (wasm_translate.ts): one function per module,
+// importing one shared memory and a few host functions. Only what the translator emits: i32/i64 arithmetic,
+// loads/stores, locals, structured control flow, calls. Encoding facts from the WebAssembly core specification
+// (binary format, section 5): LEB128 integers, section ids, opcodes.
+
+export const enum T { I32 = 0x7f, I64 = 0x7e }
+
+/** Opcodes used by the translator (core spec 5.4). */
+export const enum Op {
+  Unreachable = 0x00, Block = 0x02, Loop = 0x03, If = 0x04, Else = 0x05, End = 0x0b, Br = 0x0c, BrIf = 0x0d,
+  Return = 0x0f, Call = 0x10, Drop = 0x1a, Select = 0x1b,
+  LocalGet = 0x20, LocalSet = 0x21, LocalTee = 0x22,
+  I32Load = 0x28, I64Load = 0x29, I32Load8U = 0x2d, I32Load16U = 0x2f, I64Load32U = 0x35,
+  I32Store = 0x36, I64Store = 0x37, I32Store8 = 0x3a, I32Store16 = 0x3b,
+  I32Const = 0x41, I64Const = 0x42,
+  I32Eqz = 0x45, I32Eq = 0x46, I32Ne = 0x47, I32LtS = 0x48, I32LtU = 0x49, I32GtS = 0x4a, I32GeU = 0x4f,
+  I64Eqz = 0x50, I64Eq = 0x51, I64Ne = 0x52, I64LtS = 0x53, I64LtU = 0x54, I64GtS = 0x55, I64GtU = 0x56,
+  I64LeS = 0x57, I64LeU = 0x58, I64GeS = 0x59, I64GeU = 0x5a,
+  I32Add = 0x6a, I32Sub = 0x6b, I32Mul = 0x6c, I32And = 0x71, I32Or = 0x72, I32Xor = 0x73, I32Shl = 0x74,
+  I32ShrS = 0x75, I32ShrU = 0x76, I32Popcnt = 0x69,
+  I64Add = 0x7c, I64Sub = 0x7d, I64Mul = 0x7e, I64And = 0x83, I64Or = 0x84, I64Xor = 0x85, I64Shl = 0x86,
+  I64ShrS = 0x87, I64ShrU = 0x88, I64Rotl = 0x89, I64Rotr = 0x8a,
+  I32WrapI64 = 0xa7, I64ExtendI32S = 0xac, I64ExtendI32U = 0xad,
+}
+
+/** Block type "no result". */
+export const VOID = 0x40;
+
+export function uleb(out: number[], v: number): void {
+  do {
+    let b = v & 0x7f;
+    v = Math.floor(v / 128);
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+}
+
+/** Signed LEB128 of a 32-bit integer. */
+export function sleb32(out: number[], v: number): void {
+  v |= 0;
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) { out.push(b); return; }
+    out.push(b | 0x80);
+  }
+}
+
+/** Signed LEB128 of a 64-bit integer given as (lo, hi) int32 halves. */
+export function sleb64(out: number[], lo: number, hi: number): void {
+  let l = lo >>> 0, h = hi | 0;
+  for (;;) {
+    const b = l & 0x7f;
+    // arithmetic shift right by 7 of the 64-bit value (l unsigned low, h signed high)
+    l = ((l >>> 7) | ((h & 0x7f) << 25)) >>> 0;
+    h >>= 7;
+    const done = (h === 0 && l === 0 && (b & 0x40) === 0) || (h === -1 && l === 0xffffffff && (b & 0x40) !== 0);
+    if (done) { out.push(b); return; }
+    out.push(b | 0x80);
+  }
+}
+
+/** A function body being written. */
+export class Code {
+  readonly b: number[] = [];
+  op(o: Op): this { this.b.push(o); return this; }
+  i32(v: number): this { this.b.push(Op.I32Const); sleb32(this.b, v); return this; }
+  i64(lo: number, hi: number): this { this.b.push(Op.I64Const); sleb64(this.b, lo, hi); return this; }
+  get(l: number): this { this.b.push(Op.LocalGet); uleb(this.b, l); return this; }
+  set(l: number): this { this.b.push(Op.LocalSet); uleb(this.b, l); return this; }
+  tee(l: number): this { this.b.push(Op.LocalTee); uleb(this.b, l); return this; }
+  /** Load/store with alignment hint log2 `align` and a constant byte offset. */
+  mem(o: Op, align: number, offset = 0): this { this.b.push(o); uleb(this.b, align); uleb(this.b, offset); return this; }
+  call(f: number): this { this.b.push(Op.Call); uleb(this.b, f); return this; }
+  br(o: Op.Br | Op.BrIf, depth: number): this { this.b.push(o); uleb(this.b, depth); return this; }
+  open(o: Op.Block | Op.Loop | Op.If, type = VOID): this { this.b.push(o, type); return this; }
+}
+
+export interface ImportFn { name: string; params: T[]; results: T[] }
+
+function vec(out: number[], items: number[][]): void {
+  uleb(out, items.length);
+  for (const it of items) out.push(...it);
+}
+
+function section(out: number[], id: number, body: number[]): void {
+  out.push(id);
+  uleb(out, body.length);
+  for (let i = 0; i < body.length; i++) out.push(body[i]!);
+}
+
+function name(s: string): number[] {
+  const o: number[] = [];
+  uleb(o, s.length);
+  for (let i = 0; i < s.length; i++) o.push(s.charCodeAt(i));
+  return o;
+}
+
+/**
+ * A module importing shared memory "env.mem" (`pages` 64 KiB pages, shared, fixed size) and the functions
+ * `imports` (indices 0..n-1), defining one function (index n) with `params`/`results`/`locals` and body `code`,
+ * exported as "f".
+ */
+export function moduleBytes(pages: number, imports: readonly ImportFn[], params: T[], results: T[], locals: T[], code: Code): Uint8Array {
+  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const types: number[][] = [];
+  const sig = (p: T[], r: T[]): number[] => { const t = [0x60]; uleb(t, p.length); t.push(...p); uleb(t, r.length); t.push(...r); return t; };
+  for (const f of imports) types.push(sig(f.params, f.results));
+  types.push(sig(params, results));
+  const typeSec: number[] = [];
+  vec(typeSec, types);
+  section(out, 1, typeSec);
+  const imp: number[][] = [];
+  const memImp = [...name("env"), ...name("mem"), 0x02, 0x03];
+  uleb(memImp, pages); uleb(memImp, pages);
+  imp.push(memImp);
+  imports.forEach((f, i) => { const e = [...name("env"), ...name(f.name), 0x00]; uleb(e, i); imp.push(e); });
+  const impSec: number[] = [];
+  vec(impSec, imp);
+  section(out, 2, impSec);
+  const funcSec: number[] = [];
+  uleb(funcSec, 1); uleb(funcSec, imports.length);
+  section(out, 3, funcSec);
+  const expSec: number[] = [];
+  uleb(expSec, 1); expSec.push(...name("f"), 0x00); uleb(expSec, imports.length);
+  section(out, 7, expSec);
+  // locals: run-length groups
+  const body: number[] = [];
+  const groups: [number, T][] = [];
+  for (const t of locals) {
+    const last = groups[groups.length - 1];
+    if (last !== undefined && last[1] === t) last[0]++; else groups.push([1, t]);
+  }
+  uleb(body, groups.length);
+  for (const [n, t] of groups) { uleb(body, n); body.push(t); }
+  for (let i = 0; i < code.b.length; i++) body.push(code.b[i]!);
+  body.push(Op.End);
+  const codeSec: number[] = [];
+  uleb(codeSec, 1);
+  uleb(codeSec, body.length);
+  for (let i = 0; i < body.length; i++) codeSec.push(body[i]!);
+  section(out, 10, codeSec);
+  return Uint8Array.from(out);
+}

@@ -1,0 +1,204 @@
+// The emu JIT's WebAssembly tier (wasm_translate.ts): compiles looping blocks into wasm modules over the
+// domain's shared WebAssembly.Memory and wraps each in a BlockFn with the JavaScript blocks' contract
+// (translate.ts), so the cache and the dispatcher treat both alike.
+//
+// Memory layout (wasmGuestMemory): guest RAM at address 0 (RAM offset = wasm address), then one area per vCPU
+// holding its MMU's TLB (Mmu tlbStorage) followed by its scratch area (SCR_*). The wrapper copies the registers the
+// block uses and the lazy-flag record into the scratch area, calls the function, and copies them back (on a fault
+// too, then adds the instructions retired in earlier loop iterations and sets c.bi, as a JavaScript block does).
+// Host calls (slow-path memory, faults, flags of an unknown record) go to the core being run (`cur`).
+
+import { TLB_INTS } from "../mmu.ts";
+import { probeWrite } from "../exec/alu.ts";
+import type { BlockFn, JitCore } from "./cache.ts";
+import { SCR_BI, SCR_BYTES, SCR_EXTRA, SCR_LF, SCR_RIP, SCR_TMP, translateWasm } from "./wasm_translate.ts";
+
+const ENV = ((): Record<string, string | undefined> => {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  return g.process?.env ?? {};
+})();
+/** A WebAssembly.Memory (the project's TypeScript lib has no WebAssembly types: the few used are declared here). */
+export interface WasmMemory { readonly buffer: ArrayBufferLike }
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+/** TSXEN_EMU_JIT_WASM=0 turns the wasm tier off (looping blocks are JavaScript like the rest). */
+export const WASM_TIER = ENV.TSXEN_EMU_JIT_WASM !== "0" && WA !== undefined;
+
+const PAGE = 65536;
+/** Bytes per vCPU after RAM: the TLB, then the scratch area, rounded up to a 4 KiB multiple. */
+export const VCPU_AREA_BYTES = Math.ceil((TLB_INTS * 4 + SCR_BYTES) / 4096) * 4096;
+
+/** Guest RAM in a shared WasmMemory with room for `vcpus` TLB/scratch areas after it. */
+export interface WasmGuestMemory {
+  readonly memory: WasmMemory;
+  /** Guest RAM bytes (the first ramBytes of the memory). */
+  readonly ram: Uint8Array;
+  readonly ramBytes: number;
+}
+
+/** Memories the tier may compile against, by their buffer (RAM views find their memory here). */
+const memories = new WeakMap<ArrayBufferLike, WasmMemory>();
+
+export function registerWasmMemory(memory: WasmMemory): void { memories.set(memory.buffer, memory); }
+
+/** Byte offset of vCPU `id`'s area in a memory made by wasmGuestMemory for ramBytes of RAM. */
+export function vcpuAreaOffset(ramBytes: number, id: number): number {
+  return Math.ceil(ramBytes / 4096) * 4096 + id * VCPU_AREA_BYTES;
+}
+
+/** Allocates guest RAM (zeroed) in a shared wasm memory; null when the size does not fit wasm32 (4 GiB). */
+export function wasmGuestMemory(ramBytes: number, vcpus: number): WasmGuestMemory | null {
+  if (!WASM_TIER) return null;
+  const total = vcpuAreaOffset(ramBytes, vcpus);
+  const pages = Math.ceil(total / PAGE);
+  if (pages > 65536) return null;
+  let memory: WasmMemory;
+  try { memory = new WA!.Memory({ initial: pages, maximum: pages, shared: true }); } catch { return null; }
+  registerWasmMemory(memory);
+  return { memory, ram: new Uint8Array(memory.buffer, 0, ramBytes), ramBytes };
+}
+
+/** vCPU `id`'s TLB storage in a registered memory holding `ramBytes` of RAM (Mmu tlbStorage). */
+export function tlbStorageFor(memory: WasmMemory, ramBytes: number, id: number): Int32Array | undefined {
+  const off = vcpuAreaOffset(ramBytes, id);
+  if (off + VCPU_AREA_BYTES > memory.buffer.byteLength) return undefined;
+  return new Int32Array(memory.buffer, off, TLB_INTS);
+}
+
+/** What the wrapper needs of the core beyond JitCore (the Interp: LazyFlags fields, fault, cond, getArith). */
+interface Core extends JitCore {
+  lfOp: number; lfSize: number; lfResLo: number; lfResHi: number; lfS1Lo: number; lfS1Hi: number;
+  lfS2Lo: number; lfS2Hi: number; lfAux: number; lfFlags: number;
+  fault(vector: number, hasError: boolean, code: number): never;
+  cond(cc: number): boolean;
+  getArith(): number;
+}
+interface TlbSys { jitTlb?: Int32Array; rBase: number; wBase: number; hiResult: number }
+
+export interface WasmBlock {
+  fn: BlockFn;
+  ripsLo: Int32Array;
+  ripsHi: Int32Array;
+  len: number;
+  insns: number;
+  /** Module size in bytes (for the cache's memory accounting). */
+  bytes: number;
+}
+
+/** The tier for one domain memory. */
+export class WasmTier {
+  private readonly m32: Int32Array;
+  private readonly pages: number;
+  private cur: Core | null = null;
+  /** Int32 index of the current core's scratch area. */
+  private scr = 0;
+  private readonly imports: Record<string, unknown>;
+  stats = { compiled: 0, failed: 0, lastError: "" };
+
+  static for(ram: Uint8Array): WasmTier | null {
+    if (!WASM_TIER) return null;
+    const memory = memories.get(ram.buffer);
+    if (memory === undefined || ram.byteOffset !== 0) return null;
+    return new WasmTier(memory);
+  }
+
+  /** Whether a core's TLB lives in this memory (the wrapper addresses it there). */
+  holdsTlbOf(sys: unknown): boolean {
+    const t = (sys as TlbSys).jitTlb;
+    return t !== undefined && t.buffer === this.memory.buffer;
+  }
+
+  constructor(private readonly memory: WasmMemory) {
+    this.m32 = new Int32Array(memory.buffer);
+    this.pages = memory.buffer.byteLength / PAGE;
+    const sys = (): Core["sys"] & TlbSys => this.cur!.sys as Core["sys"] & TlbSys;
+    const smc = (): number => (this.cur!.smc ? 1 : 0);
+    this.imports = {
+      mem: memory,
+      rd8: (lo: number, hi: number) => sys().readLin8(lo, hi) & 255,
+      rd16: (lo: number, hi: number) => sys().readLin16(lo, hi) & 65535,
+      rd32: (lo: number, hi: number) => sys().readLin32(lo, hi) | 0,
+      rd64: (lo: number, hi: number) => {
+        const s = sys();
+        const v = s.readLin64(lo, hi) | 0;
+        this.m32[this.scr + (SCR_TMP >> 2)] = s.hiResult | 0;
+        return v;
+      },
+      wr8: (lo: number, hi: number, v: number) => { sys().writeLin8(lo, hi, v & 255); return smc(); },
+      wr16: (lo: number, hi: number, v: number) => { sys().writeLin16(lo, hi, v & 65535); return smc(); },
+      wr32: (lo: number, hi: number, v: number) => { sys().writeLin32(lo, hi, v); return smc(); },
+      wr64: (lo: number, hi: number, v: number, vh: number) => { sys().writeLin64(lo, hi, v, vh); return smc(); },
+      fault: (vector: number) => { this.cur!.fault(vector, true, 0); },
+      arith: () => { this.loadRecord(this.cur!, this.scr); return this.cur!.getArith(); },
+      cond: (cc: number) => { this.loadRecord(this.cur!, this.scr); return this.cur!.cond(cc) ? 1 : 0; },
+      pw: (size: number, lo: number, hi: number) => { probeWrite(this.cur! as unknown as Parameters<typeof probeWrite>[0], size, lo, hi); },
+    };
+  }
+
+  /** Compiles the looping block at ram[phys] for RIP (lo, hi); null when it is not one the tier translates. */
+  compile(ram: Uint8Array, phys: number, lo: number, hi: number): WasmBlock | null {
+    let t;
+    try {
+      t = translateWasm(ram, phys, lo, hi, this.pages);
+      if (t === null) return null;
+      const inst = new WA!.Instance(new WA!.Module(t.bytes), { env: this.imports });
+      const f = inst.exports.f as (r: number, w: number, s: number) => number;
+      this.stats.compiled++;
+      return { fn: this.wrap(f, t.used, t.written), ripsLo: t.ripsLo, ripsHi: t.ripsHi, len: t.len, insns: t.insns, bytes: t.bytes.length };
+    } catch (e) {
+      this.stats.failed++;
+      this.stats.lastError = String(e);
+      return null;
+    }
+  }
+
+  /** Copies the lazy-flag record from the scratch area at int32 index `scr` into the core. */
+  private loadRecord(c: Core, scr: number): void {
+    const m = this.m32, b = scr + (SCR_LF >> 2);
+    c.lfOp = m[b]!; c.lfSize = m[b + 1]!; c.lfResLo = m[b + 2]!; c.lfResHi = m[b + 3]!;
+    c.lfS1Lo = m[b + 4]!; c.lfS1Hi = m[b + 5]!; c.lfS2Lo = m[b + 6]!; c.lfS2Hi = m[b + 7]!;
+    c.lfAux = m[b + 8]!; c.lfFlags = m[b + 9]!;
+  }
+
+  private wrap(f: (r: number, w: number, s: number) => number, used: number, written: number): BlockFn {
+    const m = this.m32;
+    const usedRegs = Int8Array.from([...Array(16).keys()].filter((r) => (used >> r) & 1));
+    const writtenRegs = Int8Array.from([...Array(16).keys()].filter((r) => (written >> r) & 1));
+    const tier = this;
+    return (core) => {
+      const c = core as Core;
+      const sys = c.sys as Core["sys"] & TlbSys;
+      const tlb = sys.jitTlb!;
+      const scrByte = tlb.byteOffset + tlb.byteLength;
+      const b = scrByte >> 2;
+      const cpu = c.cpu, rlo = cpu.rlo, rhi = cpu.rhi;
+      for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + 2 * r] = rlo[r]!; m[b + 2 * r + 1] = rhi[r]!; }
+      const l = b + (SCR_LF >> 2);
+      m[l] = c.lfOp; m[l + 1] = c.lfSize; m[l + 2] = c.lfResLo; m[l + 3] = c.lfResHi;
+      m[l + 4] = c.lfS1Lo; m[l + 5] = c.lfS1Hi; m[l + 6] = c.lfS2Lo; m[l + 7] = c.lfS2Hi;
+      m[l + 8] = c.lfAux; m[l + 9] = c.lfFlags;
+      const prevCur = tier.cur, prevScr = tier.scr;
+      tier.cur = c; tier.scr = b;
+      let n: number;
+      try {
+        n = f(tlb.byteOffset + sys.rBase * 4, tlb.byteOffset + sys.wBase * 4, scrByte);
+      } catch (e) {
+        for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
+        tier.loadRecord(c, b);
+        cpu.icount += m[b + (SCR_EXTRA >> 2)]!;
+        c.bi = m[b + (SCR_BI >> 2)]!;
+        tier.cur = prevCur; tier.scr = prevScr;
+        throw e;
+      }
+      tier.cur = prevCur; tier.scr = prevScr;
+      for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
+      tier.loadRecord(c, b);
+      cpu.ripLo = m[b + (SCR_RIP >> 2)]!; cpu.ripHi = m[b + (SCR_RIP >> 2) + 1]!;
+      return n;
+    };
+  }
+}

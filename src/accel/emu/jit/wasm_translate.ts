@@ -1,0 +1,848 @@
+// The emu JIT's WebAssembly tier: translates a looping run of 64-bit guest instructions into one wasm function
+// in which guest registers are i64 locals, the lazy-flag record lives in locals (V8's optimizing compiler drops
+// records no one reads), memory goes through an inline probe of the MMU's flat TLB (which, like guest RAM, lives
+// in the domain's shared WebAssembly.Memory) and 64-bit arithmetic is native (no int32 halves, no 16-bit limbs).
+//
+// Only a subset is translated (register/memory ALU ops of 32/64 bits, mov/lea/movzx/movsx/movsxd, imul,
+// shifts/rotates by constants, not/neg/inc/dec, test, jcc/jmp); a block is taken only when it loops (a backward
+// branch to one of its instructions): those are the blocks that run long enough to repay a wasm module. Anything
+// else stays with the JavaScript translator (translate.ts). The semantics are the interpreter's, with the same
+// lazy-flag records (exec/alu.ts, exec/shift.ts, exec/muldiv.ts, translate_inl.ts).
+//
+// Contract (wasm_tier.ts wraps the function so that it is a BlockFn, see translate.ts):
+//  f(rTlb, wTlb, scr) -> instructions retired. rTlb/wTlb: byte addresses of the TLB's read and write sets for the
+//  current CPL; scr: the core's scratch area (SCR_* below), holding the registers and the lazy-flag record on
+//  entry and exit, RIP on exit, and on a slow-path call that may throw (memory, faults) the instruction index
+//  (bi) and the instructions retired in earlier loop iterations (extra).
+
+import { Code, type ImportFn, moduleBytes, Op, T } from "./wasm_bin.ts";
+
+/** Scratch layout (byte offsets from scr). Registers as i64 (lo, hi halves). */
+export const SCR_REGS = 0, SCR_RIP = 128, SCR_LF = 136, SCR_BI = 176, SCR_EXTRA = 180, SCR_TMP = 184, SCR_BYTES = 192;
+// Lazy-flag record in the scratch area, as int32 slots from SCR_LF: op, size, res lo/hi, s1 lo/hi, s2 lo/hi, aux, flags.
+const LF_OP = SCR_LF, LF_SIZE = SCR_LF + 4, LF_RES = SCR_LF + 8, LF_S1 = SCR_LF + 16, LF_S2 = SCR_LF + 24, LF_AUX = SCR_LF + 32, LF_FLAGS = SCR_LF + 36;
+
+/** Host functions the module imports, in index order. */
+export const IMPORTS: readonly ImportFn[] = [
+  { name: "rd8", params: [T.I32, T.I32], results: [T.I32] },
+  { name: "rd16", params: [T.I32, T.I32], results: [T.I32] },
+  { name: "rd32", params: [T.I32, T.I32], results: [T.I32] },
+  { name: "rd64", params: [T.I32, T.I32], results: [T.I32] }, // low half; high half at SCR_TMP
+  { name: "wr8", params: [T.I32, T.I32, T.I32], results: [T.I32] }, // returns 1 when the write hit translated code
+  { name: "wr16", params: [T.I32, T.I32, T.I32], results: [T.I32] },
+  { name: "wr32", params: [T.I32, T.I32, T.I32], results: [T.I32] },
+  { name: "wr64", params: [T.I32, T.I32, T.I32, T.I32], results: [T.I32] },
+  { name: "fault", params: [T.I32], results: [] }, // #SS(0)/#GP(0): throws
+  { name: "arith", params: [], results: [T.I32] }, // arithmetic flags of the record in the scratch area
+  { name: "cond", params: [T.I32], results: [T.I32] }, // condition cc on the record in the scratch area
+  { name: "pw", params: [T.I32, T.I32, T.I32], results: [] }, // probe (size, lo, hi) for a write: #PF with W=1
+];
+const F_RD = 0, F_WR = 4, F_FAULT = 8, F_ARITH = 9, F_COND = 10, F_PW = 11;
+
+/** Loop iterations inside one call, in instructions (interrupts are polled between dispatches), as translate.ts. */
+const LOOP_MAX = 1 << 16;
+const MAX_INSNS = 64;
+
+// ---- locals ----
+const P_RTLB = 0, P_WTLB = 1, P_SCR = 2;
+const L_REG = 3; // 16 x i64
+const L_OP = 19, L_SIZE = 20, L_AUX = 21, L_FLAGS = 22; // i32
+const L_RES = 23, L_S1 = 24, L_S2 = 25; // i64
+const L_EA = 26, L_A = 27, L_B = 28, L_R = 29; // i64
+const L_LO = 30, L_HI = 31, L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37; // i32
+const LOCALS: T[] = [
+  ...new Array<T>(16).fill(T.I64), T.I32, T.I32, T.I32, T.I32, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64,
+  T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32,
+];
+
+// Lazy-flag op kinds (flags.ts).
+const LF_NONE = 0, LF_ADD = 1, LF_SUB = 3, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
+
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop }
+
+interface Mem { base: number; idx: number; scale: number; disp: number; ripRel: boolean; ss: boolean }
+
+interface Insn {
+  kind: K;
+  lo: number; hi: number; // RIP
+  nlo: number; nhi: number; // RIP of the next instruction
+  os: number;
+  op: number; // ALU op / group op
+  reg: number; // ModRM reg (G)
+  rm: number; // register operand (E) or -1 for memory
+  m: Mem | null;
+  /** ALU/mov direction: the destination is E (else G). */
+  dstE: boolean;
+  /** Source is the immediate (immLo, immHi). */
+  imm: boolean; immLo: number; immHi: number;
+  rex: number;
+  srcSize: number; signed: boolean; // movzx/movsx
+  cc: number; tlo: number; thi: number; // jcc/jmp (cc -1: jmp)
+}
+
+const NO = { no: true };
+
+function ripAdd(lo: number, hi: number, n: number): [number, number] {
+  const s = (lo >>> 0) + n;
+  let h = hi;
+  if (s > 0xffffffff) h = (h + 1) | 0; else if (s < 0) h = (h - 1) | 0;
+  return [s | 0, h];
+}
+const canonical = (hi: number): boolean => ((hi << 16) >> 16) === hi;
+
+/** Decodes one supported instruction at ram[p] (limit lim); throws NO for anything else. */
+function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number): [Insn, number] {
+  let p = p0;
+  const u8 = (): number => { if (p >= lim) throw NO; return ram[p++]!; };
+  const s8 = (): number => (u8() << 24) >> 24;
+  const s32 = (): number => { const a = u8(), b = u8(), c = u8(), d = u8(); return a | (b << 8) | (c << 16) | (d << 24); };
+  let rex = 0;
+  let b0: number;
+  for (;;) {
+    b0 = u8();
+    if (b0 === 0x2e || b0 === 0x3e || b0 === 0x26 || b0 === 0x36) { rex = 0; continue; }
+    if ((b0 & 0xf0) === 0x40) { rex = b0; continue; }
+    break;
+  }
+  if (b0 === 0x66 || b0 === 0x67 || b0 === 0xf0 || b0 === 0xf2 || b0 === 0xf3 || b0 === 0x64 || b0 === 0x65) throw NO;
+  const w = (rex & 8) !== 0, os = w ? 8 : 4;
+  const rexR = (rex & 4) << 1, rexX = (rex & 2) << 2, rexB = (rex & 1) << 3;
+  const I: Insn = {
+    kind: K.Nop, lo, hi, nlo: 0, nhi: 0, os, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false, immLo: 0, immHi: 0,
+    rex, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0,
+  };
+  const modrm = (): void => {
+    const mb = u8();
+    const mod = mb >> 6;
+    I.reg = ((mb >> 3) & 7) | rexR;
+    I.op = (mb >> 3) & 7;
+    if (mod === 3) { I.rm = (mb & 7) | rexB; return; }
+    const m: Mem = { base: -1, idx: -1, scale: 0, disp: 0, ripRel: false, ss: false };
+    const rm = mb & 7;
+    if (rm === 4) {
+      const sib = u8();
+      m.scale = sib >> 6;
+      const idx = ((sib >> 3) & 7) | rexX;
+      m.idx = idx === 4 ? -1 : idx;
+      m.base = (sib & 7) | rexB;
+      if ((sib & 7) === 5 && mod === 0) { m.base = -1; m.disp = s32(); }
+    } else if (rm === 5 && mod === 0) {
+      m.disp = s32();
+      m.ripRel = true;
+    } else m.base = rm | rexB;
+    if (mod === 1) m.disp = s8(); else if (mod === 2) m.disp = s32();
+    m.ss = !m.ripRel && (m.base === 4 || m.base === 5);
+    I.m = m;
+  };
+  const immOs = (): void => { const v = s32(); I.imm = true; I.immLo = v; I.immHi = os === 8 ? v >> 31 : 0; if (os === 4) I.immHi = 0; };
+  const finish = (): [Insn, number] => {
+    [I.nlo, I.nhi] = ripAdd(lo, hi, p - p0);
+    if (I.m !== null && I.m.ripRel) {
+      const [, h] = ripAdd(I.nlo, I.nhi, I.m.disp);
+      if (!canonical(h)) throw NO;
+    }
+    if (p - p0 > 15) throw NO;
+    return [I, p];
+  };
+  if (b0 < 0x40 && (b0 & 7) < 6) {
+    const op = b0 >> 3, form = b0 & 7;
+    if (op === 2 || op === 3 || form === 0 || form === 2 || form === 4) throw NO; // adc/sbb, 8-bit forms
+    I.kind = K.Alu; I.op = op;
+    if (form === 1) { modrm(); I.op = op; I.dstE = true; }
+    else if (form === 3) { modrm(); I.op = op; I.dstE = false; }
+    else { I.rm = 0; I.dstE = true; immOs(); }
+    return finish();
+  }
+  switch (b0) {
+    case 0x63: modrm(); if (os !== 8) throw NO; I.kind = K.Movsxd; return finish();
+    case 0x69: case 0x6b: {
+      modrm(); I.kind = K.Imul;
+      const v = b0 === 0x6b ? s8() : s32();
+      I.imm = true; I.immLo = v; I.immHi = v >> 31;
+      return finish();
+    }
+    case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+      const d = s8(); I.kind = K.Jcc; I.cc = b0 & 15;
+      const r = finish();
+      [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
+      if (!canonical(I.thi)) throw NO;
+      return r;
+    }
+    case 0x81: case 0x83: {
+      modrm();
+      if (I.op === 2 || I.op === 3) throw NO;
+      I.kind = K.Alu; I.dstE = true;
+      if (b0 === 0x81) immOs(); else { const v = s8(); I.imm = true; I.immLo = os === 4 ? v : v; I.immHi = os === 8 ? v >> 31 : 0; if (os === 4) I.immLo = v; }
+      return finish();
+    }
+    case 0x85: modrm(); I.kind = K.Test; return finish();
+    case 0x89: modrm(); I.kind = K.Mov; I.dstE = true; return finish();
+    case 0x8b: modrm(); I.kind = K.Mov; I.dstE = false; return finish();
+    case 0x8d: modrm(); if (I.m === null) throw NO; I.kind = K.Lea; return finish();
+    case 0x90: if (rexB !== 0) throw NO; return finish();
+    case 0xa9: I.kind = K.Test; I.rm = 0; immOs(); return finish();
+    case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf: {
+      I.kind = K.MovImm; I.rm = (b0 & 7) | rexB; I.dstE = true; I.imm = true;
+      if (os === 8) { I.immLo = s32(); I.immHi = s32(); } else { I.immLo = s32(); I.immHi = 0; }
+      return finish();
+    }
+    case 0xc1: case 0xd1: {
+      modrm();
+      if (I.rm < 0 || I.op === 2 || I.op === 3) throw NO;
+      const n = (b0 === 0xc1 ? u8() : 1) & (os === 8 ? 63 : 31);
+      if (n === 0) throw NO;
+      I.kind = K.Shift; I.immLo = n;
+      return finish();
+    }
+    case 0xc7: {
+      modrm();
+      if (I.op !== 0) throw NO;
+      I.kind = K.MovImm; I.dstE = true; immOs();
+      return finish();
+    }
+    case 0xe9: case 0xeb: {
+      const d = b0 === 0xe9 ? s32() : s8(); I.kind = K.Jmp;
+      const r = finish();
+      [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
+      if (!canonical(I.thi)) throw NO;
+      return r;
+    }
+    case 0xf7: {
+      modrm();
+      if (I.op === 0 || I.op === 1) { I.kind = K.Test; immOs(); return finish(); }
+      if (I.op === 2) { I.kind = K.Not; return finish(); }
+      if (I.op === 3) { I.kind = K.Neg; return finish(); }
+      throw NO;
+    }
+    case 0xff: modrm(); if (I.op > 1) throw NO; I.kind = K.IncDec; return finish();
+    case 0x0f: {
+      const b1 = u8();
+      if (b1 >= 0x80 && b1 <= 0x8f) {
+        const d = s32(); I.kind = K.Jcc; I.cc = b1 & 15;
+        const r = finish();
+        [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
+        if (!canonical(I.thi)) throw NO;
+        return r;
+      }
+      if (b1 === 0x1f) { modrm(); I.m = null; I.rm = -1; return finish(); }
+      if (b1 === 0xaf) { modrm(); I.kind = K.Imul; I.imm = false; return finish(); }
+      if (b1 === 0xb6 || b1 === 0xb7 || b1 === 0xbe || b1 === 0xbf) {
+        modrm(); I.kind = K.Movx; I.srcSize = (b1 & 1) === 0 ? 1 : 2; I.signed = b1 >= 0xbe;
+        return finish();
+      }
+      throw NO;
+    }
+    default: throw NO;
+  }
+}
+
+export interface WasmTranslation {
+  bytes: Uint8Array;
+  ripsLo: Int32Array;
+  ripsHi: Int32Array;
+  /** Guest code bytes covered from the start. */
+  len: number;
+  /** Registers the block reads (loaded at entry) and writes (stored back), as bit masks. */
+  used: number;
+  written: number;
+  insns: number;
+}
+
+/** Static knowledge of the flag producer at a point: op kind and size, or null (unknown: read the record). */
+type Prod = { op: number; size: number } | null;
+
+class Emitter {
+  readonly c = new Code();
+  /** Open structured-control labels, innermost last: loop heads ("L<k>") and forward spans ("S<i>"). */
+  readonly labels: string[] = [];
+  prod: Prod = null;
+  written = 0;
+
+  constructor(readonly insns: Insn[]) {}
+
+  depth(label: string): number {
+    const i = this.labels.lastIndexOf(label);
+    if (i < 0) throw new Error(`wasm translate: no label ${label}`);
+    return this.labels.length - 1 - i;
+  }
+
+  // ---- state spills ----
+  storeRegs(): void {
+    const c = this.c;
+    for (let r = 0; r < 16; r++) if ((this.written >> r) & 1) c.get(P_SCR).get(L_REG + r).mem(Op.I64Store, 3, SCR_REGS + 8 * r);
+  }
+  storeRecord(): void {
+    const c = this.c;
+    c.get(P_SCR).get(L_OP).mem(Op.I32Store, 2, LF_OP);
+    c.get(P_SCR).get(L_SIZE).mem(Op.I32Store, 2, LF_SIZE);
+    c.get(P_SCR).get(L_RES).mem(Op.I64Store, 3, LF_RES);
+    c.get(P_SCR).get(L_S1).mem(Op.I64Store, 3, LF_S1);
+    c.get(P_SCR).get(L_S2).mem(Op.I64Store, 3, LF_S2);
+    c.get(P_SCR).get(L_AUX).mem(Op.I32Store, 2, LF_AUX);
+    c.get(P_SCR).get(L_FLAGS).mem(Op.I32Store, 2, LF_FLAGS);
+  }
+  /** Before a host call that may throw: everything the dispatcher needs to restart at instruction k. */
+  spill(k: number): void {
+    const c = this.c;
+    this.storeRegs();
+    this.storeRecord();
+    c.get(P_SCR).i32(k).mem(Op.I32Store, 2, SCR_BI);
+    c.get(P_SCR).get(L_EXTRA).mem(Op.I32Store, 2, SCR_EXTRA);
+  }
+  /** Leaves with RIP (lo, hi) and `count` + extra instructions retired. */
+  exit(lo: number, hi: number, count: number): void {
+    const c = this.c;
+    this.storeRegs();
+    this.storeRecord();
+    c.get(P_SCR).i32(lo).mem(Op.I32Store, 2, SCR_RIP);
+    c.get(P_SCR).i32(hi).mem(Op.I32Store, 2, SCR_RIP + 4);
+    c.get(L_EXTRA).i32(count).op(Op.I32Add).op(Op.Return);
+  }
+
+  // ---- values (pushed on the wasm stack as i64, zero-extended for 32-bit sizes) ----
+  reg(r: number, os: number): void {
+    this.c.get(L_REG + r);
+    if (os === 4) this.c.i64(-1, 0).op(Op.I64And);
+    else if (os === 2) this.c.i64(0xffff, 0).op(Op.I64And);
+  }
+  reg8(r: number, rex: number): void {
+    const c = this.c;
+    if (rex === 0 && r >= 4 && r < 8) c.get(L_REG + r - 4).i64(8, 0).op(Op.I64ShrU).i64(255, 0).op(Op.I64And);
+    else c.get(L_REG + r).i64(255, 0).op(Op.I64And);
+  }
+  /** Writes the i64 in local `l` to register r (32-bit: zero-extends). */
+  setReg(r: number, os: number, l: number): void {
+    const c = this.c;
+    c.get(l);
+    if (os === 4) c.i64(-1, 0).op(Op.I64And);
+    c.set(L_REG + r);
+    this.written |= 1 << r;
+  }
+
+  /** EA of m into L_EA, with the canonical check (#SS for rsp/rbp based, else #GP) unless `lea`. */
+  ea(I: Insn, k: number, lea: boolean): void {
+    const c = this.c, m = I.m!;
+    if (m.ripRel) {
+      const [lo, hi] = ripAdd(I.nlo, I.nhi, m.disp);
+      c.i64(lo, hi).set(L_EA);
+      return;
+    }
+    c.i64(m.disp, m.disp >> 31);
+    if (m.base >= 0) c.get(L_REG + m.base).op(Op.I64Add);
+    if (m.idx >= 0) {
+      c.get(L_REG + m.idx);
+      if (m.scale > 0) c.i64(m.scale, 0).op(Op.I64Shl);
+      c.op(Op.I64Add);
+    }
+    c.set(L_EA);
+    if (lea) return;
+    c.get(L_EA).i64(16, 0).op(Op.I64Shl).i64(16, 0).op(Op.I64ShrS).get(L_EA).op(Op.I64Ne).open(Op.If);
+    this.spill(k);
+    c.i32(m.ss ? 12 : 13).call(F_FAULT).op(Op.Unreachable);
+    c.op(Op.End);
+  }
+
+  /** TLB probe of L_EA for an access of `size` bytes through the read or write set: sets L_LO/L_HI, L_T and
+   * leaves the hit test (i32) on the stack. */
+  probe(size: number, write: boolean): void {
+    const c = this.c;
+    c.get(L_EA).op(Op.I32WrapI64).set(L_LO);
+    c.get(L_EA).i64(32, 0).op(Op.I64ShrU).op(Op.I32WrapI64).set(L_HI);
+    c.get(L_LO).i32(12).op(Op.I32ShrU).get(L_HI).op(Op.I32Xor).i32(4095).op(Op.I32And).i32(4).op(Op.I32Shl)
+      .get(write ? P_WTLB : P_RTLB).op(Op.I32Add).set(L_T);
+    c.get(L_T).mem(Op.I64Load, 2, 0);
+    c.get(L_EA).i64(-4096 | (size - 1), -1).op(Op.I64And).op(Op.I64Eq);
+  }
+  /** RAM address of the probed access (after a hit) into L_ADDR. */
+  addr(): void {
+    this.c.get(L_T).mem(Op.I32Load, 2, 8).get(L_LO).i32(4095).op(Op.I32And).op(Op.I32Add).set(L_ADDR);
+  }
+  loadAddr(size: number): void {
+    const c = this.c;
+    c.get(L_ADDR);
+    switch (size) {
+      case 1: c.mem(Op.I32Load8U, 0).op(Op.I64ExtendI32U); break;
+      case 2: c.mem(Op.I32Load16U, 1).op(Op.I64ExtendI32U); break;
+      case 4: c.mem(Op.I64Load32U, 2); break;
+      default: c.mem(Op.I64Load, 3); break;
+    }
+  }
+  storeAddr(size: number, l: number): void {
+    const c = this.c;
+    c.get(L_ADDR).get(l);
+    switch (size) {
+      case 1: c.op(Op.I32WrapI64).mem(Op.I32Store8, 0); break;
+      case 2: c.op(Op.I32WrapI64).mem(Op.I32Store16, 1); break;
+      case 4: c.op(Op.I32WrapI64).mem(Op.I32Store, 2); break;
+      default: c.mem(Op.I64Store, 3); break;
+    }
+  }
+  /** Slow-path read of L_LO/L_HI (after spill) pushing an i64. */
+  slowRead(size: number): void {
+    const c = this.c;
+    const f = F_RD + (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3);
+    c.get(L_LO).get(L_HI).call(f).op(Op.I64ExtendI32U);
+    if (size === 8) c.get(P_SCR).mem(Op.I64Load32U, 2, SCR_TMP).i64(32, 0).op(Op.I64Shl).op(Op.I64Or);
+  }
+  /** Slow-path write of local l; leaves when the write hit translated code. */
+  slowWrite(size: number, l: number, I: Insn, k: number): void {
+    const c = this.c;
+    const f = F_WR + (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3);
+    c.get(L_LO).get(L_HI).get(l).op(Op.I32WrapI64);
+    if (size === 8) c.get(l).i64(32, 0).op(Op.I64ShrU).op(Op.I32WrapI64);
+    c.call(f).open(Op.If);
+    this.exit(I.nlo, I.nhi, k + 1);
+    c.op(Op.End);
+  }
+  /** Reads memory operand (EA in L_EA) into an i64 on the stack. */
+  read(size: number, k: number): void {
+    const c = this.c;
+    this.probe(size, false);
+    c.open(Op.If, T.I64);
+    this.addr();
+    this.loadAddr(size);
+    c.op(Op.Else);
+    this.spill(k);
+    this.slowRead(size);
+    c.op(Op.End);
+  }
+  write(size: number, l: number, I: Insn, k: number): void {
+    const c = this.c;
+    this.probe(size, true);
+    c.open(Op.If);
+    this.addr();
+    this.storeAddr(size, l);
+    c.op(Op.Else);
+    this.spill(k);
+    this.slowWrite(size, l, I, k);
+    c.op(Op.End);
+  }
+  /** Read of a read-modify-write destination: probes for write (a #PF reports W=1); L_HIT remembers the path. */
+  readRmw(size: number, k: number): void {
+    const c = this.c;
+    this.probe(size, true);
+    c.tee(L_HIT).open(Op.If, T.I64);
+    this.addr();
+    this.loadAddr(size);
+    c.op(Op.Else);
+    this.spill(k);
+    c.i32(size).get(L_LO).get(L_HI).call(F_PW);
+    this.slowRead(size);
+    c.op(Op.End);
+  }
+  writeRmw(size: number, l: number, I: Insn, k: number): void {
+    const c = this.c;
+    c.get(L_HIT).open(Op.If);
+    this.storeAddr(size, l);
+    c.op(Op.Else);
+    this.slowWrite(size, l, I, k);
+    c.op(Op.End);
+  }
+
+  /** E operand (register or memory) of size os as i64 on the stack. */
+  readE(I: Insn, os: number, k: number): void {
+    if (I.rm >= 0) { if (os === 1) this.reg8(I.rm, I.rex); else this.reg(I.rm, os); return; }
+    this.ea(I, k, false);
+    this.read(os, k);
+  }
+
+  // ---- lazy flags ----
+  record(op: number, size: number, res: number, s1: number, s2: number): void {
+    const c = this.c;
+    c.i32(op).set(L_OP).i32(size).set(L_SIZE).get(res).set(L_RES);
+    if (s1 >= 0) c.get(s1).set(L_S1);
+    if (s2 >= 0) c.get(s2).set(L_S2);
+    this.prod = { op, size };
+  }
+  /** Top (sign) bit of i64 local-or-stack value at the record size, as i32. Value on the stack. */
+  top(size: number): void {
+    const c = this.c;
+    c.i64(size === 8 ? 63 : 31, 0).op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And);
+  }
+  /** Pushes the six arithmetic flags (EFLAGS bits) of the current record. */
+  arith(k: number): void {
+    const c = this.c, p = this.prod;
+    if (p === null || p.op === LF_IMUL64) { this.storeRecord(); c.call(F_ARITH); return; }
+    if (p.op === LF_NONE) { c.get(L_FLAGS); return; }
+    const s = p.size;
+    void k;
+    // CF
+    switch (p.op) {
+      case LF_ADD: c.get(L_RES).get(L_S1).op(Op.I64LtU); break;
+      case LF_SUB: c.get(L_S1).get(L_S2).op(Op.I64LtU); break;
+      case LF_LOGIC: c.i32(0); break;
+      default: c.get(L_AUX).i32(1).op(Op.I32And); break; // INC, DEC, RESAUX
+    }
+    // PF
+    c.get(L_RES).op(Op.I32WrapI64).i32(255).op(Op.I32And).op(Op.I32Popcnt).i32(1).op(Op.I32And).op(Op.I32Eqz)
+      .i32(2).op(Op.I32Shl).op(Op.I32Or);
+    // AF
+    if (p.op === LF_ADD || p.op === LF_SUB || p.op === LF_INC || p.op === LF_DEC) {
+      c.get(L_S1).get(L_S2).op(Op.I64Xor).get(L_RES).op(Op.I64Xor).op(Op.I32WrapI64).i32(16).op(Op.I32And).op(Op.I32Or);
+    }
+    // ZF
+    c.get(L_RES).op(Op.I64Eqz).i32(6).op(Op.I32Shl).op(Op.I32Or);
+    // SF
+    c.get(L_RES); this.top(s); c.i32(7).op(Op.I32Shl).op(Op.I32Or);
+    // OF
+    switch (p.op) {
+      case LF_ADD: case LF_INC:
+        c.get(L_S1).get(L_RES).op(Op.I64Xor).get(L_S2).get(L_RES).op(Op.I64Xor).op(Op.I64And); this.top(s); break;
+      case LF_SUB: case LF_DEC:
+        c.get(L_S1).get(L_S2).op(Op.I64Xor).get(L_S1).get(L_RES).op(Op.I64Xor).op(Op.I64And); this.top(s); break;
+      case LF_LOGIC: c.i32(0); break;
+      default: c.get(L_AUX).i32(11).op(Op.I32ShrU).i32(1).op(Op.I32And); break;
+    }
+    c.i32(11).op(Op.I32Shl).op(Op.I32Or);
+  }
+  /** Pushes CF (0/1) of the current record. */
+  cf(k: number): void {
+    const c = this.c, p = this.prod;
+    if (p !== null && p.op === LF_SUB) { c.get(L_S1).get(L_S2).op(Op.I64LtU); return; }
+    if (p !== null && p.op === LF_ADD) { c.get(L_RES).get(L_S1).op(Op.I64LtU); return; }
+    if (p !== null && p.op === LF_LOGIC) { c.i32(0); return; }
+    this.arith(k);
+    c.i32(1).op(Op.I32And);
+  }
+  /** Pushes condition cc (0/1). */
+  cond(cc: number, k: number): void {
+    const c = this.c, p = this.prod;
+    if (p === null) { this.storeRecord(); c.i32(cc).call(F_COND); return; }
+    const sext = (l: number): void => { c.get(l); if (p.size === 4) c.op(Op.I32WrapI64).op(Op.I64ExtendI32S); };
+    if (p.op === LF_SUB) {
+      const u: Record<number, Op> = { 2: Op.I64LtU, 3: Op.I64GeU, 6: Op.I64LeU, 7: Op.I64GtU };
+      const s: Record<number, Op> = { 12: Op.I64LtS, 13: Op.I64GeS, 14: Op.I64LeS, 15: Op.I64GtS };
+      if (cc === 4 || cc === 5) { c.get(L_RES).op(Op.I64Eqz); if (cc === 5) c.op(Op.I32Eqz); return; }
+      if (u[cc] !== undefined) { c.get(L_S1).get(L_S2).op(u[cc]!); return; }
+      if (s[cc] !== undefined) { sext(L_S1); sext(L_S2); c.op(s[cc]!); return; }
+    }
+    if (p.op === LF_LOGIC) {
+      const zf = (): void => { c.get(L_RES).op(Op.I64Eqz); };
+      const sf = (): void => { c.get(L_RES); this.top(p.size); };
+      switch (cc) {
+        case 4: zf(); return;
+        case 5: zf(); c.op(Op.I32Eqz); return;
+        case 8: case 12: sf(); return;
+        case 9: case 13: sf(); c.op(Op.I32Eqz); return;
+        case 14: zf(); sf(); c.op(Op.I32Or); return;
+        case 15: zf(); sf(); c.op(Op.I32Or).op(Op.I32Eqz); return;
+      }
+    }
+    this.arith(k);
+    c.set(L_F);
+    const bit = (n: number): void => { c.get(L_F).i32(n).op(Op.I32ShrU).i32(1).op(Op.I32And); };
+    switch (cc >> 1) {
+      case 0: bit(11); break;
+      case 1: bit(0); break;
+      case 2: bit(6); break;
+      case 3: bit(0); bit(6); c.op(Op.I32Or); break;
+      case 4: bit(7); break;
+      case 5: bit(2); break;
+      case 6: bit(7); bit(11); c.op(Op.I32Xor); break;
+      default: bit(6); bit(7); bit(11); c.op(Op.I32Xor).op(Op.I32Or); break;
+    }
+    if (cc & 1) c.op(Op.I32Eqz);
+  }
+}
+
+const mask = (os: number): [number, number] => (os === 8 ? [-1, -1] : [-1, 0]);
+
+/** Emits one instruction (not jcc/jmp). */
+function emitInsn(e: Emitter, I: Insn, k: number): void {
+  const c = e.c, os = I.os;
+  switch (I.kind) {
+    case K.Nop: return;
+    case K.Alu: case K.Test: {
+      // a = destination operand (E or G), b = source
+      const rmw = I.kind === K.Alu && I.op !== 7 && I.dstE && I.rm < 0;
+      if (I.dstE) {
+        if (I.rm >= 0) e.reg(I.rm, os);
+        else { e.ea(I, k, false); if (rmw) e.readRmw(os, k); else e.read(os, k); }
+        c.set(L_A);
+        if (I.imm) c.i64(I.immLo, I.immHi); else e.reg(I.reg, os);
+        c.set(L_B);
+      } else if (I.kind === K.Test) {
+        e.readE(I, os, k); c.set(L_A);
+        e.reg(I.reg, os); c.set(L_B);
+      } else {
+        e.reg(I.reg, os); c.set(L_A);
+        e.readE(I, os, k); c.set(L_B);
+      }
+      const op = I.kind === K.Test ? 4 : I.op;
+      c.get(L_A).get(L_B);
+      switch (op) {
+        case 0: c.op(Op.I64Add); break;
+        case 1: c.op(Op.I64Or); break;
+        case 4: c.op(Op.I64And); break;
+        case 5: case 7: c.op(Op.I64Sub); break;
+        default: c.op(Op.I64Xor); break;
+      }
+      if (os === 4) c.i64(...mask(4)).op(Op.I64And);
+      c.set(L_R);
+      if (op === 0) e.record(LF_ADD, os, L_R, L_A, L_B);
+      else if (op === 5 || op === 7) e.record(LF_SUB, os, L_R, L_A, L_B);
+      else e.record(LF_LOGIC, os, L_R, -1, -1);
+      if (I.kind === K.Test || op === 7) return;
+      if (!I.dstE) e.setReg(I.reg, os, L_R);
+      else if (I.rm >= 0) e.setReg(I.rm, os, L_R);
+      else e.writeRmw(os, L_R, I, k);
+      return;
+    }
+    case K.Mov:
+      if (I.dstE) {
+        e.reg(I.reg, os); c.set(L_R);
+        if (I.rm >= 0) e.setReg(I.rm, os, L_R);
+        else { e.ea(I, k, false); e.write(os, L_R, I, k); }
+      } else {
+        e.readE(I, os, k); c.set(L_R);
+        e.setReg(I.reg, os, L_R);
+      }
+      return;
+    case K.MovImm:
+      c.i64(I.immLo, I.immHi).set(L_R);
+      if (I.rm >= 0) e.setReg(I.rm, os, L_R);
+      else { e.ea(I, k, false); e.write(os, L_R, I, k); }
+      return;
+    case K.Lea:
+      e.ea(I, k, true);
+      e.setReg(I.reg, os, L_EA);
+      return;
+    case K.Movsxd:
+      e.readE(I, 4, k);
+      c.op(Op.I32WrapI64).op(Op.I64ExtendI32S).set(L_R);
+      e.setReg(I.reg, 8, L_R);
+      return;
+    case K.Movx:
+      e.readE(I, I.srcSize, k);
+      if (I.signed) {
+        c.op(Op.I32WrapI64);
+        if (I.srcSize === 1) c.i32(24).op(Op.I32Shl).i32(24).op(Op.I32ShrS);
+        else c.i32(16).op(Op.I32Shl).i32(16).op(Op.I32ShrS);
+        c.op(Op.I64ExtendI32S);
+      }
+      c.set(L_R);
+      e.setReg(I.reg, os, L_R);
+      return;
+    case K.Imul: {
+      if (I.imm) { e.readE(I, os, k); c.set(L_A); c.i64(I.immLo, I.immHi).set(L_B); }
+      else { e.readE(I, os, k); c.set(L_B); e.reg(I.reg, os); c.set(L_A); }
+      if (os === 8) {
+        c.get(L_A).get(L_B).op(Op.I64Mul).set(L_R);
+        e.record(LF_IMUL64, 8, L_R, L_A, L_B);
+      } else {
+        // signed 32x32 product; CF = OF = it does not fit in 32 bits (RESAUX, aux 2049)
+        c.get(L_A).op(Op.I32WrapI64).op(Op.I64ExtendI32S).get(L_B).op(Op.I32WrapI64).op(Op.I64ExtendI32S).op(Op.I64Mul).set(L_EA);
+        c.get(L_EA).i64(-1, 0).op(Op.I64And).set(L_R);
+        c.get(L_EA).op(Op.I32WrapI64).op(Op.I64ExtendI32S).get(L_EA).op(Op.I64Ne).i32(2049).op(Op.I32Mul).set(L_AUX);
+        e.record(LF_RESAUX, 4, L_R, -1, -1);
+      }
+      e.setReg(I.reg, os, L_R);
+      return;
+    }
+    case K.Shift: emitShift(e, I, k); return;
+    case K.Not: case K.Neg: {
+      const rmw = I.rm < 0;
+      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.reg(I.rm, os);
+      c.set(L_A);
+      if (I.kind === K.Not) {
+        c.get(L_A).i64(-1, -1).op(Op.I64Xor);
+        if (os === 4) c.i64(-1, 0).op(Op.I64And);
+        c.set(L_R);
+      } else {
+        c.i64(0, 0).get(L_A).op(Op.I64Sub);
+        if (os === 4) c.i64(-1, 0).op(Op.I64And);
+        c.set(L_R);
+        c.get(L_A).set(L_B);
+        c.i64(0, 0).set(L_A);
+        e.record(LF_SUB, os, L_R, L_A, L_B);
+      }
+      if (rmw) e.writeRmw(os, L_R, I, k); else e.setReg(I.rm, os, L_R);
+      return;
+    }
+    case K.IncDec: {
+      e.cf(k);
+      c.set(L_CF);
+      const rmw = I.rm < 0;
+      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.reg(I.rm, os);
+      c.set(L_A);
+      c.get(L_A).i64(1, 0).op(I.op === 1 ? Op.I64Sub : Op.I64Add);
+      if (os === 4) c.i64(-1, 0).op(Op.I64And);
+      c.set(L_R);
+      c.i64(1, 0).set(L_B);
+      c.get(L_CF).set(L_AUX);
+      e.record(I.op === 1 ? LF_DEC : LF_INC, os, L_R, L_A, L_B);
+      if (rmw) e.writeRmw(os, L_R, I, k); else e.setReg(I.rm, os, L_R);
+      return;
+    }
+    default: throw new Error("wasm translate: unexpected kind");
+  }
+}
+
+/** Shifts/rotates of a register by a constant, with exec/shift.ts's records (as translate_inl.ts). */
+function emitShift(e: Emitter, I: Insn, k: number): void {
+  const c = e.c, os = I.os, n = I.immLo, r = I.rm;
+  const bits = os === 8 ? 64 : 32;
+  e.reg(r, os); c.set(L_A);
+  const bitOf = (l: number, b: number): void => { c.get(l).i64(b, 0).op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And); };
+  /** rol/ror: arithmetic flags of the previous record with CF/OF replaced (LF_NONE). */
+  const cfOf = (cfFn: () => void, ofFn: () => void): void => {
+    e.arith(k);
+    c.i32(-2050).op(Op.I32And);
+    cfFn(); c.op(Op.I32Or);
+    ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or);
+    c.set(L_FLAGS);
+    c.i32(LF_NONE).set(L_OP);
+    e.prod = { op: LF_NONE, size: os };
+  };
+  const resAux = (cfFn: () => void, ofFn: () => void): void => {
+    cfFn(); ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or).set(L_AUX);
+    e.record(LF_RESAUX, os, L_R, -1, -1);
+  };
+  switch (I.op) {
+    case 0: case 1: {
+      if (os === 8) c.get(L_A).i64(n, 0).op(I.op === 0 ? Op.I64Rotl : Op.I64Rotr);
+      else {
+        // 32-bit rotate of the zero-extended value: (a << n | a >> (32 - n)) & mask
+        const l = I.op === 0 ? n : 32 - n;
+        c.get(L_A).i64(l, 0).op(Op.I64Shl).get(L_A).i64(32 - l, 0).op(Op.I64ShrU).op(Op.I64Or).i64(-1, 0).op(Op.I64And);
+      }
+      c.set(L_R);
+      if (I.op === 0) cfOf(() => bitOf(L_R, 0), () => { bitOf(L_R, bits - 1); bitOf(L_R, 0); c.op(Op.I32Xor); });
+      else cfOf(() => bitOf(L_R, bits - 1), () => { bitOf(L_R, bits - 1); bitOf(L_R, bits - 2); c.op(Op.I32Xor); });
+      break;
+    }
+    case 4: case 6:
+      c.get(L_A).i64(n, 0).op(Op.I64Shl);
+      if (os === 4) c.i64(-1, 0).op(Op.I64And);
+      c.set(L_R);
+      resAux(() => bitOf(L_A, bits - n), () => { bitOf(L_R, bits - 1); bitOf(L_A, bits - n); c.op(Op.I32Xor); });
+      break;
+    case 5:
+      c.get(L_A).i64(n, 0).op(Op.I64ShrU).set(L_R);
+      resAux(() => bitOf(L_A, n - 1), () => bitOf(L_A, bits - 1));
+      break;
+    default: // sar
+      if (os === 8) c.get(L_A).i64(n, 0).op(Op.I64ShrS);
+      else c.get(L_A).op(Op.I32WrapI64).i32(n).op(Op.I32ShrS).op(Op.I64ExtendI32U);
+      c.set(L_R);
+      resAux(() => bitOf(L_A, n - 1), () => c.i32(0));
+      break;
+  }
+  e.setReg(r, os, L_R);
+}
+
+/** Registers an instruction reads / writes (for the entry loads and the exit stores). */
+function regsOf(I: Insn): [number, number] {
+  let rd = 0, wr = 0;
+  const m = I.m;
+  if (m !== null) { if (m.base >= 0) rd |= 1 << m.base; if (m.idx >= 0) rd |= 1 << m.idx; }
+  if (I.rm >= 0) { rd |= 1 << I.rm; if (I.kind === K.Movx && I.srcSize === 1 && I.rex === 0 && I.rm >= 4 && I.rm < 8) rd |= 1 << (I.rm - 4); }
+  switch (I.kind) {
+    case K.Alu: case K.Test: case K.Mov: case K.Imul:
+      rd |= 1 << I.reg;
+      if (I.kind === K.Alu && I.op === 7) break;
+      if (I.kind === K.Test) break;
+      if (I.kind === K.Mov && !I.dstE) rd &= ~0; // the old value of a 64-bit destination is not needed, but harmless
+      if (I.dstE) { if (I.rm >= 0) wr |= 1 << I.rm; } else wr |= 1 << I.reg;
+      break;
+    case K.MovImm: case K.Shift: case K.Not: case K.Neg: case K.IncDec:
+      if (I.rm >= 0) wr |= 1 << I.rm;
+      break;
+    case K.Lea: case K.Movsxd: case K.Movx: wr |= 1 << I.reg; break;
+  }
+  // every written register is also loaded (32-bit writes do not need it, but the exit stores all of them)
+  return [rd | wr, wr];
+}
+
+/** Translates a looping block at ram[phys..] (RIP (ripLo, ripHi)); null when it has no loop or starts with an
+ * instruction outside the subset. `pages`: size of the shared memory in 64 KiB pages. */
+export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, pages: number): WasmTranslation | null {
+  const lim = Math.min(phys - (phys & 0xfff) + 4096, ram.length);
+  const insns: Insn[] = [];
+  let p = phys;
+  let lo = ripLo, hi = ripHi;
+  while (insns.length < MAX_INSNS && p < lim) {
+    let I: Insn, np: number;
+    try { [I, np] = decode(ram, p, lim, lo, hi); } catch (e) { if (e !== NO) throw e; break; }
+    insns.push(I);
+    p = np;
+    lo = I.nlo; hi = I.nhi;
+    if (I.kind === K.Jmp) break;
+  }
+  const n = insns.length;
+  if (n === 0) return null;
+  const index = (tlo: number, thi: number): number => insns.findIndex((x) => x.lo === tlo && x.hi === thi);
+  // control flow: loop heads (backward targets), forward spans [i, j)
+  const heads = new Set<number>();
+  const back = new Map<number, number>(), fwd = new Map<number, number>();
+  for (let k = 0; k < n; k++) {
+    const I = insns[k]!;
+    if (I.kind !== K.Jcc && I.kind !== K.Jmp) continue;
+    const t = index(I.tlo, I.thi);
+    if (t >= 0 && t <= k) { back.set(k, t); heads.add(t); }
+  }
+  if (heads.size === 0) return null;
+  const spans: [number, number][] = [];
+  for (let k = 0; k < n; k++) {
+    const I = insns[k]!;
+    if (I.kind !== K.Jcc) continue;
+    const j = index(I.tlo, I.thi);
+    if (j <= k) continue;
+    if ([...heads].some((h) => k < h && h < j)) continue;
+    if (spans.some(([a, b]) => (a < k && k < b && j > b) || (k < a && a < j && b > j))) continue;
+    spans.push([k, j]);
+    fwd.set(k, j);
+  }
+  let used = 0, written = 0;
+  for (const I of insns) { const [r, w] = regsOf(I); used |= r; written |= w; }
+  const e = new Emitter(insns);
+  e.written = written;
+  const c = e.c;
+  // entry: registers, record, extra
+  for (let r = 0; r < 16; r++) if ((used >> r) & 1) c.get(P_SCR).mem(Op.I64Load, 3, SCR_REGS + 8 * r).set(L_REG + r);
+  c.get(P_SCR).mem(Op.I32Load, 2, LF_OP).set(L_OP);
+  c.get(P_SCR).mem(Op.I32Load, 2, LF_SIZE).set(L_SIZE);
+  c.get(P_SCR).mem(Op.I64Load, 3, LF_RES).set(L_RES);
+  c.get(P_SCR).mem(Op.I64Load, 3, LF_S1).set(L_S1);
+  c.get(P_SCR).mem(Op.I64Load, 3, LF_S2).set(L_S2);
+  c.get(P_SCR).mem(Op.I32Load, 2, LF_AUX).set(L_AUX);
+  c.get(P_SCR).mem(Op.I32Load, 2, LF_FLAGS).set(L_FLAGS);
+  let loops = 0;
+  for (let k = 0; k < n; k++) {
+    // close spans ending here (innermost first), then open the loop and span starting here
+    for (let q = e.labels.length - 1; q >= 0; q--) {
+      const l = e.labels[q]!;
+      if (l.startsWith("S") && fwd.get(Number(l.slice(1))) === k) { c.op(Op.End); e.labels.splice(q, 1); }
+    }
+    // a join point (loop head, forward-jcc target): the flag producer is not known statically
+    if (heads.has(k) || [...fwd.values()].includes(k)) e.prod = null;
+    if (heads.has(k)) { c.open(Op.Loop); e.labels.push(`L${k}`); loops++; }
+    if (fwd.has(k)) { c.open(Op.Block); e.labels.push(`S${k}`); }
+    const I = insns[k]!;
+    if (I.kind === K.Jcc || I.kind === K.Jmp) {
+      const h = back.get(k), j = fwd.get(k);
+      if (I.kind === K.Jcc) { e.cond(I.cc, k); c.open(Op.If); e.labels.push("if"); }
+      if (h !== undefined) {
+        c.get(L_EXTRA).i32(k + 1 - h).op(Op.I32Add).tee(L_EXTRA).i32(LOOP_MAX).op(Op.I32LtS).br(Op.BrIf, e.depth(`L${h}`));
+        e.exit(insns[h]!.lo, insns[h]!.hi, h);
+      } else if (j !== undefined) {
+        c.get(L_EXTRA).i32(j - k - 1).op(Op.I32Sub).set(L_EXTRA).br(Op.Br, e.depth(`S${k}`));
+      } else e.exit(I.tlo, I.thi, k + 1);
+      if (I.kind === K.Jcc) { c.op(Op.End); e.labels.pop(); }
+      continue;
+    }
+    emitInsn(e, I, k);
+  }
+  const last = insns[n - 1]!;
+  if (last.kind !== K.Jmp) e.exit(last.nlo, last.nhi, n);
+  // close the remaining spans and loops; the end is unreachable (every path returned)
+  for (let q = e.labels.length - 1; q >= 0; q--) c.op(Op.End);
+  c.op(Op.Unreachable);
+  void loops;
+  const bytes = moduleBytes(pages, IMPORTS, [T.I32, T.I32, T.I32], [T.I32], LOCALS, c);
+  return {
+    bytes, ripsLo: Int32Array.from(insns.map((x) => x.lo)), ripsHi: Int32Array.from(insns.map((x) => x.hi)),
+    len: p - phys, used, written, insns: n,
+  };
+}
