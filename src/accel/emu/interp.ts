@@ -12,7 +12,7 @@ import {
 import { execBsx, execBswap, execBt, execPopcnt } from "./exec/bits.ts";
 import { execDiv, execMul1, imulTrunc } from "./exec/muldiv.ts";
 import { execGroup2, execShxd } from "./exec/shift.ts";
-import { checkLock } from "./exec/lock.ts";
+import { checkLock, execLocked } from "./exec/lock.ts";
 import { execString } from "./exec/string.ts";
 import {
   execCliSti, execGroup6, execGroup7, execInOut, execLarLsl, execLoadFar, execMovCrDr, execPopf, execPushf,
@@ -273,7 +273,7 @@ export class Interp extends CoreBase {
       os = this.os; as = this.as;
     }
     this.os = os; this.as = as;
-    this.exec1(b);
+    if (!this.lock || !execLocked(this, b)) this.exec1(b); // locked RMWs: atomic on guest RAM (exec/lock.ts)
   }
 
   /** Slow path of step(): legacy prefixes and REX. Returns the opcode byte; sets this.os / this.as. */
@@ -549,6 +549,7 @@ export class Interp extends CoreBase {
       // ---- jcc rel8 ----
       case 0x82: if (this.is64) this.unknown(); execGroup1(this, b); break;
       case 0x86: case 0x87: { // xchg E, G
+        if (execLocked(this, b)) return; // with memory: implicitly locked, atomic on guest RAM (exec/lock.ts)
         const os = b === 0x86 ? 1 : this.os;
         this.decodeModrm(0);
         const a = readRmw(this, os), ah = this.hi;
