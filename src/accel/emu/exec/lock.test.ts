@@ -33,6 +33,117 @@ test("a LOCK prefix on a register destination or a non-lockable instruction rais
   }
 });
 
+// ---------------------------------------------------------------------------------------------- semantics
+
+/** Deterministic pseudo-random 32-bit values. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
+}
+const hex64 = (hi: number, lo: number): string => "0x" + (hi >>> 0).toString(16).padStart(8, "0") + (lo >>> 0).toString(16).padStart(8, "0");
+const PTR: Record<number, string> = { 1: "byte ptr", 2: "word ptr", 4: "dword ptr", 8: "qword ptr" };
+const RC: Record<number, string> = { 1: "cl", 2: "cx", 4: "ecx", 8: "rcx" };
+const BASE = 0x10800;
+
+/** Runs `cases` (instruction text per case, `@` = the memory operand) with random memory, registers and flags;
+ * returns per case rax, rcx, rdx, rbx, the arithmetic flags and the 128 bytes around the operand. */
+function runCases(insns: string[], seed: number, lock: boolean): string[] {
+  const r = rng(seed);
+  let src = `mov rsi, ${BASE}\n`;
+  insns.forEach((insn, k) => {
+    const m = [r(), r(), r(), r()];
+    const eq = (r() & 1) === 0; // cmpxchg: half the cases compare equal
+    const a = eq ? [m[0]!, m[1]!] : [r(), r()];
+    const d = eq ? m[1]! : r();
+    const bitOff = /^bt[src] .*, [re]?cx$/.test(insn), off = (r() % 400) - 200; // register bit offsets: -200..199
+    src += `
+  lea rdi, [rsi - 64]
+  mov rcx, 16
+  movabs rax, ${hex64(r(), r())}
+  rep stosq
+  movabs rax, ${hex64(m[1]!, m[0]!)}
+  mov [rsi], rax
+  movabs rax, ${hex64(m[3]!, m[2]!)}
+  mov [rsi + 8], rax
+  movabs rax, ${hex64(a[1]!, a[0]!)}
+  movabs rcx, ${bitOff ? hex64(off < 0 ? -1 : 0, off) : hex64(r(), r())}
+  movabs rdx, ${hex64(r(), d)}
+  movabs rbx, ${hex64(r(), r())}
+  push ${(r() & 0x8d5) | 2}
+  popfq
+  ${lock ? "lock " : ""}${insn}
+  pushfq
+  pop r8
+  mov [rsi + 0x1000 + ${k * 64}], rax
+  mov [rsi + 0x1008 + ${k * 64}], rcx
+  mov [rsi + 0x1010 + ${k * 64}], rdx
+  mov [rsi + 0x1018 + ${k * 64}], rbx
+  mov [rsi + 0x1020 + ${k * 64}], r8
+  lea rdi, [rsi + 0x3000 + ${k * 128}]
+  lea r9, [rsi - 64]
+  xchg rsi, r9
+  mov rcx, 16
+  rep movsq
+  mov rsi, r9
+`;
+  });
+  const run = runAsm(src + "hlt", { budget: 1_000_000 });
+  assert.equal(run.sys.events.length, 0, `no exception (${JSON.stringify(run.sys.events[0])})`);
+  const ram = run.sys.ram;
+  return insns.map((insn, k) => {
+    const q = (o: number) => Buffer.from(ram.subarray(BASE + o, BASE + o + 8)).toString("hex");
+    const flags = new DataView(ram.buffer).getUint32(BASE + 0x1020 + k * 64, true) & 0x8d5;
+    return `${insn}: rax ${q(0x1000 + k * 64)} rcx ${q(0x1008 + k * 64)} rdx ${q(0x1010 + k * 64)} rbx ${q(0x1018 + k * 64)} ` +
+      `flags ${flags.toString(16)} mem ${Buffer.from(ram.subarray(BASE + 0x3000 + k * 128, BASE + 0x3080 + k * 128)).toString("hex")}`;
+  });
+}
+
+test("each locked form gives the registers, flags and memory of its unlocked form (aligned, misaligned, page-crossing)", { skip }, () => {
+  const forms: string[] = [];
+  for (const size of [1, 2, 4, 8]) {
+    const c = RC[size]!, m = `${PTR[size]} [rsi + @]`;
+    for (const op of ["add", "or", "adc", "sbb", "and", "sub", "xor"]) {
+      forms.push(`${op} ${m}, ${c}`, `${op} ${m}, ${size === 1 ? "0xa5" : "-3"}`);
+      if (size > 1) forms.push(`${op} ${m}, ${size === 2 ? "0x1234" : "0x12345678"}`);
+    }
+    forms.push(`inc ${m}`, `dec ${m}`, `not ${m}`, `neg ${m}`, `xadd ${m}, ${c}`, `cmpxchg ${m}, ${c}`);
+    if (size > 1) for (const op of ["bts", "btr", "btc"]) forms.push(`${op} ${m}, ${c}`, `${op} ${m}, ${size * 8 - 3}`);
+  }
+  forms.push("cmpxchg8b qword ptr [rsi + @]");
+  for (const off of [0, 1, 6]) {
+    const insns = forms.map((f) => f.replace("@", String(off)));
+    assert.deepEqual(runCases(insns, 7 + off, true), runCases(insns, 7 + off, false), `operand offset ${off}`);
+  }
+  // An operand crossing into the next page (rsi + 0x7fd: the page ends at 0x11000).
+  const cross = ["add dword ptr [rsi + 0x7fd], ecx", "xadd qword ptr [rsi + 0x7fd], rcx", "bts dword ptr [rsi + 0x7fd], 30"];
+  assert.deepEqual(runCases(cross, 99, true), runCases(cross, 99, false), "page-crossing");
+});
+
+test("xchg with memory swaps atomically in every size, and the lock prefix changes nothing", { skip }, () => {
+  const r = runAsm(`
+    mov rsi, 0x10000
+    movabs rax, 0x1122334455667788
+    mov [rsi], rax
+    mov [rsi + 16], rax
+    movabs rcx, 0x99aabbccddeeff00
+    xchg byte ptr [rsi], cl
+    xchg word ptr [rsi + 2], cx
+    xchg dword ptr [rsi + 4], ecx
+    mov rdx, 7
+    lock xchg qword ptr [rsi + 16], rdx
+    mov r8, rdx
+    xchg [rsi + 17], rdx
+    hlt`);
+  // byte: cl 00 <-> 88; word: cx ff88 <-> 5566; dword: ecx ddee5566 <-> 11223344 (zero-extended into rcx).
+  assert.equal(r.r(1), 0x11223344n);
+  assert.equal(r.r(8), 0x1122334455667788n, "the qword xchg returned the old value");
+  assert.equal(r.r(2), 0n, "the misaligned xchg (the ordinary path) read the zero bytes at +17");
+  const dv = new DataView(r.sys.ram.buffer);
+  assert.equal(dv.getBigUint64(0x10000, true), 0xddee5566ff887700n);
+  assert.equal(dv.getBigUint64(0x10010, true), 0x2233445566778807n);
+  assert.equal(dv.getUint8(0x10018), 0x11);
+});
+
 // ---------------------------------------------------------------------------------------------- atomicity
 
 /** Data words of the stress program (offsets from RDI = 0x200000). */
