@@ -47,6 +47,22 @@ const PFX = new Uint8Array(256);
 for (const b of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PFX[b] = 1;
 for (let b = 0x40; b < 0x50; b++) PFX[b] = 2;
 
+/** ModRM pre-decode for the one-byte opcodes exec1() handles itself: exec1 decodes their ModRM (and SIB,
+ * displacement, effective address) before its switch, through a single call site that TurboFan inlines (it runs on
+ * most exec1 invocations; one call per case would not be). 0 = none or decoded by the handler (lea, pop Ev, group 3,
+ * the rare opcodes); 1 = no immediate follows; 2 = imm8 follows; 3 = imm16/32 by operand size follows (the immediate
+ * size matters for RIP-relative addresses). */
+const MODRM1 = new Uint8Array(256);
+for (let b = 0; b < 0x40; b++) if ((b & 7) < 4) MODRM1[b] = 1;
+for (const b of [0x63, 0x84, 0x85, 0x88, 0x89, 0x8a, 0x8b, 0xd1, 0xd3, 0xff]) MODRM1[b] = 1;
+for (const b of [0x80, 0x83, 0xc1, 0xc6]) MODRM1[b] = 2;
+for (const b of [0x81, 0xc7]) MODRM1[b] = 3;
+/** The same for the 0f opcodes exec0f() handles itself (0f 1f, the multi-byte nop, decodes with noSeg). */
+const MODRM0F = new Uint8Array(256);
+for (let b = 0x40; b < 0x50; b++) MODRM0F[b] = 1;
+for (let b = 0x90; b < 0xa0; b++) MODRM0F[b] = 1;
+for (const b of [0xaf, 0xb6, 0xb7, 0xbe, 0xbf]) MODRM0F[b] = 1;
+
 export type UnknownOpcodeLog = (bytes: string, rip: string, mode: number) => void;
 
 export class Interp extends CoreBase {
@@ -340,6 +356,8 @@ export class Interp extends CoreBase {
   /** One-byte map, hot opcodes only (a small function TurboFan keeps optimized); the rest is in exec1Rare. */
   private exec1(b: number): void {
     const rlo = this.rlo, rhi = this.rhi;
+    const mk = MODRM1[b];
+    if (mk !== 0) this.decodeModrm(mk === 1 ? 0 : mk === 2 ? 1 : this.os === 2 ? 2 : 4);
     switch (b) {
       case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05:
       case 0x08: case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:
@@ -352,52 +370,55 @@ export class Interp extends CoreBase {
         execAluOp(this, b);
         break;
       case 0x0f: this.exec0f(this.f8()); return;
-      case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57: {
-        const r = (b & 7) | this.rexB, os = this.stackOs();
-        if (os === 8) this.push(8, rlo[r], rhi[r]);
-        else this.push(os, os === 2 ? rlo[r] & 0xffff : rlo[r], 0);
+      case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+        this.pushReg(b);
         break;
-      }
-      case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: {
-        const r = (b & 7) | this.rexB, os = this.stackOs();
-        const v = this.peek(os, 0), h = this.hi;
-        this.adjSp(os);
-        this.setReg(os, r, v, h);
+      case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+        this.popReg(b);
         break;
-      }
       case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
-        const d = this.fs8();
-        if (this.cond(b & 15)) { this.jumpRel(d); return; }
+      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
+        if (this.jcc8(b)) return;
         break;
-      }
       case 0x80: case 0x81: case 0x83: execGroup1(this, b); break;
       case 0x84: execTestEG(this, 1); break;
       case 0x85: execTestEG(this, this.os); break;
-      case 0x88: this.decodeModrm(0); this.writeE(1, this.getReg8(this.reg), 0); break;
-      case 0x89: {
+      case 0x88: this.writeE(1, this.getReg8(this.reg), 0); break;
+      case 0x89: { // mov Ev, Gv (the memory stores call the system directly: no rdMem/wrMem level)
         const os = this.os;
-        this.decodeModrm(0);
         const r = this.reg;
         if (this.mod === 3) {
           const d = this.rm;
-          if (os === 8) { rlo[d] = rlo[r]; rhi[d] = rhi[r]; break; }
-          if (os === 4) { rlo[d] = rlo[r]; rhi[d] = 0; break; }
-        }
-        if (os === 8) this.wrMem(8, this.eaLo, this.eaHi, rlo[r], rhi[r]);
-        else this.writeE(os, os === 4 ? rlo[r] : rlo[r] & 0xffff, 0);
+          if (os === 8) { rlo[d] = rlo[r]; rhi[d] = rhi[r]; }
+          else if (os === 4) { rlo[d] = rlo[r]; rhi[d] = 0; }
+          else rlo[d] = (rlo[d] & ~0xffff) | (rlo[r] & 0xffff);
+        } else if (os === 8) this.sys.writeLin64(this.eaLo, this.eaHi, rlo[r], rhi[r]);
+        else if (os === 4) this.sys.writeLin32(this.eaLo, this.eaHi, rlo[r]);
+        else this.sys.writeLin16(this.eaLo, this.eaHi, rlo[r] & 0xffff);
         break;
       }
-      case 0x8a: this.decodeModrm(0); this.setReg8(this.reg, this.readE(1)); break;
-      case 0x8b: {
+      case 0x63: { // movsxd (64-bit; arpl outside is not implemented)
+        if (!this.is64) this.unknown();
+        const v = this.readE(4);
+        if (this.os === 8) { rlo[this.reg] = v; rhi[this.reg] = v >> 31; }
+        else this.setReg(this.os, this.reg, v, 0);
+        break;
+      }
+      case 0x8a: this.setReg8(this.reg, this.readE(1)); break;
+      case 0x8b: { // mov Gv, Ev
         const os = this.os;
-        this.decodeModrm(0);
         const r = this.reg;
-        if (os === 8) {
-          if (this.mod === 3) { rlo[r] = rlo[this.rm]; rhi[r] = rhi[this.rm]; }
-          else { rlo[r] = this.rdMem(8, this.eaLo, this.eaHi); rhi[r] = this.hi; }
-        } else if (os === 4) { rlo[r] = this.readE(4); rhi[r] = 0; }
-        else this.setReg(2, r, this.readE(2), 0);
+        if (this.mod === 3) {
+          const m = this.rm;
+          if (os === 8) { rlo[r] = rlo[m]; rhi[r] = rhi[m]; }
+          else if (os === 4) { rlo[r] = rlo[m]; rhi[r] = 0; }
+          else rlo[r] = (rlo[r] & ~0xffff) | (rlo[m] & 0xffff);
+        } else {
+          const sys = this.sys;
+          if (os === 8) { const v = sys.readLin64(this.eaLo, this.eaHi) | 0; rhi[r] = sys.hiResult | 0; rlo[r] = v; }
+          else if (os === 4) { rlo[r] = sys.readLin32(this.eaLo, this.eaHi) | 0; rhi[r] = 0; }
+          else rlo[r] = (rlo[r] & ~0xffff) | (sys.readLin16(this.eaLo, this.eaHi) & 0xffff);
+        }
         break;
       }
       case 0x8d: { // lea
@@ -418,37 +439,18 @@ export class Interp extends CoreBase {
         else this.setReg(2, r, this.f16(), 0);
         break;
       }
-      case 0xc1: this.decodeModrm(1); execGroup2(this, this.os, this.f8()); break;
-      case 0xd1: this.decodeModrm(0); execGroup2(this, this.os, 1); break;
-      case 0xd3: this.decodeModrm(0); execGroup2(this, this.os, rlo[1] & 0xff); break;
-      case 0xc3: { // ret near
-        const os = this.stackOs();
-        const v = this.peek(os, 0), h = this.hi;
-        this.jumpNear(v, h, os);
-        this.adjSp(os);
-        return;
-      }
+      case 0xc1: execGroup2(this, this.os, this.f8()); break;
+      case 0xd1: execGroup2(this, this.os, 1); break;
+      case 0xd3: execGroup2(this, this.os, rlo[1] & 0xff); break;
+      case 0xc3: this.retNear(); return;
       case 0xc6: case 0xc7: { // mov Ev, imm
         const os = b === 0xc6 ? 1 : this.os;
-        this.decodeModrm(os === 1 ? 1 : os === 2 ? 2 : 4);
         if (((this.modrm >> 3) & 7) !== 0) this.unknown();
         const v = this.fImm(os);
         this.writeE(os, v, this.hi);
         break;
       }
-      case 0xe8: { // call rel
-        const os = this.stackOs();
-        const d = os === 2 ? (this.f16() << 16) >> 16 : this.f32();
-        const lo = this.nextRip(), hi = this.hi;
-        if (this.is64) { // check the target before pushing, so a #GP leaves RSP alone
-          const s = (lo >>> 0) + d;
-          const th = s > 0xffffffff ? (hi + 1) | 0 : s < 0 ? (hi - 1) | 0 : hi;
-          if (((th << 16) >> 16) !== th) this.gp0();
-        }
-        this.push(os, lo, hi);
-        this.jumpRel(d);
-        return;
-      }
+      case 0xe8: this.callRel(); return;
       case 0xe9: {
         const d = this.stackOs() === 2 ? (this.f16() << 16) >> 16 : this.f32();
         this.jumpRel(d);
@@ -512,14 +514,6 @@ export class Interp extends CoreBase {
         }
         break;
       }
-      case 0x63: { // movsxd (64-bit) / arpl
-        if (!this.is64) this.unknown();
-        this.decodeModrm(0);
-        const v = this.readE(4);
-        if (this.os === 8) { rlo[this.reg] = v; rhi[this.reg] = v >> 31; }
-        else this.setReg(this.os, this.reg, v, 0);
-        break;
-      }
       case 0x68: { // push imm
         const os = this.stackOs();
         const v = os === 2 ? this.f16() : this.f32();
@@ -547,7 +541,7 @@ export class Interp extends CoreBase {
         break;
 
       // ---- jcc rel8 ----
-      case 0x82: if (this.is64) this.unknown(); execGroup1(this, b); break;
+      case 0x82: if (this.is64) this.unknown(); this.decodeModrm(1); execGroup1(this, b); break;
       case 0x86: case 0x87: { // xchg E, G
         if (execLocked(this, b)) return; // with memory: implicitly locked, atomic on guest RAM (exec/lock.ts)
         const os = b === 0x86 ? 1 : this.os;
@@ -796,6 +790,57 @@ export class Interp extends CoreBase {
     this.advance();
   }
 
+  // Hot one-byte opcodes with their own small methods: each calls its helpers (push, peek, cond, jumpRel...) on
+  // every invocation, so TurboFan inlines them here even with its default heuristics (the block JIT's dispatcher
+  // runs with those), where a call site in one case of exec1's switch would stay a call.
+
+  /** 50-57 push r. */
+  private pushReg(b: number): void {
+    const rlo = this.rlo, rhi = this.rhi;
+    const r = (b & 7) | this.rexB;
+    if (this.is64 && !this.has66) { this.push(8, rlo[r], rhi[r]); return; }
+    const os = this.stackOs();
+    this.push(os, os === 2 ? rlo[r] & 0xffff : rlo[r], 0);
+  }
+
+  /** 58-5f pop r. */
+  private popReg(b: number): void {
+    const r = (b & 7) | this.rexB, os = this.stackOs();
+    const v = this.peek(os, 0), h = this.hi;
+    this.adjSp(os);
+    this.setReg(os, r, v, h);
+  }
+
+  /** 70-7f jcc rel8. Returns true when taken (RIP set). */
+  private jcc8(b: number): boolean {
+    const d = this.fs8();
+    if (!this.cond(b & 15)) return false;
+    this.jumpRel(d);
+    return true;
+  }
+
+  /** c3 ret near. */
+  private retNear(): void {
+    const os = this.stackOs();
+    const v = this.peek(os, 0), h = this.hi;
+    this.jumpNear(v, h, os);
+    this.adjSp(os);
+  }
+
+  /** e8 call rel16/32. */
+  private callRel(): void {
+    const os = this.stackOs();
+    const d = os === 2 ? (this.f16() << 16) >> 16 : this.f32();
+    const lo = this.nextRip(), hi = this.hi;
+    if (this.is64) { // check the target before pushing, so a #GP leaves RSP alone
+      const s = (lo >>> 0) + d;
+      const th = s > 0xffffffff ? (hi + 1) | 0 : s < 0 ? (hi - 1) | 0 : hi;
+      if (((th << 16) >> 16) !== th) this.gp0();
+    }
+    this.push(os, lo, hi);
+    this.jumpRel(d);
+  }
+
   private xchgAcc(r: number): void {
     const os = this.os, rlo = this.rlo, rhi = this.rhi;
     const a = this.getReg(os, 0), ah = this.hi;
@@ -831,9 +876,8 @@ export class Interp extends CoreBase {
     return (m >> 3) & 7;
   }
 
-  /** ff group. Returns true when RIP was set. */
+  /** ff group (ModRM decoded by exec1). Returns true when RIP was set. */
   private group5(): boolean {
-    this.decodeModrm(0);
     const op = (this.modrm >> 3) & 7;
     switch (op) {
       case 0: case 1: {
@@ -955,6 +999,7 @@ export class Interp extends CoreBase {
    * exec0fRare. */
   private exec0f(b: number): void {
     const rhi = this.rhi;
+    if (MODRM0F[b] !== 0) this.decodeModrm(0);
     switch (b) {
       case 0x1f: // multi-byte nop: no access, no fault
         this.noSeg = true;
@@ -964,7 +1009,6 @@ export class Interp extends CoreBase {
       case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
       case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: { // cmovcc
         const os = this.os;
-        this.decodeModrm(0);
         const v = this.readE(os), h = this.hi;
         if (this.cond(b & 15)) this.setReg(os, this.reg, v, h);
         else if (os === 4) rhi[this.reg] = 0;
@@ -978,12 +1022,10 @@ export class Interp extends CoreBase {
       }
       case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
       case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
-        this.decodeModrm(0);
         this.writeE(1, this.cond(b & 15) ? 1 : 0, 0);
         break;
       case 0xaf: {
         const os = this.os;
-        this.decodeModrm(0);
         const v = this.readE(os), h = this.hi;
         const a = this.getReg(os, this.reg), ah = this.hi;
         this.setReg(os, this.reg, imulTrunc(this, os, a, ah, v, h), this.hi);
@@ -991,7 +1033,6 @@ export class Interp extends CoreBase {
       }
       case 0xb6: case 0xb7: case 0xbe: case 0xbf: { // movzx / movsx
         const os = this.os;
-        this.decodeModrm(0);
         const src = (b & 1) === 0 ? 1 : 2;
         let v = this.readE(src);
         let h = 0;

@@ -217,10 +217,29 @@ export class CoreBase extends LazyFlags {
   decodeModrm(immBytes: number): void {
     const m = this.f8();
     this.modrm = m;
-    this.mod = m >> 6;
+    const mod = m >> 6, rm = m & 7;
+    this.mod = mod;
     this.reg = ((m >> 3) & 7) | this.rexR;
-    if (this.mod === 3) { this.rm = (m & 7) | this.rexB; return; }
-    this.rm = m & 7;
+    if (mod === 3) { this.rm = rm | this.rexB; return; }
+    this.rm = rm;
+    if (rm !== 4 && this.as === 8 && (mod !== 0 || rm !== 5) && this.segOvr < 0 && !this.noSeg) {
+      // [base] / [base + disp] with 64-bit addressing, no SIB, no RIP-relative, no segment override (the common
+      // long-mode form) here, so that it costs no call where TurboFan inlines this but not calcEA.
+      const base = rm | this.rexB;
+      let lo = this.rlo[base], hi = this.rhi[base];
+      if (mod !== 0) {
+        const d = mod === 1 ? this.fs8() : this.f32();
+        const t = (lo + d) | 0;
+        hi = (hi + (d >> 31) + ((t >>> 0) < (d >>> 0) ? 1 : 0)) | 0;
+        lo = t;
+      }
+      this.offLo = lo; this.offHi = hi;
+      const seg = base === 5 ? SS : DS;
+      this.eaSeg = seg;
+      if (((hi << 16) >> 16) !== hi) this.fault(seg === SS ? 12 : 13, true, 0);
+      this.eaLo = lo; this.eaHi = hi;
+      return;
+    }
     this.calcEA(immBytes);
   }
 

@@ -146,12 +146,12 @@ export function readRmw(c: CoreBase, os: number): number {
   return c.rdMem(os, c.eaLo, c.eaHi);
 }
 
-/** Opcodes 00-3f with (op & 7) < 6: the eight two-operand ALU ops in their six encodings. */
+/** Opcodes 00-3f with (op & 7) < 6: the eight two-operand ALU ops in their six encodings. The ModRM forms
+ * ((op & 7) < 4) expect the ModRM decoded (Interp.exec1 does it). */
 export function execAluOp(c: CoreBase, opcode: number): void {
   const op = opcode >> 3;
   switch (opcode & 7) {
     case 0: { // Eb, Gb
-      c.decodeModrm(0);
       const a = op !== ALU_CMP ? readRmw(c, 1) : c.readE(1), b = c.getReg8(c.reg);
       const r = alu(c, op, 1, a, 0, b, 0);
       if (op !== ALU_CMP) c.writeE(1, r, 0);
@@ -159,7 +159,6 @@ export function execAluOp(c: CoreBase, opcode: number): void {
     }
     case 1: { // Ev, Gv
       const os = c.os;
-      c.decodeModrm(0);
       if (c.mod === 3) {
         const rm = c.rm, rg = c.reg;
         if (os === 8) {
@@ -180,7 +179,6 @@ export function execAluOp(c: CoreBase, opcode: number): void {
       return;
     }
     case 2: { // Gb, Eb
-      c.decodeModrm(0);
       const b = c.readE(1), a = c.getReg8(c.reg);
       const r = alu(c, op, 1, a, 0, b, 0);
       if (op !== ALU_CMP) c.setReg8(c.reg, r);
@@ -188,7 +186,6 @@ export function execAluOp(c: CoreBase, opcode: number): void {
     }
     case 3: { // Gv, Ev
       const os = c.os;
-      c.decodeModrm(0);
       if (os === 4) {
         const b = c.readE(4), rg = c.reg;
         const r = alu32(c, op, c.rlo[rg], b);
@@ -224,11 +221,10 @@ export function execAluOp(c: CoreBase, opcode: number): void {
   }
 }
 
-/** 80, 81, 83 (82 = 80 outside long mode): group 1 with an immediate. */
+/** 80, 81, 83 (82 = 80 outside long mode): group 1 with an immediate (ModRM decoded, with the immediate's size:
+ * 1 byte, or 2/4 by operand size for 81). */
 export function execGroup1(c: CoreBase, opcode: number): void {
   const os = opcode === 0x80 || opcode === 0x82 ? 1 : c.os;
-  const immBytes = opcode === 0x81 ? (os === 2 ? 2 : 4) : 1;
-  c.decodeModrm(immBytes);
   const op = (c.modrm >> 3) & 7;
   let b: number, bh: number;
   if (opcode === 0x81) { b = c.fImm(os); bh = c.hi; }
@@ -251,9 +247,8 @@ export function execGroup1(c: CoreBase, opcode: number): void {
   if (op !== ALU_CMP) c.writeE(os, r, c.hi);
 }
 
-/** 84/85 test E,G. */
+/** 84/85 test E,G (ModRM decoded). */
 export function execTestEG(c: CoreBase, os: number): void {
-  c.decodeModrm(0);
   const a = c.readE(os), ah = c.hi;
   const b = c.getReg(os, c.reg), bh = c.hi;
   setLogicFlags(c, os, a & b, ah & bh);
