@@ -2,13 +2,14 @@
 // software CPU (prints the console, MIPS, and a register dump when the guest crashes or stalls).
 // Usage: node --import tsx scripts/emu-boot.ts [--kernel F] [--initrd F] [--type hvm|pvh] [--mem MiB]
 //        [--vcpus N] [--append "cmdline"] [--max-seconds S] [--quiet] [--jit 0|1]
-//        [--profile [--syms KALLSYMS] [--profile-every S]]
+//        [--profile [--syms KALLSYMS] [--profile-every S]] [--mark-cpu]
 // --profile prints the execution profile at the end (instructions, MIPS, exits per second, JIT cache hit rate,
 // hottest blocks and sampled RIPs); --syms names addresses from a /proc/kallsyms-format file; --profile-every S
 // also prints the profile of each S-second interval while the guest runs.
 import { existsSync, readFileSync } from "node:fs";
 import { EmuMachine } from "../src/accel/emu/machine.ts";
 import { jitFromEnv } from "../src/accel/emu/cpu.ts";
+import { wasmGuestMemory } from "../src/accel/emu/jit/wasm_tier.ts";
 import { EmuProfiler } from "../src/accel/emu/profile.ts";
 import { formatProfile, parseKallsyms, profileDelta } from "../src/hv/profile_format.ts";
 import type { ExecutionProfile } from "../src/hv/ports.ts";
@@ -42,8 +43,23 @@ const cmdline = opt(
 );
 
 const memoryBytes = memMiB * 1024 * 1024;
-const ram = { bytes: new Uint8Array(new SharedArrayBuffer(memoryBytes)), sizeBytes: memoryBytes };
+// With the JIT, RAM in a shared WebAssembly.Memory as the emu backend lays it out (the JIT's wasm tier needs it).
+const wasm = jit ? wasmGuestMemory(memoryBytes, vcpus) : null;
+const ram = { bytes: wasm?.ram ?? new Uint8Array(new SharedArrayBuffer(memoryBytes)), sizeBytes: memoryBytes };
 let done = false;
+// --mark-cpu: lines starting with BENCH- are echoed to stderr with this process's user CPU seconds (A/B runs of
+// one phase on a busy host, where wall time says little).
+const markCpu = args.includes("--mark-cpu");
+let lineBuf = "";
+function onConsoleText(s: string): void {
+  lineBuf += s;
+  let i: number;
+  while ((i = lineBuf.indexOf("\n")) >= 0) {
+    const line = lineBuf.slice(0, i).trim();
+    lineBuf = lineBuf.slice(i + 1);
+    if (line.startsWith("BENCH-")) process.stderr.write(`[cpu ${(process.cpuUsage().user / 1e6).toFixed(2)} s] ${line}\n`);
+  }
+}
 const t0 = performance.now();
 const log = (line: string): void => { process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(2)}] ${line}\n`); };
 
@@ -59,10 +75,14 @@ const image = loadKernel({
 log(`loaded: ${image.description}`);
 const machine = new EmuMachine({
   ram,
+  ...(wasm !== null ? { wasmMemory: wasm.memory } : {}),
   vcpus,
   type,
   entry: image.entry,
-  console: (bytes) => { if (!quiet) process.stdout.write(bytes); },
+  console: (bytes) => {
+    if (!quiet) process.stdout.write(bytes);
+    if (markCpu) onConsoleText(Buffer.from(bytes).toString("latin1"));
+  },
   log,
   shutdown: (reason) => { log(`guest shutdown: ${reason}`); done = true; },
   jit,

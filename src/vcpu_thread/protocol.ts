@@ -9,8 +9,9 @@ import type { PagingState } from "../hv/hypercall/guest_pagewalk.ts";
 export type RamShare =
   /** A native mapping in this process (kvm: memfd mmapped MAP_SHARED); address valid in every thread. */
   | { readonly kind: "native"; readonly addr: bigint; readonly sizeBytes: number }
-  /** A SharedArrayBuffer (emu). */
-  | { readonly kind: "sab"; readonly buffer: SharedArrayBuffer };
+  /** A SharedArrayBuffer (emu): RAM is its first sizeBytes (default: all of it). With the emu JIT's wasm tier the
+   * buffer is that of `wasmMemory`, a shared WebAssembly.Memory holding RAM and then per-vCPU areas. */
+  | { readonly kind: "sab"; readonly buffer: SharedArrayBuffer; readonly sizeBytes?: number; readonly wasmMemory?: { readonly buffer: ArrayBufferLike } };
 
 export interface VcpuInit {
   readonly domid: number;

@@ -10,6 +10,7 @@ import { OverlayPool } from "./overlay_pages.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
 import { jitFromEnv } from "./cpu.ts";
 import { ProfileChannel } from "./profile.ts";
+import { wasmGuestMemory, type WasmMemory } from "./jit/wasm_tier.ts";
 
 const ENGINE_MODULE = new URL("./emu_engine.ts", import.meta.url).href;
 /** The emu machine's TSC rate (accel/emu/machine.ts); the engine checks it. */
@@ -37,13 +38,15 @@ class EmuDomainExecution implements DomainExecution {
   /** Block JIT on or off: xl.cfg emu_jit, else the default (cpu.ts DEFAULT_EMU_JIT, TSXEN_EMU_JIT). */
   readonly jit: boolean;
 
-  constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents) {
+  /** ram: guest RAM in its first spec.memoryBytes (the buffer of `wasmMemory` when there is one). */
+  constructor(private readonly spec: LaunchSpec, private readonly ram: SharedArrayBuffer, private readonly events: ExecutionEvents,
+    private readonly wasmMemory: WasmMemory | null) {
     this.vectors = VectorMailbox.create(spec.vcpus);
     this.jit = spec.emu?.jit ?? jitFromEnv();
   }
 
   start(): Promise<void> {
-    const bytes = new Uint8Array(this.ram);
+    const bytes = new Uint8Array(this.ram, 0, this.spec.memoryBytes);
     if (this.spec.xen !== undefined) {
       const vectors = this.vectors;
       const guestClock = { tscKhz: EMU_TSC_KHZ, nowNs: () => this.guestNowNs() };
@@ -75,7 +78,7 @@ class EmuDomainExecution implements DomainExecution {
         handle: new Uint8Array(16),
         engineModule: ENGINE_MODULE,
         engineData,
-        ram: { kind: "sab", buffer: this.ram },
+        ram: { kind: "sab", buffer: this.ram, sizeBytes: this.spec.memoryBytes, ...(this.wasmMemory !== null ? { wasmMemory: this.wasmMemory } : {}) },
         entry: this.spec.image.entry,
         ...(this.xen !== null ? { xenFeatures: this.xen.xenFeatures } : {}),
       },
@@ -171,15 +174,17 @@ export const emuBackend: ExecutionBackend = {
   },
   async launch(spec: LaunchSpec, events: ExecutionEvents): Promise<DomainExecution> {
     if (spec.vcpus < 1) throw new RangeError(`A domain needs at least 1 vCPU, got ${spec.vcpus}`);
-    const ram = new SharedArrayBuffer(spec.memoryBytes);
-    const bytes = new Uint8Array(ram);
+    // With the JIT, RAM goes into a shared WebAssembly.Memory (its wasm tier compiles against it), else a plain SAB.
+    const wasm = (spec.emu?.jit ?? jitFromEnv()) ? wasmGuestMemory(spec.memoryBytes, spec.vcpus) : null;
+    const ram = wasm !== null ? (wasm.memory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(spec.memoryBytes);
+    const bytes = new Uint8Array(ram, 0, spec.memoryBytes);
     for (const r of spec.image.regions) {
       if (r.gpa < 0 || r.gpa + r.bytes.length > spec.memoryBytes) {
         throw new RangeError(`Boot image region at 0x${r.gpa.toString(16)} (${r.bytes.length} bytes) does not fit in ${spec.memoryBytes} bytes of RAM`);
       }
       bytes.set(r.bytes, r.gpa);
     }
-    const exec = new EmuDomainExecution(spec, ram, events);
+    const exec = new EmuDomainExecution(spec, ram, events, wasm?.memory ?? null);
     try {
       await exec.start();
     } catch (e) {

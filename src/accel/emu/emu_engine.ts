@@ -5,6 +5,7 @@
 // platform asked to stop (hypercall shutdown), or the machine stopped (ACPI poweroff, reset, crash).
 // When every vCPU is halted the engine sleeps in short timed waits (≤ 10 ms) so that console input and
 // commands are noticed quickly without a busy loop.
+import { registerWasmMemory } from "./jit/wasm_tier.ts";
 import type { BootEntry, ShutdownReason } from "../../hv/ports.ts";
 import type { CpuEngine, EngineExit, EngineModule, VcpuIo } from "../../vcpu_thread/engine.ts";
 import type { VcpuInit } from "../../vcpu_thread/protocol.ts";
@@ -102,6 +103,7 @@ class EmuEngine implements CpuEngine {
       entry,
       domid: this.init.domid,
       ...(this.data.jit !== undefined ? { jit: this.data.jit } : {}),
+      ...(this.init.ram.kind === "sab" && this.init.ram.wasmMemory !== undefined ? { wasmMemory: this.init.ram.wasmMemory } : {}),
       console: (bytes) => {
         if (io.consoleOutput !== undefined) io.consoleOutput(bytes);
         else for (const b of bytes) io.pioWrite(0xe9, 1, b);
@@ -218,7 +220,8 @@ function allHaltedWithInterruptsOff(m: EmuMachine): boolean {
 
 export const mapRam: EngineModule["mapRam"] = (init) => {
   if (init.ram.kind !== "sab") throw new Error("the emu engine needs guest RAM in a SharedArrayBuffer");
-  return new Uint8Array(init.ram.buffer);
+  if (init.ram.wasmMemory !== undefined) registerWasmMemory(init.ram.wasmMemory);
+  return new Uint8Array(init.ram.buffer, 0, init.ram.sizeBytes ?? init.ram.buffer.byteLength);
 };
 
 export const createEngine: EngineModule["createEngine"] = (init, ram, io, control) =>

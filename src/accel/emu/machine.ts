@@ -13,6 +13,7 @@ import { CpuState, Reg, Seg, SegAttr } from "./cpu_state.ts";
 import { EmuCpu } from "./cpu.ts";
 import { X86System } from "./system.ts";
 import { setFlatSeg } from "./segments.ts";
+import { registerWasmMemory, tlbStorageFor, type WasmMemory } from "./jit/wasm_tier.ts";
 
 const TSC_KHZ = 2_000_000;
 /** Instructions per vCPU per slice: ~1-2 ms of guest time at interpreter speed, bounding timer latency. */
@@ -36,6 +37,9 @@ export interface EmuMachineOptions {
   readonly startUnixSeconds?: number;
   /** Block JIT on or off (EmuCpuOptions.jit). Default: jitFromEnv() (cpu.ts DEFAULT_EMU_JIT). */
   readonly jit?: boolean;
+  /** The shared WebAssembly.Memory whose first bytes are `ram` (jit/wasm_tier.ts wasmGuestMemory): the vCPUs' TLBs
+   * go into its per-vCPU areas and the JIT compiles looping blocks to WebAssembly. */
+  readonly wasmMemory?: WasmMemory;
 }
 
 /** Exits from the CPU to the platform, counted for profiles (xl emu-stats): totals since start. */
@@ -113,8 +117,10 @@ export class EmuMachine {
       return ENOSYS;
     });
     const xen = opts.xenLeaves ?? opts.type === "pvh";
+    if (opts.wasmMemory !== undefined) registerWasmMemory(opts.wasmMemory);
     for (let id = 0; id < opts.vcpus; id++) {
       const state = new CpuState(id);
+      const tlbStorage = opts.wasmMemory !== undefined ? tlbStorageFor(opts.wasmMemory, opts.ram.sizeBytes, id) : undefined;
       const lapic = this.pc.lapics[id]!;
       const io = countingIo(this.pc.cpuIo(id, hypercall), this.exits);
       let cpu: EmuCpu | undefined;
@@ -131,6 +137,7 @@ export class EmuMachine {
           writeMsr: (msr, value) => { const r = lapic.writeMsr(msr, value); if (r !== undefined) this.exits.msr++; return r; },
         },
         cpuid: { xen, domid: opts.domid, tscKhz: TSC_KHZ, cpusPerPackage: opts.vcpus },
+        ...(tlbStorage !== undefined ? { tlbStorage } : {}),
       });
       cpu = new EmuCpu(state, sys, {
         ...(opts.jit !== undefined ? { jit: opts.jit } : {}),

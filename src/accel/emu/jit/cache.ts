@@ -49,6 +49,29 @@ const CHAIN = ((): boolean => {
  * block of the page, typically data written next to code). */
 const MAX_BLOCK_INVALIDATIONS = 16;
 
+/** A key (block start, page) counted as "rewritten all the time" once invalidated more than
+ * MAX_BLOCK_INVALIDATIONS times with the last one less than CHURN_WINDOW table lookups ago. Older counts are
+ * forgotten: physical pages are reused (page cache, freed process text), and code that was rewritten during the
+ * boot may be stable code of another program later. */
+class Churn {
+  private readonly counts = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  note(key: number, now: number): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.last.set(key, now);
+  }
+  rewritten(key: number, now: number): boolean {
+    const n = this.counts.get(key);
+    if (n === undefined || n <= MAX_BLOCK_INVALIDATIONS) return false;
+    if (now - this.last.get(key)! < CHURN_WINDOW) return true;
+    this.counts.delete(key);
+    this.last.delete(key);
+    return false;
+  }
+}
+/** Table lookups (about one per taken branch outside chained blocks) after which invalidation counts lapse. */
+const CHURN_WINDOW = 1 << 23;
+
 /** Helpers a block calls (passed as its second argument). */
 export const HELPERS = { alu, incDec, execGroup2, imulTrunc, probeWrite };
 export type BlockFn = (c: JitCore, h: typeof HELPERS) => number;
@@ -181,9 +204,9 @@ export class JitCache {
   private readonly pages = new Map<number, CodePage>();
   private readonly pageInval = new Map<number, number>();
   /** Invalidations per block start (physical address). */
-  private readonly blockInval = new Map<number, number>();
+  private readonly blockInval = new Churn();
   /** Invalidations of whole pages by writes without an offset, per page number. */
-  private readonly wholePageInval = new Map<number, number>();
+  private readonly wholePageInval = new Churn();
   private readonly tracked: TrackedSystem[] = [];
   private readonly cores: JitCore[] = [];
   stats: JitStats = {
@@ -296,20 +319,23 @@ export class JitCache {
 
   private compile(phys: number, lo: number, hi: number, h: number): Block | undefined {
     const ppn = Math.floor(phys / 4096);
-    if ((this.blockInval.get(phys) ?? 0) > MAX_BLOCK_INVALIDATIONS) return undefined;
-    if ((this.wholePageInval.get(ppn) ?? 0) > MAX_BLOCK_INVALIDATIONS) return undefined;
+    const now = this.stats.lookups;
+    if (this.blockInval.rewritten(phys, now) || this.wholePageInval.rewritten(ppn, now)) return undefined;
     let blk: Block;
-    let t;
+    let t = null;
     const t0 = performance.now();
-    try {
-      t = translate(this.ram, phys, lo, hi);
-      this.stats.translateMs += performance.now() - t0;
-    } catch (e) {
-      this.stats.compileErrors++;
-      this.lastCompileError = String(e);
-      t = null;
+    // Blocks that loop within the wasm tier's subset become WebAssembly, the rest JavaScript.
+    const w = this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi) : null;
+    if (w === null) {
+      try {
+        t = translate(this.ram, phys, lo, hi);
+        this.stats.translateMs += performance.now() - t0;
+      } catch (e) {
+        this.stats.compileErrors++;
+        this.lastCompileError = String(e);
+        t = null;
+      }
     }
-    const w = t !== null && t.loops && this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi) : null;
     if (w !== null) {
       const cover = blockCoverage(this.ram, phys, w.ripsLo, w.ripsHi, w.len);
       if (cover === null) { this.stats.crossPage++; return undefined; }
@@ -403,7 +429,7 @@ export class JitCache {
       if (covers(b.cover, off, len)) {
         this.drop(b);
         dropped++;
-        this.blockInval.set(b.phys, (this.blockInval.get(b.phys) ?? 0) + 1);
+        this.blockInval.note(b.phys, this.stats.lookups);
       } else list[j++] = b;
     }
     list.length = j;
@@ -412,7 +438,7 @@ export class JitCache {
     this.stats.invalidations++;
     this.stats.blocksInvalidated += dropped;
     this.pageInval.set(ppn, (this.pageInval.get(ppn) ?? 0) + 1);
-    if (offset === undefined) this.wholePageInval.set(ppn, (this.wholePageInval.get(ppn) ?? 0) + 1);
+    if (offset === undefined) this.wholePageInval.note(ppn, this.stats.lookups);
     if (j === 0) { this.unmarkPage(ppn); this.stats.pagesEmptied++; }
     else pg.rebuildFilter();
   }

@@ -13,7 +13,7 @@
 //
 // Not-hot path: block starts are looked up (and counted towards compiling) only where control arrived by a jump,
 // call, return, interrupt, fault or the end of a block, not after an interpreted instruction that went on to the
-// next one (RIP advanced by 0..15 bytes: straight-line code, rep iterations, short forward skips). Interpreted
+// next one (RIP advanced by 0..15 bytes within the page: straight-line code, rep iterations, short forward skips). Interpreted
 // straight-line code then costs about what the interpreter's own loop does (no per-instruction fetch-page check,
 // table probe and hot counter). Only which blocks get compiled changes: skipping a lookup just interprets. Off
 // with hot thresholds 0 and 1 (tests, differential runs: every start compiled at first sight).
@@ -110,7 +110,9 @@ export function runJit(c: Interp, budget: number): number {
           const lo0 = cpu.ripLo, hi0 = cpu.ripHi;
           c.step();
           cpu.icount++;
-          seq = skipSeq && cpu.ripHi === hi0 && ((cpu.ripLo - lo0) >>> 0) <= 15;
+          // (a step onto the next page is looked up: a block can start there, e.g. after an instruction that
+          // crosses the page end, which no block holds)
+          seq = skipSeq && cpu.ripHi === hi0 && ((cpu.ripLo - lo0) >>> 0) <= 15 && ((cpu.ripLo ^ lo0) & -4096) === 0;
           if (tf !== 0) { c.singleStepTrap(); seq = false; }
         }
         if (cpu.halted || cpu.stopRequest) break;

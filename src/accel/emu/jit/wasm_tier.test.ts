@@ -1,6 +1,6 @@
 // The JIT's WebAssembly tier against the interpreter: random looping blocks of the instructions it translates
 // (32/64-bit ALU on registers, immediates and memory, mov/lea/movzx/movsx/movsxd, imul, shifts and rotates,
-// not/neg/inc/dec, test, forward and backward jccs), with guest RAM and the TLB in a shared WebAssembly.Memory
+// not/neg/inc/dec, test, push/pop, forward and backward jccs), with guest RAM and the TLB in a shared WebAssembly.Memory
 // as the emu backend lays them out; registers, flags, memory and instruction counts must match. Also: a page
 // fault inside a wasm loop restarts at the right instruction with the right count, and a store into the loop's
 // own code leaves the block.
@@ -28,7 +28,7 @@ function insn(): string {
   const a = pick(R), b = pick(R);
   const ptr = w ? "qword ptr" : "dword ptr";
   const m = `${ptr} [rdi+${pick([0, 8, 16, 24, 64, 4000, 4088, 4092])}]`;
-  switch (rnd() % 16) {
+  switch (rnd() % 17) {
     case 0: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${b}`;
     case 1: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${pick(IMM)}`;
     case 2: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${m}`;
@@ -44,6 +44,7 @@ function insn(): string {
     case 12: return `${pick(["movzx", "movsx"])} ${pick(R32)}, ${pick(["byte ptr [rdi+5]", "word ptr [rdi+6]", "bl", "dx", "sil"])}`;
     case 13: return `movsxd ${pick(R64)}, ${pick([pick(R32), "dword ptr [rdi+12]"])}`;
     case 14: return `mov ${a}, ${pick(IMM)}`;
+    case 15: return `push ${pick(R64)}\n  push ${pick([...R64, "rsp"])}\n  pop ${pick(R64)}\n  pop ${pick(R64)}`;
     default: return `cmp ${a}, ${b}\n  j${pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"])} 2f\n  add ${b}, 3\n2:`;
   }
 }
@@ -114,4 +115,32 @@ test("a store into the loop's own code leaves the wasm block and runs the new co
   const b = run(code, true);
   assert.deepEqual({ ...b, wasm: 0 }, a);
   assert.equal(a.regs[0], (50 * 51) / 2);
+});
+
+test("a wasm block ends at call and ret with the interpreter's stack and RIP", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+    mov ecx, 40
+    xor eax, eax
+  1:
+    add eax, ecx
+    call 2f
+    dec ecx
+    jnz 1b
+    hlt
+  2:
+    imul eax, eax, 3
+    push rax
+    pop rdx
+    xor edx, 5
+    mov ebx, 3
+  3:
+    add edx, 7
+    sub ebx, 1
+    jnz 3b
+    ret`);
+  const a = run(code, false);
+  const b = run(code, true);
+  assert.ok(b.wasm >= 1);
+  assert.ok(a.regs[32] !== 0 && a.events.length === 0);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
 });

@@ -41,7 +41,7 @@ const F_RD = 0, F_WR = 4, F_FAULT = 8, F_ARITH = 9, F_COND = 10, F_PW = 11;
 
 /** Loop iterations inside one call, in instructions (interrupts are polled between dispatches), as translate.ts. */
 const LOOP_MAX = 1 << 16;
-const MAX_INSNS = 64;
+const MAX_INSNS = 160;
 
 // ---- locals ----
 const P_RTLB = 0, P_WTLB = 1, P_SCR = 2;
@@ -58,7 +58,7 @@ const LOCALS: T[] = [
 // Lazy-flag op kinds (flags.ts).
 const LF_NONE = 0, LF_ADD = 1, LF_SUB = 3, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
-const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop }
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call }
 
 interface Mem { base: number; idx: number; scale: number; disp: number; ripRel: boolean; ss: boolean }
 
@@ -154,6 +154,18 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     return finish();
   }
   switch (b0) {
+    case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+      I.kind = K.Push; I.rm = (b0 & 7) | rexB; return finish();
+    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+      I.kind = K.Pop; I.rm = (b0 & 7) | rexB; return finish();
+    case 0xc3: I.kind = K.Ret; return finish();
+    case 0xe8: {
+      const d = s32(); I.kind = K.Call;
+      const r = finish();
+      [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
+      if (!canonical(I.thi)) throw NO;
+      return r;
+    }
     case 0x63: modrm(); if (os !== 8) throw NO; I.kind = K.Movsxd; return finish();
     case 0x69: case 0x6b: {
       modrm(); I.kind = K.Imul;
@@ -298,6 +310,42 @@ class Emitter {
     c.get(P_SCR).i32(lo).mem(Op.I32Store, 2, SCR_RIP);
     c.get(P_SCR).i32(hi).mem(Op.I32Store, 2, SCR_RIP + 4);
     c.get(L_EXTRA).i32(count).op(Op.I32Add).op(Op.Return);
+  }
+
+  /** Leaves with RIP from i64 local l and `count` + extra instructions retired. */
+  exitDyn(l: number, count: number): void {
+    const c = this.c;
+    this.storeRegs();
+    this.storeRecord();
+    c.get(P_SCR).get(l).mem(Op.I64Store, 3, SCR_RIP);
+    c.get(L_EXTRA).i32(count).op(Op.I32Add).op(Op.Return);
+  }
+  /** Stack address checks as the interpreter's push/pop: #SS(0) when L_EA is not canonical. */
+  stackCanon(k: number): void {
+    const c = this.c;
+    c.get(L_EA).i64(16, 0).op(Op.I64Shl).i64(16, 0).op(Op.I64ShrS).get(L_EA).op(Op.I64Ne).open(Op.If);
+    this.spill(k);
+    c.i32(12).call(F_FAULT).op(Op.Unreachable);
+    c.op(Op.End);
+  }
+  /** push of i64 local v (evaluated before RSP changes). */
+  push(v: number, I: Insn, k: number): void {
+    const c = this.c;
+    c.get(L_REG + 4).i64(8, 0).op(Op.I64Sub).set(L_EA);
+    this.stackCanon(k);
+    this.write(8, v, I, k);
+    c.get(L_EA).set(L_REG + 4);
+    this.written |= 1 << 4;
+  }
+  /** pop into i64 local dst (RSP += 8 before dst is written: pop rsp gets the value). */
+  pop(dst: number, k: number): void {
+    const c = this.c;
+    c.get(L_REG + 4).set(L_EA);
+    this.stackCanon(k);
+    this.read(8, k);
+    c.set(dst);
+    c.get(L_REG + 4).i64(8, 0).op(Op.I64Add).set(L_REG + 4);
+    this.written |= 1 << 4;
   }
 
   // ---- values (pushed on the wasm stack as i64, zero-extended for 32-bit sizes) ----
@@ -641,6 +689,15 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       return;
     }
     case K.Shift: emitShift(e, I, k); return;
+    case K.Push:
+      c.get(L_REG + I.rm).set(L_R);
+      e.push(L_R, I, k);
+      return;
+    case K.Pop:
+      e.pop(L_R, k);
+      c.get(L_R).set(L_REG + I.rm);
+      e.written |= 1 << I.rm;
+      return;
     case K.Not: case K.Neg: {
       const rmw = I.rm < 0;
       if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.reg(I.rm, os);
@@ -750,6 +807,9 @@ function regsOf(I: Insn): [number, number] {
       if (I.rm >= 0) wr |= 1 << I.rm;
       break;
     case K.Lea: case K.Movsxd: case K.Movx: wr |= 1 << I.reg; break;
+    case K.Push: rd |= 1 << I.rm; wr |= 1 << 4; break;
+    case K.Pop: wr |= (1 << I.rm) | (1 << 4); break;
+    case K.Ret: case K.Call: wr |= 1 << 4; break;
   }
   // every written register is also loaded (32-bit writes do not need it, but the exit stores all of them)
   return [rd | wr, wr];
@@ -768,7 +828,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     insns.push(I);
     p = np;
     lo = I.nlo; hi = I.nhi;
-    if (I.kind === K.Jmp) break;
+    if (I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call) break;
   }
   const n = insns.length;
   if (n === 0) return null;
@@ -820,6 +880,26 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     if (heads.has(k)) { c.open(Op.Loop); e.labels.push(`L${k}`); loops++; }
     if (fwd.has(k)) { c.open(Op.Block); e.labels.push(`S${k}`); }
     const I = insns[k]!;
+    if (I.kind === K.Ret) {
+      // pop the return address; #GP when it is not canonical (before RSP moves)
+      c.get(L_REG + 4).set(L_EA);
+      e.stackCanon(k);
+      e.read(8, k);
+      c.set(L_A);
+      c.get(L_A).i64(16, 0).op(Op.I64Shl).i64(16, 0).op(Op.I64ShrS).get(L_A).op(Op.I64Ne).open(Op.If);
+      e.spill(k);
+      c.i32(13).call(F_FAULT).op(Op.Unreachable);
+      c.op(Op.End);
+      c.get(L_REG + 4).i64(8, 0).op(Op.I64Add).set(L_REG + 4);
+      e.exitDyn(L_A, k + 1);
+      continue;
+    }
+    if (I.kind === K.Call) {
+      c.i64(I.nlo, I.nhi).set(L_R);
+      e.push(L_R, I, k);
+      e.exit(I.tlo, I.thi, k + 1);
+      continue;
+    }
     if (I.kind === K.Jcc || I.kind === K.Jmp) {
       const h = back.get(k), j = fwd.get(k);
       if (I.kind === K.Jcc) { e.cond(I.cc, k); c.open(Op.If); e.labels.push("if"); }
@@ -835,7 +915,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     emitInsn(e, I, k);
   }
   const last = insns[n - 1]!;
-  if (last.kind !== K.Jmp) e.exit(last.nlo, last.nhi, n);
+  if (last.kind !== K.Jmp && last.kind !== K.Ret && last.kind !== K.Call) e.exit(last.nlo, last.nhi, n);
   // close the remaining spans and loops; the end is unreachable (every path returned)
   for (let q = e.labels.length - 1; q >= 0; q--) c.op(Op.End);
   c.op(Op.Unreachable);
