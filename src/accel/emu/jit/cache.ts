@@ -39,6 +39,13 @@ const HOT = ((): number => {
   const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "30000");
   return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 30000;
 })();
+/** Dispatches of a start address before the wasm tier is asked whether it takes the block (TSXEN_EMU_JIT_WASM_HOT
+ * overrides): a wasm module costs little next to interpreting a loop (see wasm_tier.ts). */
+const WASM_HOT = ((): number => {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  const v = Number(g.process?.env?.TSXEN_EMU_JIT_WASM_HOT ?? "500");
+  return Number.isFinite(v) && v >= 1 && v <= 65535 ? v : 500;
+})();
 /** TSXEN_EMU_JIT_CHAIN=0 turns direct block chaining off (for measurements). */
 const CHAIN = ((): boolean => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -218,6 +225,8 @@ export class JitCache {
   lastCompileError = "";
   /** Dispatches of a start address before it is compiled (tests set 0). */
   hotThreshold = HOT;
+  /** Dispatches of a start address before the wasm tier is asked for it (WASM_HOT). */
+  wasmHot = WASM_HOT;
   /** Direct chaining on (tests and measurements turn it off). */
   chaining = CHAIN;
 
@@ -312,12 +321,17 @@ export class JitCache {
     const b = this.table[h];
     this.stats.lookups++;
     if (b !== undefined && b.phys === phys && b.ripLo === lo && b.ripHi === hi) { this.stats.lookupHits++; return b; }
-    if (this.hot[h] < this.hotThreshold) { this.hot[h]++; return undefined; }
+    if (this.hot[h] < this.hotThreshold) {
+      // A block the wasm tier takes (it loops) is worth compiling much earlier than a JavaScript one.
+      if (++this.hot[h] === this.wasmHot && this.wasm !== null) return this.compile(phys, lo, hi, h, true);
+      return undefined;
+    }
     this.hot[h] = 0;
-    return this.compile(phys, lo, hi, h);
+    return this.compile(phys, lo, hi, h, false);
   }
 
-  private compile(phys: number, lo: number, hi: number, h: number): Block | undefined {
+  /** wasmOnly: compile only if the wasm tier takes the block (else leave it for later). */
+  private compile(phys: number, lo: number, hi: number, h: number, wasmOnly: boolean): Block | undefined {
     const ppn = Math.floor(phys / 4096);
     const now = this.stats.lookups;
     if (this.blockInval.rewritten(phys, now) || this.wholePageInval.rewritten(ppn, now)) return undefined;
@@ -326,6 +340,7 @@ export class JitCache {
     const t0 = performance.now();
     // Blocks that loop within the wasm tier's subset become WebAssembly, the rest JavaScript.
     const w = this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi) : null;
+    if (w === null && wasmOnly) return undefined;
     if (w === null) {
       try {
         t = translate(this.ram, phys, lo, hi);

@@ -28,7 +28,7 @@ function insn(): string {
   const a = pick(R), b = pick(R);
   const ptr = w ? "qword ptr" : "dword ptr";
   const m = `${ptr} [rdi+${pick([0, 8, 16, 24, 64, 4000, 4088, 4092])}]`;
-  switch (rnd() % 17) {
+  switch (rnd() % 21) {
     case 0: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${b}`;
     case 1: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${pick(IMM)}`;
     case 2: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${m}`;
@@ -44,6 +44,10 @@ function insn(): string {
     case 12: return `${pick(["movzx", "movsx"])} ${pick(R32)}, ${pick(["byte ptr [rdi+5]", "word ptr [rdi+6]", "bl", "dx", "sil"])}`;
     case 13: return `movsxd ${pick(R64)}, ${pick([pick(R32), "dword ptr [rdi+12]"])}`;
     case 14: return `mov ${a}, ${pick(IMM)}`;
+    case 16: return `mov ${m}, ${pick(IMM)}`;
+    case 17: return `${pick(["add", "sub", "and", "or", "xor", "cmp", "test"])} ${m}, ${pick(IMM)}`;
+    case 18: return `${pick(["test", "cmp"])} ${m}, ${a}`;
+    case 19: return `j${pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"])} 2f\n  add ${b}, 3\n2:`;
     case 15: return `push ${pick(R64)}\n  push ${pick([...R64, "rsp"])}\n  pop ${pick(R64)}\n  pop ${pick(R64)}`;
     default: return `cmp ${a}, ${b}\n  j${pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"])} 2f\n  add ${b}, 3\n2:`;
   }

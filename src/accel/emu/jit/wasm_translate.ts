@@ -39,6 +39,7 @@ export const IMPORTS: readonly ImportFn[] = [
 ];
 const F_RD = 0, F_WR = 4, F_FAULT = 8, F_ARITH = 9, F_COND = 10, F_PW = 11;
 
+const WASM_ALL = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_ALL) === "1";
 /** Loop iterations inside one call, in instructions (interrupts are polled between dispatches), as translate.ts. */
 const LOOP_MAX = 1 << 16;
 const MAX_INSNS = 160;
@@ -612,7 +613,8 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
         c.set(L_B);
       } else if (I.kind === K.Test) {
         e.readE(I, os, k); c.set(L_A);
-        e.reg(I.reg, os); c.set(L_B);
+        if (I.imm) c.i64(I.immLo, I.immHi); else e.reg(I.reg, os);
+        c.set(L_B);
       } else {
         e.reg(I.reg, os); c.set(L_A);
         e.readE(I, os, k); c.set(L_B);
@@ -842,7 +844,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     const t = index(I.tlo, I.thi);
     if (t >= 0 && t <= k) { back.set(k, t); heads.add(t); }
   }
-  if (heads.size === 0) return null;
+  if (heads.size === 0 && (!WASM_ALL || n < 3)) return null;
   const spans: [number, number][] = [];
   for (let k = 0; k < n; k++) {
     const I = insns[k]!;
