@@ -302,3 +302,12 @@ function checkStress(r: StressResult): void {
 test("locked RMWs and xchg on two vCPU threads lose no update against each other or the main thread's Atomics (interpreter)", { skip, timeout: 180_000 }, async () => {
   checkStress(await stress(false));
 });
+
+// The JS block JIT (jit/translate.ts) leaves LOCK-prefixed instructions to the interpreter, but translates xchg with
+// memory (implicitly locked) into a plain read and write: once the loop is hot, tokens the main thread adds between
+// them are lost. The fix belongs in translate.ts (decline 86/87 with a memory operand, as it declines LOCK).
+test("locked RMWs and xchg on two vCPU threads lose no update against each other or the main thread's Atomics (block JIT)", {
+  skip, timeout: 180_000, todo: "jit/translate.ts translates xchg with memory as a plain read then write",
+}, async () => {
+  checkStress(await stress(true));
+});
