@@ -421,16 +421,7 @@ export class Interp extends CoreBase {
         }
         break;
       }
-      case 0x8d: { // lea
-        this.noSeg = true;
-        this.decodeModrm(0);
-        this.noSeg = false;
-        if (this.mod === 3) this.unknown();
-        const os = this.os;
-        if (os === 8) { rlo[this.reg] = this.offLo; rhi[this.reg] = this.offHi; }
-        else this.setReg(os, this.reg, os === 2 ? this.offLo & 0xffff : this.offLo, 0);
-        break;
-      }
+      case 0x8d: this.lea(); break;
       case 0xa8: setLogicFlags(this, 1, rlo[0] & this.f8() & 0xff, 0); break;
       case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf: {
         const r = (b & 7) | this.rexB, os = this.os;
@@ -819,6 +810,32 @@ export class Interp extends CoreBase {
     return true;
   }
 
+  /** 0f 80-8f jcc rel16/32. Returns true when taken (RIP set). */
+  private jcc32(b: number): boolean {
+    const d = this.stackOs() === 2 ? (this.f16() << 16) >> 16 : this.f32();
+    if (!this.cond(b & 15)) return false;
+    this.jumpRel(d);
+    return true;
+  }
+
+  /** 8d lea: the offset only (no segmentation, no canonical or limit check). */
+  private lea(): void {
+    this.noSeg = true;
+    this.decodeModrm(0);
+    this.noSeg = false;
+    if (this.mod === 3) this.unknown();
+    const os = this.os;
+    if (os === 8) { this.rlo[this.reg] = this.offLo; this.rhi[this.reg] = this.offHi; }
+    else this.setReg(os, this.reg, os === 2 ? this.offLo & 0xffff : this.offLo, 0);
+  }
+
+  /** 0f 1f (and the other hint/nop forms): decodes the ModRM operand without touching memory. */
+  private nopModrm(): void {
+    this.noSeg = true;
+    this.decodeModrm(0);
+    this.noSeg = false;
+  }
+
   /** c3 ret near. */
   private retNear(): void {
     const os = this.stackOs();
@@ -1001,11 +1018,7 @@ export class Interp extends CoreBase {
     const rhi = this.rhi;
     if (MODRM0F[b] !== 0) this.decodeModrm(0);
     switch (b) {
-      case 0x1f: // multi-byte nop: no access, no fault
-        this.noSeg = true;
-        this.decodeModrm(0);
-        this.noSeg = false;
-        break;
+      case 0x1f: this.nopModrm(); break; // multi-byte nop: no access, no fault
       case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
       case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: { // cmovcc
         const os = this.os;
@@ -1015,11 +1028,9 @@ export class Interp extends CoreBase {
         break;
       }
       case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
-      case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
-        const d = this.stackOs() === 2 ? (this.f16() << 16) >> 16 : this.f32();
-        if (this.cond(b & 15)) { this.jumpRel(d); return; }
+      case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f:
+        if (this.jcc32(b)) return;
         break;
-      }
       case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
       case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
         this.writeE(1, this.cond(b & 15) ? 1 : 0, 0);

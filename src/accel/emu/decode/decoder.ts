@@ -101,7 +101,9 @@ export class CoreBase extends LazyFlags {
     if (sys.fetchPage !== undefined && sys.ram !== undefined) {
       this.fRam = sys.ram;
       try {
-        this.fBase = sys.fetchPage(page, hi);
+        // | 0: the MMU may return an integral double (from a page walk); one stored double turns the field (and
+        // fPtr/fStart/fLimit, computed from it) into boxed doubles for good, and every fetch into float math.
+        this.fBase = sys.fetchPage(page, hi) | 0;
       } catch (e) {
         this.fPageLo = 1; // not cached; the slow path raises the fault on the exact byte
         if (e !== FAULT) throw e;
@@ -222,7 +224,7 @@ export class CoreBase extends LazyFlags {
     this.reg = ((m >> 3) & 7) | this.rexR;
     if (mod === 3) { this.rm = rm | this.rexB; return; }
     this.rm = rm;
-    if (rm !== 4 && this.as === 8 && (mod !== 0 || rm !== 5) && this.segOvr < 0 && !this.noSeg) {
+    if (rm !== 4 && this.as === 8 && (mod !== 0 || rm !== 5) && this.segOvr < 0) {
       // [base] / [base + disp] with 64-bit addressing, no SIB, no RIP-relative, no segment override (the common
       // long-mode form) here, so that it costs no call where TurboFan inlines this but not calcEA.
       const base = rm | this.rexB;
@@ -234,6 +236,7 @@ export class CoreBase extends LazyFlags {
         lo = t;
       }
       this.offLo = lo; this.offHi = hi;
+      if (this.noSeg) return;
       const seg = base === 5 ? SS : DS;
       this.eaSeg = seg;
       if (((hi << 16) >> 16) !== hi) this.fault(seg === SS ? 12 : 13, true, 0);

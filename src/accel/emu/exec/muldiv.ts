@@ -47,7 +47,7 @@ function sub128hi(lo: number, hi: number): void {
 }
 
 function setMulFlags(c: CoreBase, os: number, lo: number, hi: number, overflow: boolean): void {
-  c.lfOp = LF_RESAUX; c.lfSize = os; c.lfResLo = lo; c.lfResHi = hi; c.lfAux = overflow ? CF_OF : 0;
+  c.lfOp = LF_RESAUX; c.lfSize = os; c.lfResLo = lo | 0; c.lfResHi = hi | 0; c.lfAux = overflow ? CF_OF : 0;
 }
 
 /** Signed multiply a*b truncated to os (2- and 3-operand imul): returns lo, c.hi = hi; sets CF=OF. */

@@ -21,7 +21,7 @@ export function shl64(c: CoreBase, lo: number, hi: number, n: number): number {
 export function shr64(c: CoreBase, lo: number, hi: number, n: number): number {
   if (n === 0) { c.hi = hi; return lo; }
   if (n < 32) { c.hi = hi >>> n; return (lo >>> n) | (hi << (32 - n)); }
-  c.hi = 0; return hi >>> (n - 32);
+  c.hi = 0; return (hi >>> (n - 32)) | 0;
 }
 export function sar64(c: CoreBase, lo: number, hi: number, n: number): number {
   if (n === 0) { c.hi = hi; return lo; }
@@ -29,8 +29,9 @@ export function sar64(c: CoreBase, lo: number, hi: number, n: number): number {
   c.hi = hi >> 31; return hi >> (n - 32);
 }
 
+/** Values are stored | 0: one double (a uint32 from >>>) would make the field a boxed double for good. */
 function setResAux(c: CoreBase, os: number, lo: number, hi: number, cf: number, of: number): void {
-  c.lfOp = LF_RESAUX; c.lfSize = os; c.lfResLo = lo; c.lfResHi = hi; c.lfAux = (cf & 1) | ((of & 1) << 11);
+  c.lfOp = LF_RESAUX; c.lfSize = os; c.lfResLo = lo | 0; c.lfResHi = hi | 0; c.lfAux = (cf & 1) | ((of & 1) << 11);
 }
 
 function setCfOf(c: CoreBase, cf: number, of: number): void {
