@@ -1,6 +1,6 @@
 // The JIT's WebAssembly tier against the interpreter: random looping blocks of the instructions it translates
-// (32/64-bit ALU on registers, immediates and memory, mov/lea/movzx/movsx/movsxd, imul, shifts and rotates,
-// not/neg/inc/dec, test, push/pop, forward and backward jccs), with guest RAM and the TLB in a shared WebAssembly.Memory
+// (8/32/64-bit ALU on registers, immediates and memory, mov/lea/movzx/movsx/movsxd, imul, shifts and rotates by
+// constants and CL, not/neg/inc/dec, test, cmovcc, setcc, push/pop, forward and backward jccs), with guest RAM and the TLB in a shared WebAssembly.Memory
 // as the emu backend lays them out; registers, flags, memory and instruction counts must match. Also: a page
 // fault inside a wasm loop restarts at the right instruction with the right count, and a store into the loop's
 // own code leaves the block.
@@ -28,7 +28,10 @@ function insn(): string {
   const a = pick(R), b = pick(R);
   const ptr = w ? "qword ptr" : "dword ptr";
   const m = `${ptr} [rdi+${pick([0, 8, 16, 24, 64, 4000, 4088, 4092])}]`;
-  switch (rnd() % 21) {
+  // 8-bit registers: ah..dh cannot be encoded with a REX prefix (sil, r8b...): one set per instruction
+  const set8 = pick([["al", "bl", "dl", "ah", "bh", "dh"], ["al", "bl", "dl", "sil", "r8b", "r10b"]]);
+  const b8 = pick(set8), c8 = pick(set8);
+  switch (rnd() % 27) {
     case 0: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${b}`;
     case 1: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${pick(IMM)}`;
     case 2: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${m}`;
@@ -48,6 +51,13 @@ function insn(): string {
     case 17: return `${pick(["add", "sub", "and", "or", "xor", "cmp", "test"])} ${m}, ${pick(IMM)}`;
     case 18: return `${pick(["test", "cmp"])} ${m}, ${a}`;
     case 19: return `j${pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"])} 2f\n  add ${b}, 3\n2:`;
+    case 20: return `${pick(["add", "sub", "and", "or", "xor", "cmp", "test"])} ${pick([b8, "byte ptr [rdi+9]"])}, ${pick([c8, String(rnd() % 256)])}`;
+    case 21: return `${pick(["add", "sub", "and", "or", "xor", "cmp", "mov"])} ${c8}, ${pick(["byte ptr [rdi+17]", b8])}`;
+    case 22: return `mov ${pick(["byte ptr [rdi+33]", b8])}, ${pick([c8, String(rnd() % 256)])}`;
+    case 23: return `${pick(["not", "neg", "inc", "dec"])} ${pick([b8, "byte ptr [rdi+3]"])}`;
+    case 24: return `${pick(["rol", "ror", "shl", "shr", "sar"])} ${a}, cl`;
+    case 25: return `cmov${pick(["e", "ne", "b", "a", "l", "ge", "s", "np", "o"])} ${a}, ${pick([b, m])}`;
+    case 26: return `set${pick(["e", "ne", "b", "a", "l", "ge", "s", "np", "o", "le"])} ${pick([b8, "byte ptr [rdi+40]"])}`;
     case 15: return `push ${pick(R64)}\n  push ${pick([...R64, "rsp"])}\n  pop ${pick(R64)}\n  pop ${pick(R64)}`;
     default: return `cmp ${a}, ${b}\n  j${pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"])} 2f\n  add ${b}, 3\n2:`;
   }

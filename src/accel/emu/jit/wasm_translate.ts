@@ -50,16 +50,16 @@ const L_REG = 3; // 16 x i64
 const L_OP = 19, L_SIZE = 20, L_AUX = 21, L_FLAGS = 22; // i32
 const L_RES = 23, L_S1 = 24, L_S2 = 25; // i64
 const L_EA = 26, L_A = 27, L_B = 28, L_R = 29; // i64
-const L_LO = 30, L_HI = 31, L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37; // i32
+const L_LO = 30, L_HI = 31, L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37, L_N = 38; // i32
 const LOCALS: T[] = [
   ...new Array<T>(16).fill(T.I64), T.I32, T.I32, T.I32, T.I32, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64,
-  T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32,
+  T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32,
 ];
 
 // Lazy-flag op kinds (flags.ts).
 const LF_NONE = 0, LF_ADD = 1, LF_SUB = 3, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
-const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call }
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc }
 
 interface Mem { base: number; idx: number; scale: number; disp: number; ripRel: boolean; ss: boolean }
 
@@ -147,10 +147,12 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
   };
   if (b0 < 0x40 && (b0 & 7) < 6) {
     const op = b0 >> 3, form = b0 & 7;
-    if (op === 2 || op === 3 || form === 0 || form === 2 || form === 4) throw NO; // adc/sbb, 8-bit forms
+    if (op === 2 || op === 3) throw NO; // adc/sbb
     I.kind = K.Alu; I.op = op;
-    if (form === 1) { modrm(); I.op = op; I.dstE = true; }
-    else if (form === 3) { modrm(); I.op = op; I.dstE = false; }
+    if (form === 0 || form === 2 || form === 4) I.os = 1;
+    if (form === 1 || form === 0) { modrm(); I.op = op; I.dstE = true; }
+    else if (form === 3 || form === 2) { modrm(); I.op = op; I.dstE = false; }
+    else if (form === 4) { I.rm = 0; I.dstE = true; I.imm = true; I.immLo = u8(); I.immHi = 0; }
     else { I.rm = 0; I.dstE = true; immOs(); }
     return finish();
   }
@@ -181,6 +183,39 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
       [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
       if (!canonical(I.thi)) throw NO;
       return r;
+    }
+    case 0x80: {
+      modrm();
+      if (I.op === 2 || I.op === 3) throw NO;
+      I.kind = K.Alu; I.dstE = true; I.os = 1; I.imm = true; I.immLo = u8(); I.immHi = 0;
+      return finish();
+    }
+    case 0x84: modrm(); I.kind = K.Test; I.os = 1; return finish();
+    case 0x88: modrm(); I.kind = K.Mov; I.os = 1; I.dstE = true; return finish();
+    case 0x8a: modrm(); I.kind = K.Mov; I.os = 1; I.dstE = false; return finish();
+    case 0xa8: I.kind = K.Test; I.os = 1; I.rm = 0; I.imm = true; I.immLo = u8(); I.immHi = 0; return finish();
+    case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
+      I.kind = K.MovImm; I.os = 1; I.rm = (b0 & 7) | rexB; I.dstE = true; I.imm = true; I.immLo = u8(); I.immHi = 0;
+      return finish();
+    case 0xc6: {
+      modrm();
+      if (I.op !== 0) throw NO;
+      I.kind = K.MovImm; I.os = 1; I.dstE = true; I.imm = true; I.immLo = u8(); I.immHi = 0;
+      return finish();
+    }
+    case 0xf6: {
+      modrm(); I.os = 1;
+      if (I.op === 0 || I.op === 1) { I.kind = K.Test; I.imm = true; I.immLo = u8(); I.immHi = 0; return finish(); }
+      if (I.op === 2) { I.kind = K.Not; return finish(); }
+      if (I.op === 3) { I.kind = K.Neg; return finish(); }
+      throw NO;
+    }
+    case 0xfe: modrm(); if (I.op > 1) throw NO; I.kind = K.IncDec; I.os = 1; return finish();
+    case 0xd3: {
+      modrm();
+      if (I.rm < 0 || I.op === 2 || I.op === 3) throw NO;
+      I.kind = K.Shift; I.immLo = -1; // count from CL
+      return finish();
     }
     case 0x81: case 0x83: {
       modrm();
@@ -239,6 +274,8 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
         return r;
       }
       if (b1 === 0x1f) { modrm(); I.m = null; I.rm = -1; return finish(); }
+      if (b1 >= 0x40 && b1 <= 0x4f) { modrm(); I.kind = K.Cmov; I.cc = b1 & 15; return finish(); }
+      if (b1 >= 0x90 && b1 <= 0x9f) { modrm(); I.kind = K.Setcc; I.cc = b1 & 15; I.os = 1; return finish(); }
       if (b1 === 0xaf) { modrm(); I.kind = K.Imul; I.imm = false; return finish(); }
       if (b1 === 0xb6 || b1 === 0xb7 || b1 === 0xbe || b1 === 0xbf) {
         modrm(); I.kind = K.Movx; I.srcSize = (b1 & 1) === 0 ? 1 : 2; I.signed = b1 >= 0xbe;
@@ -359,6 +396,20 @@ class Emitter {
     const c = this.c;
     if (rex === 0 && r >= 4 && r < 8) c.get(L_REG + r - 4).i64(8, 0).op(Op.I64ShrU).i64(255, 0).op(Op.I64And);
     else c.get(L_REG + r).i64(255, 0).op(Op.I64And);
+  }
+  /** Register operand of size os (8-bit: the REX rules for ah..bh). */
+  rd(I: Insn, r: number, os: number): void { if (os === 1) this.reg8(r, I.rex); else this.reg(r, os); }
+  /** Writes local l to register operand r of size os (8-bit: merges into the low or high byte). */
+  wr(I: Insn, r: number, os: number, l: number): void {
+    const c = this.c;
+    if (os !== 1) { this.setReg(r, os, l); return; }
+    if (I.rex === 0 && r >= 4 && r < 8) {
+      c.get(L_REG + r - 4).i64(-65281, -1).op(Op.I64And).get(l).i64(255, 0).op(Op.I64And).i64(8, 0).op(Op.I64Shl).op(Op.I64Or).set(L_REG + r - 4);
+      this.written |= 1 << (r - 4);
+    } else {
+      c.get(L_REG + r).i64(-256, -1).op(Op.I64And).get(l).i64(255, 0).op(Op.I64And).op(Op.I64Or).set(L_REG + r);
+      this.written |= 1 << r;
+    }
   }
   /** Writes the i64 in local `l` to register r (32-bit: zero-extends). */
   setReg(r: number, os: number, l: number): void {
@@ -507,7 +558,7 @@ class Emitter {
   /** Top (sign) bit of i64 local-or-stack value at the record size, as i32. Value on the stack. */
   top(size: number): void {
     const c = this.c;
-    c.i64(size === 8 ? 63 : 31, 0).op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And);
+    c.i64(size * 8 - 1, 0).op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And);
   }
   /** Pushes the six arithmetic flags (EFLAGS bits) of the current record. */
   arith(k: number): void {
@@ -558,7 +609,10 @@ class Emitter {
   cond(cc: number, k: number): void {
     const c = this.c, p = this.prod;
     if (p === null) { this.storeRecord(); c.i32(cc).call(F_COND); return; }
-    const sext = (l: number): void => { c.get(l); if (p.size === 4) c.op(Op.I32WrapI64).op(Op.I64ExtendI32S); };
+    const sext = (l: number): void => {
+      c.get(l);
+      if (p.size < 8) c.i64(64 - 8 * p.size, 0).op(Op.I64Shl).i64(64 - 8 * p.size, 0).op(Op.I64ShrS);
+    };
     if (p.op === LF_SUB) {
       const u: Record<number, Op> = { 2: Op.I64LtU, 3: Op.I64GeU, 6: Op.I64LeU, 7: Op.I64GtU };
       const s: Record<number, Op> = { 12: Op.I64LtS, 13: Op.I64GeS, 14: Op.I64LeS, 15: Op.I64GtS };
@@ -606,17 +660,17 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       // a = destination operand (E or G), b = source
       const rmw = I.kind === K.Alu && I.op !== 7 && I.dstE && I.rm < 0;
       if (I.dstE) {
-        if (I.rm >= 0) e.reg(I.rm, os);
+        if (I.rm >= 0) e.rd(I, I.rm, os);
         else { e.ea(I, k, false); if (rmw) e.readRmw(os, k); else e.read(os, k); }
         c.set(L_A);
-        if (I.imm) c.i64(I.immLo, I.immHi); else e.reg(I.reg, os);
+        if (I.imm) c.i64(I.immLo, I.immHi); else e.rd(I, I.reg, os);
         c.set(L_B);
       } else if (I.kind === K.Test) {
         e.readE(I, os, k); c.set(L_A);
-        if (I.imm) c.i64(I.immLo, I.immHi); else e.reg(I.reg, os);
+        if (I.imm) c.i64(I.immLo, I.immHi); else e.rd(I, I.reg, os);
         c.set(L_B);
       } else {
-        e.reg(I.reg, os); c.set(L_A);
+        e.rd(I, I.reg, os); c.set(L_A);
         e.readE(I, os, k); c.set(L_B);
       }
       const op = I.kind === K.Test ? 4 : I.op;
@@ -629,29 +683,30 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
         default: c.op(Op.I64Xor); break;
       }
       if (os === 4) c.i64(...mask(4)).op(Op.I64And);
+      else if (os === 1) c.i64(255, 0).op(Op.I64And);
       c.set(L_R);
       if (op === 0) e.record(LF_ADD, os, L_R, L_A, L_B);
       else if (op === 5 || op === 7) e.record(LF_SUB, os, L_R, L_A, L_B);
       else e.record(LF_LOGIC, os, L_R, -1, -1);
       if (I.kind === K.Test || op === 7) return;
-      if (!I.dstE) e.setReg(I.reg, os, L_R);
-      else if (I.rm >= 0) e.setReg(I.rm, os, L_R);
+      if (!I.dstE) e.wr(I, I.reg, os, L_R);
+      else if (I.rm >= 0) e.wr(I, I.rm, os, L_R);
       else e.writeRmw(os, L_R, I, k);
       return;
     }
     case K.Mov:
       if (I.dstE) {
-        e.reg(I.reg, os); c.set(L_R);
-        if (I.rm >= 0) e.setReg(I.rm, os, L_R);
+        e.rd(I, I.reg, os); c.set(L_R);
+        if (I.rm >= 0) e.wr(I, I.rm, os, L_R);
         else { e.ea(I, k, false); e.write(os, L_R, I, k); }
       } else {
         e.readE(I, os, k); c.set(L_R);
-        e.setReg(I.reg, os, L_R);
+        e.wr(I, I.reg, os, L_R);
       }
       return;
     case K.MovImm:
       c.i64(I.immLo, I.immHi).set(L_R);
-      if (I.rm >= 0) e.setReg(I.rm, os, L_R);
+      if (I.rm >= 0) e.wr(I, I.rm, os, L_R);
       else { e.ea(I, k, false); e.write(os, L_R, I, k); }
       return;
     case K.Lea:
@@ -690,7 +745,7 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       e.setReg(I.reg, os, L_R);
       return;
     }
-    case K.Shift: emitShift(e, I, k); return;
+    case K.Shift: if (I.immLo < 0) emitShiftCl(e, I, k); else emitShift(e, I, k); return;
     case K.Push:
       c.get(L_REG + I.rm).set(L_R);
       e.push(L_R, I, k);
@@ -702,38 +757,56 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       return;
     case K.Not: case K.Neg: {
       const rmw = I.rm < 0;
-      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.reg(I.rm, os);
+      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.rd(I, I.rm, os);
       c.set(L_A);
       if (I.kind === K.Not) {
         c.get(L_A).i64(-1, -1).op(Op.I64Xor);
         if (os === 4) c.i64(-1, 0).op(Op.I64And);
+        else if (os === 1) c.i64(255, 0).op(Op.I64And);
         c.set(L_R);
       } else {
         c.i64(0, 0).get(L_A).op(Op.I64Sub);
         if (os === 4) c.i64(-1, 0).op(Op.I64And);
+        else if (os === 1) c.i64(255, 0).op(Op.I64And);
         c.set(L_R);
         c.get(L_A).set(L_B);
         c.i64(0, 0).set(L_A);
         e.record(LF_SUB, os, L_R, L_A, L_B);
       }
-      if (rmw) e.writeRmw(os, L_R, I, k); else e.setReg(I.rm, os, L_R);
+      if (rmw) e.writeRmw(os, L_R, I, k); else e.wr(I, I.rm, os, L_R);
       return;
     }
     case K.IncDec: {
       e.cf(k);
       c.set(L_CF);
       const rmw = I.rm < 0;
-      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.reg(I.rm, os);
+      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.rd(I, I.rm, os);
       c.set(L_A);
       c.get(L_A).i64(1, 0).op(I.op === 1 ? Op.I64Sub : Op.I64Add);
       if (os === 4) c.i64(-1, 0).op(Op.I64And);
+      else if (os === 1) c.i64(255, 0).op(Op.I64And);
       c.set(L_R);
       c.i64(1, 0).set(L_B);
       c.get(L_CF).set(L_AUX);
       e.record(I.op === 1 ? LF_DEC : LF_INC, os, L_R, L_A, L_B);
-      if (rmw) e.writeRmw(os, L_R, I, k); else e.setReg(I.rm, os, L_R);
+      if (rmw) e.writeRmw(os, L_R, I, k); else e.wr(I, I.rm, os, L_R);
       return;
     }
+    case K.Cmov:
+      // the source is read whatever the condition (a fault on it is taken); a 32-bit cmov zero-extends anyway
+      e.readE(I, os, k); c.set(L_R);
+      e.cond(I.cc, k);
+      c.open(Op.If);
+      e.setReg(I.reg, os, L_R);
+      if (os === 4) { c.op(Op.Else); e.reg(I.reg, 4); c.set(L_REG + I.reg); }
+      c.op(Op.End);
+      return;
+    case K.Setcc:
+      e.cond(I.cc, k);
+      c.op(Op.I64ExtendI32U).set(L_R);
+      if (I.rm >= 0) e.wr(I, I.rm, 1, L_R);
+      else { e.ea(I, k, false); e.write(1, L_R, I, k); }
+      return;
     default: throw new Error("wasm translate: unexpected kind");
   }
 }
@@ -791,6 +864,61 @@ function emitShift(e: Emitter, I: Insn, k: number): void {
   e.setReg(r, os, L_R);
 }
 
+/** Shifts/rotates of a register by CL (masked to 5 or 6 bits): a count of 0 changes neither the value nor the
+ * flags (a 32-bit register is still zero-extended), as exec/shift.ts execGroup2. */
+function emitShiftCl(e: Emitter, I: Insn, k: number): void {
+  const c = e.c, os = I.os, r = I.rm;
+  const bits = os === 8 ? 64 : 32;
+  const m: [number, number] = os === 8 ? [-1, -1] : [-1, 0];
+  e.reg(r, os); c.set(L_A);
+  c.get(L_REG + 1).op(Op.I32WrapI64).i32(bits - 1).op(Op.I32And).set(L_N);
+  const n = (): void => { c.get(L_N).op(Op.I64ExtendI32U); };
+  const nk = (kk: number): void => { c.i32(kk).get(L_N).op(Op.I32Sub).op(Op.I64ExtendI32U); }; // kk - n
+  const bitAt = (l: number, pos: () => void): void => { c.get(l); pos(); c.op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And); };
+  const bitK = (l: number, b: number): void => { c.get(l).i64(b, 0).op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And); };
+  c.get(L_A).set(L_R);
+  c.get(L_N).open(Op.If);
+  const cfOf = (cfFn: () => void, ofFn: () => void): void => {
+    e.arith(k);
+    c.i32(-2050).op(Op.I32And);
+    cfFn(); c.op(Op.I32Or);
+    ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or);
+    c.set(L_FLAGS);
+    c.i32(LF_NONE).set(L_OP);
+  };
+  const resAux = (cfFn: () => void, ofFn: () => void): void => {
+    cfFn(); ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or).set(L_AUX);
+    e.record(LF_RESAUX, os, L_R, -1, -1);
+  };
+  switch (I.op) {
+    case 0: case 1:
+      if (os === 8) { c.get(L_A); n(); c.op(I.op === 0 ? Op.I64Rotl : Op.I64Rotr); }
+      else if (I.op === 0) { c.get(L_A); n(); c.op(Op.I64Shl).get(L_A); nk(32); c.op(Op.I64ShrU).op(Op.I64Or).i64(...m).op(Op.I64And); }
+      else { c.get(L_A); n(); c.op(Op.I64ShrU).get(L_A); nk(32); c.op(Op.I64Shl).op(Op.I64Or).i64(...m).op(Op.I64And); }
+      c.set(L_R);
+      if (I.op === 0) cfOf(() => bitK(L_R, 0), () => { bitK(L_R, bits - 1); bitK(L_R, 0); c.op(Op.I32Xor); });
+      else cfOf(() => bitK(L_R, bits - 1), () => { bitK(L_R, bits - 1); bitK(L_R, bits - 2); c.op(Op.I32Xor); });
+      break;
+    case 4: case 6:
+      c.get(L_A); n(); c.op(Op.I64Shl).i64(...m).op(Op.I64And).set(L_R);
+      resAux(() => bitAt(L_A, () => nk(bits)), () => { bitK(L_R, bits - 1); bitAt(L_A, () => nk(bits)); c.op(Op.I32Xor); });
+      break;
+    case 5:
+      c.get(L_A); n(); c.op(Op.I64ShrU).set(L_R);
+      resAux(() => bitAt(L_A, () => { n(); c.i64(1, 0).op(Op.I64Sub); }), () => bitK(L_A, bits - 1));
+      break;
+    default:
+      if (os === 8) { c.get(L_A); n(); c.op(Op.I64ShrS); }
+      else { c.get(L_A).op(Op.I32WrapI64).get(L_N).op(Op.I32ShrS).op(Op.I64ExtendI32U); }
+      c.set(L_R);
+      resAux(() => bitAt(L_A, () => { n(); c.i64(1, 0).op(Op.I64Sub); }), () => c.i32(0));
+      break;
+  }
+  c.op(Op.End);
+  e.prod = null; // the old record (count 0) or the new one
+  e.setReg(r, os, L_R);
+}
+
 /** Registers an instruction reads / writes (for the entry loads and the exit stores). */
 function regsOf(I: Insn): [number, number] {
   let rd = 0, wr = 0;
@@ -807,12 +935,17 @@ function regsOf(I: Insn): [number, number] {
       break;
     case K.MovImm: case K.Shift: case K.Not: case K.Neg: case K.IncDec:
       if (I.rm >= 0) wr |= 1 << I.rm;
+      if (I.kind === K.Shift && I.immLo < 0) rd |= 1 << 1;
       break;
     case K.Lea: case K.Movsxd: case K.Movx: wr |= 1 << I.reg; break;
     case K.Push: rd |= 1 << I.rm; wr |= 1 << 4; break;
+    case K.Cmov: rd |= 1 << I.reg; wr |= 1 << I.reg; break;
+    case K.Setcc: if (I.rm >= 0) wr |= 1 << I.rm; break;
     case K.Pop: wr |= (1 << I.rm) | (1 << 4); break;
     case K.Ret: case K.Call: wr |= 1 << 4; break;
   }
+  // 8-bit operands without REX: 4..7 name ah, ch, dh, bh (bits of registers 0..3)
+  if (I.rex === 0 && (I.os === 1 || (I.kind === K.Movx && I.srcSize === 1))) { rd |= (rd >> 4) & 15; wr |= (wr >> 4) & 15; }
   // every written register is also loaded (32-bit writes do not need it, but the exit stores all of them)
   return [rd | wr, wr];
 }
