@@ -31,7 +31,7 @@ function insn(): string {
   // 8-bit registers: ah..dh cannot be encoded with a REX prefix (sil, r8b...): one set per instruction
   const set8 = pick([["al", "bl", "dl", "ah", "bh", "dh"], ["al", "bl", "dl", "sil", "r8b", "r10b"]]);
   const b8 = pick(set8), c8 = pick(set8);
-  switch (rnd() % 27) {
+  switch (rnd() % 29) {
     case 0: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${b}`;
     case 1: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${pick(IMM)}`;
     case 2: return `${pick(["add", "sub", "and", "or", "xor", "cmp"])} ${a}, ${m}`;
@@ -58,6 +58,10 @@ function insn(): string {
     case 24: return `${pick(["rol", "ror", "shl", "shr", "sar"])} ${a}, cl`;
     case 25: return `cmov${pick(["e", "ne", "b", "a", "l", "ge", "s", "np", "o"])} ${a}, ${pick([b, m])}`;
     case 26: return `set${pick(["e", "ne", "b", "a", "l", "ge", "s", "np", "o", "le"])} ${pick([b8, "byte ptr [rdi+40]"])}`;
+    case 27: // interpreted inside the block (in-block steps)
+      return pick([`bt ${a}, ${b}`, `xchg ${a}, ${b}`, "cqo", "cdq", `bswap ${a}`, `bsf ${a}, ${b}`, `adc ${a}, ${b}`,
+        `sbb ${a}, 7`, `mul ${b}`, `xchg ${a}, ${m}`, `btr ${m}, 5`, "pushfq\n  pop rax", "clc", "cmc", "stc", `lahf`]);
+    case 28: return `${pick(["bsr", "bsf"])} ${a}, ${pick([b, m])}\n  ${pick(["jz", "jnz", "jc"])} 2f\n  inc ${b}\n2:`;
     case 15: return `push ${pick(R64)}\n  push ${pick([...R64, "rsp"])}\n  pop ${pick(R64)}\n  pop ${pick(R64)}`;
     default: return `cmp ${a}, ${b}\n  j${pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"])} 2f\n  add ${b}, 3\n2:`;
   }
@@ -157,4 +161,34 @@ test("a wasm block ends at call and ret with the interpreter's stack and RIP", {
   assert.ok(b.wasm >= 1);
   assert.ok(a.regs[32] !== 0 && a.events.length === 0);
   assert.deepEqual({ ...b, wasm: 0 }, a);
+});
+
+test("instructions outside the subset run through the interpreter inside a wasm block, faults in them included", { skip: !hasAssembler() }, () => {
+  // bt/xchg/mul and a short rep stosb are interpreter steps; xchg with [r12] faults once r12 leaves the identity map
+  const code = asm(`
+    mov r12, 0x1f00000
+  1:
+    add rax, rbx
+    bt rax, 3
+    adc rbx, 1
+    xchg rdx, rbx
+    mul rbx
+    mov r8, rcx
+    push rcx
+    push rdi
+    mov ecx, 5
+    rep stosb
+    pop rdi
+    pop rcx
+    xchg rsi, qword ptr [r12]
+    add r12, 0x40000
+    dec rcx
+    jnz 1b
+    hlt`);
+  const setup = (m: Machine): void => { m.cpu.rlo[1] = 40; m.cpu.rhi[1] = 0; };
+  const a = run(code, false, setup);
+  const b = run(code, true, setup);
+  assert.ok(b.wasm >= 1, "the loop ran as a wasm block");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  assert.ok(a.events.length > 0, "r12 left the map and the guest faulted");
 });

@@ -71,6 +71,8 @@ export function tlbStorageFor(memory: WasmMemory, ramBytes: number, id: number):
 
 /** What the wrapper needs of the core beyond JitCore (the Interp: LazyFlags fields, fault, cond, getArith). */
 interface Core extends JitCore {
+  pfxDirty: boolean;
+  step(): void;
   lfOp: number; lfSize: number; lfResLo: number; lfResHi: number; lfS1Lo: number; lfS1Hi: number;
   lfS2Lo: number; lfS2Hi: number; lfAux: number; lfFlags: number;
   fault(vector: number, hasError: boolean, code: number): never;
@@ -96,6 +98,13 @@ export class WasmTier {
   private cur: Core | null = null;
   /** Int32 index of the current core's scratch area. */
   private scr = 0;
+  /** Registers the running block uses (copied around interpreter steps). */
+  private usedRegs: Int8Array = new Int8Array(0);
+  /** tlbGen and CPL when the running block was entered (an in-block step that changes them ends the block). */
+  private gen0 = 0;
+  private cpl0 = 0;
+  /** Set while an in-block interpreter step runs: a fault then leaves the core's registers and flags as they are. */
+  private stepping = false;
   private readonly imports: Record<string, unknown>;
   stats = { compiled: 0, failed: 0, lastError: "" };
 
@@ -136,6 +145,7 @@ export class WasmTier {
       arith: () => { this.loadRecord(this.cur!, this.scr); return this.cur!.getArith(); },
       cond: (cc: number) => { this.loadRecord(this.cur!, this.scr); return this.cur!.cond(cc) ? 1 : 0; },
       pw: (size: number, lo: number, hi: number) => { probeWrite(this.cur! as unknown as Parameters<typeof probeWrite>[0], size, lo, hi); },
+      step: (lo: number, hi: number, nlo: number, nhi: number) => this.step(lo, hi, nlo, nhi),
     };
   }
 
@@ -154,6 +164,36 @@ export class WasmTier {
       this.stats.lastError = String(e);
       return null;
     }
+  }
+
+  /** An in-block interpreter step (translate.ts does the same in JavaScript blocks): the core runs the instruction
+   * at (lo, hi) on the registers and flags of the scratch area; 1 when the block must leave (RIP is not at the next
+   * instruction, or something it relies on changed: code written, mode, CPL, paging, halt, stop, interrupt shadow,
+   * TF), else 0. */
+  private step(lo: number, hi: number, nlo: number, nhi: number): number {
+    const c = this.cur!, cpu = c.cpu, m = this.m32, b = this.scr, regs = this.usedRegs;
+    const rlo = cpu.rlo, rhi = cpu.rhi;
+    for (let i = 0; i < regs.length; i++) { const r = regs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
+    this.loadRecord(c, b);
+    cpu.ripLo = lo; cpu.ripHi = hi;
+    c.pfxDirty = true;
+    this.stepping = true;
+    c.step();
+    this.stepping = false;
+    for (let i = 0; i < regs.length; i++) { const r = regs[i]!; m[b + 2 * r] = rlo[r]!; m[b + 2 * r + 1] = rhi[r]!; }
+    this.storeRecord(c, b);
+    const leave = cpu.ripLo !== nlo || cpu.ripHi !== nhi || c.smc || cpu.mode !== 5 || cpu.cpl !== this.cpl0 ||
+      cpu.tlbGen !== this.gen0 || cpu.halted || cpu.stopRequest || cpu.interruptShadow || (cpu.eflagsRest & 256) !== 0;
+    if (!leave) return 0;
+    m[b + (SCR_RIP >> 2)] = cpu.ripLo; m[b + (SCR_RIP >> 2) + 1] = cpu.ripHi;
+    return 1;
+  }
+
+  private storeRecord(c: Core, scr: number): void {
+    const m = this.m32, l = scr + (SCR_LF >> 2);
+    m[l] = c.lfOp; m[l + 1] = c.lfSize; m[l + 2] = c.lfResLo; m[l + 3] = c.lfResHi;
+    m[l + 4] = c.lfS1Lo; m[l + 5] = c.lfS1Hi; m[l + 6] = c.lfS2Lo; m[l + 7] = c.lfS2Hi;
+    m[l + 8] = c.lfAux; m[l + 9] = c.lfFlags;
   }
 
   /** Copies the lazy-flag record from the scratch area at int32 index `scr` into the core. */
@@ -177,24 +217,31 @@ export class WasmTier {
       const b = scrByte >> 2;
       const cpu = c.cpu, rlo = cpu.rlo, rhi = cpu.rhi;
       for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + 2 * r] = rlo[r]!; m[b + 2 * r + 1] = rhi[r]!; }
-      const l = b + (SCR_LF >> 2);
-      m[l] = c.lfOp; m[l + 1] = c.lfSize; m[l + 2] = c.lfResLo; m[l + 3] = c.lfResHi;
-      m[l + 4] = c.lfS1Lo; m[l + 5] = c.lfS1Hi; m[l + 6] = c.lfS2Lo; m[l + 7] = c.lfS2Hi;
-      m[l + 8] = c.lfAux; m[l + 9] = c.lfFlags;
-      const prevCur = tier.cur, prevScr = tier.scr;
-      tier.cur = c; tier.scr = b;
+      tier.storeRecord(c, b);
+      tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
+      tier.stepping = false;
+      const ic0 = cpu.icount;
       let n: number;
       try {
         n = f(tlb.byteOffset + sys.rBase * 4, tlb.byteOffset + sys.wBase * 4, scrByte);
       } catch (e) {
-        for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
-        tier.loadRecord(c, b);
+        // a fault in an interpreter step left the core's state as the interpreter has it
+        if (!tier.stepping) {
+          for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
+          tier.loadRecord(c, b);
+        }
+        tier.stepping = false;
         cpu.icount += m[b + (SCR_EXTRA >> 2)]!;
         c.bi = m[b + (SCR_BI >> 2)]!;
-        tier.cur = prevCur; tier.scr = prevScr;
+        tier.cur = null;
         throw e;
       }
-      tier.cur = prevCur; tier.scr = prevScr;
+      tier.cur = null;
+      // rep string steps add their extra iterations to cpu.icount: returned instead (the dispatcher adds the
+      // result to cpu.icount as it was before the call)
+      const stepIc = cpu.icount - ic0;
+      cpu.icount = ic0;
+      n += stepIc;
       for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
       tier.loadRecord(c, b);
       cpu.ripLo = m[b + (SCR_RIP >> 2)]!; cpu.ripHi = m[b + (SCR_RIP >> 2) + 1]!;

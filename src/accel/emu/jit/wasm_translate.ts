@@ -16,6 +16,7 @@
 //  (bi) and the instructions retired in earlier loop iterations (extra).
 
 import { Code, type ImportFn, moduleBytes, Op, T } from "./wasm_bin.ts";
+import { insnLength } from "./translate_len.ts";
 
 /** Scratch layout (byte offsets from scr). Registers as i64 (lo, hi halves). */
 export const SCR_REGS = 0, SCR_RIP = 128, SCR_LF = 136, SCR_BI = 176, SCR_EXTRA = 180, SCR_TMP = 184, SCR_BYTES = 192;
@@ -36,9 +37,14 @@ export const IMPORTS: readonly ImportFn[] = [
   { name: "arith", params: [], results: [T.I32] }, // arithmetic flags of the record in the scratch area
   { name: "cond", params: [T.I32], results: [T.I32] }, // condition cc on the record in the scratch area
   { name: "pw", params: [T.I32, T.I32, T.I32], results: [] }, // probe (size, lo, hi) for a write: #PF with W=1
+  // the interpreter runs the instruction at (lo, hi); 1 when the block must leave (see wasm_tier.ts)
+  { name: "step", params: [T.I32, T.I32, T.I32, T.I32], results: [T.I32] },
 ];
-const F_RD = 0, F_WR = 4, F_FAULT = 8, F_ARITH = 9, F_COND = 10, F_PW = 11;
+const F_RD = 0, F_WR = 4, F_FAULT = 8, F_ARITH = 9, F_COND = 10, F_PW = 11, F_STEP = 12;
 
+/** TSXEN_EMU_JIT_WASM_STEP=0: no in-block interpreter steps in wasm blocks (a block ends at the first instruction
+ * outside the subset). */
+const STEPS = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_STEP) !== "0";
 const WASM_ALL = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_ALL) === "1";
 /** Loop iterations inside one call, in instructions (interrupts are polled between dispatches), as translate.ts. */
 const LOOP_MAX = 1 << 16;
@@ -59,7 +65,7 @@ const LOCALS: T[] = [
 // Lazy-flag op kinds (flags.ts).
 const LF_NONE = 0, LF_ADD = 1, LF_SUB = 3, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
-const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc }
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step }
 
 interface Mem { base: number; idx: number; scale: number; disp: number; ripRel: boolean; ss: boolean }
 
@@ -297,6 +303,8 @@ export interface WasmTranslation {
   used: number;
   written: number;
   insns: number;
+  /** Some instructions run through the interpreter (in-block steps). */
+  steps: boolean;
 }
 
 /** Static knowledge of the flag producer at a point: op kind and size, or null (unknown: read the record). */
@@ -331,6 +339,19 @@ class Emitter {
     c.get(P_SCR).get(L_S2).mem(Op.I64Store, 3, LF_S2);
     c.get(P_SCR).get(L_AUX).mem(Op.I32Store, 2, LF_AUX);
     c.get(P_SCR).get(L_FLAGS).mem(Op.I32Store, 2, LF_FLAGS);
+  }
+  /** After an interpreter step: the registers the block uses and the lazy-flag record, from the scratch area. */
+  reload(used: number): void {
+    const c = this.c;
+    for (let r = 0; r < 16; r++) if ((used >> r) & 1) c.get(P_SCR).mem(Op.I64Load, 3, SCR_REGS + 8 * r).set(L_REG + r);
+    c.get(P_SCR).mem(Op.I32Load, 2, LF_OP).set(L_OP);
+    c.get(P_SCR).mem(Op.I32Load, 2, LF_SIZE).set(L_SIZE);
+    c.get(P_SCR).mem(Op.I64Load, 3, LF_RES).set(L_RES);
+    c.get(P_SCR).mem(Op.I64Load, 3, LF_S1).set(L_S1);
+    c.get(P_SCR).mem(Op.I64Load, 3, LF_S2).set(L_S2);
+    c.get(P_SCR).mem(Op.I32Load, 2, LF_AUX).set(L_AUX);
+    c.get(P_SCR).mem(Op.I32Load, 2, LF_FLAGS).set(L_FLAGS);
+    this.prod = null;
   }
   /** Before a host call that may throw: everything the dispatcher needs to restart at instruction k. */
   spill(k: number): void {
@@ -957,16 +978,33 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   const insns: Insn[] = [];
   let p = phys;
   let lo = ripLo, hi = ripHi;
+  let steps = 0;
   while (insns.length < MAX_INSNS && p < lim) {
     let I: Insn, np: number;
-    try { [I, np] = decode(ram, p, lim, lo, hi); } catch (e) { if (e !== NO) throw e; break; }
+    try { [I, np] = decode(ram, p, lim, lo, hi); } catch (e) {
+      if (e !== NO) throw e;
+      // not translated: the interpreter runs it inside the block, unless it transfers control or changes what
+      // the block relies on (translate_len.ts refuses those: the block ends before it)
+      const len = STEPS ? insnLength(ram, p, lim) : 0;
+      if (len <= 0) break;
+      const [nl, nh] = ripAdd(lo, hi, len);
+      I = {
+        kind: K.Step, lo, hi, nlo: nl, nhi: nh, os: 4, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false, immLo: 0,
+        immHi: 0, rex: 0, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0,
+      };
+      np = p + len;
+      steps++;
+    }
     insns.push(I);
     p = np;
     lo = I.nlo; hi = I.nhi;
     if (I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call) break;
   }
+  // trailing interpreted instructions gain nothing: the dispatcher runs them after the block
+  while (insns.length > 0 && insns[insns.length - 1]!.kind === K.Step) { insns.pop(); steps--; }
   const n = insns.length;
-  if (n === 0) return null;
+  if (n === 0 || steps * 2 > n) return null;
+  p = phys + (insns[n - 1]!.nlo - ripLo);
   const index = (tlo: number, thi: number): number => insns.findIndex((x) => x.lo === tlo && x.hi === thi);
   // control flow: loop heads (backward targets), forward spans [i, j)
   const heads = new Set<number>();
@@ -995,14 +1033,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   e.written = written;
   const c = e.c;
   // entry: registers, record, extra
-  for (let r = 0; r < 16; r++) if ((used >> r) & 1) c.get(P_SCR).mem(Op.I64Load, 3, SCR_REGS + 8 * r).set(L_REG + r);
-  c.get(P_SCR).mem(Op.I32Load, 2, LF_OP).set(L_OP);
-  c.get(P_SCR).mem(Op.I32Load, 2, LF_SIZE).set(L_SIZE);
-  c.get(P_SCR).mem(Op.I64Load, 3, LF_RES).set(L_RES);
-  c.get(P_SCR).mem(Op.I64Load, 3, LF_S1).set(L_S1);
-  c.get(P_SCR).mem(Op.I64Load, 3, LF_S2).set(L_S2);
-  c.get(P_SCR).mem(Op.I32Load, 2, LF_AUX).set(L_AUX);
-  c.get(P_SCR).mem(Op.I32Load, 2, LF_FLAGS).set(L_FLAGS);
+  e.reload(used);
   let loops = 0;
   for (let k = 0; k < n; k++) {
     // close spans ending here (innermost first), then open the loop and span starting here
@@ -1015,6 +1046,14 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     if (heads.has(k)) { c.open(Op.Loop); e.labels.push(`L${k}`); loops++; }
     if (fwd.has(k)) { c.open(Op.Block); e.labels.push(`S${k}`); }
     const I = insns[k]!;
+    if (I.kind === K.Step) {
+      e.spill(k);
+      c.i32(I.lo).i32(I.hi).i32(I.nlo).i32(I.nhi).call(F_STEP).open(Op.If);
+      c.get(L_EXTRA).i32(k + 1).op(Op.I32Add).op(Op.Return);
+      c.op(Op.End);
+      e.reload(used);
+      continue;
+    }
     if (I.kind === K.Ret) {
       // pop the return address; #GP when it is not canonical (before RSP moves)
       c.get(L_REG + 4).set(L_EA);
@@ -1058,6 +1097,6 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   const bytes = moduleBytes(pages, IMPORTS, [T.I32, T.I32, T.I32], [T.I32], LOCALS, c);
   return {
     bytes, ripsLo: Int32Array.from(insns.map((x) => x.lo)), ripsHi: Int32Array.from(insns.map((x) => x.hi)),
-    len: p - phys, used, written, insns: n,
+    len: p - phys, used, written, insns: n, steps: steps > 0,
   };
 }
