@@ -224,10 +224,19 @@ export class CoreBase extends LazyFlags {
     this.reg = ((m >> 3) & 7) | this.rexR;
     if (mod === 3) { this.rm = rm | this.rexB; return; }
     this.rm = rm;
-    if (rm !== 4 && this.as === 8 && (mod !== 0 || rm !== 5) && this.segOvr < 0) {
-      // [base] / [base + disp] with 64-bit addressing, no SIB, no RIP-relative, no segment override (the common
-      // long-mode form) here, so that it costs no call where TurboFan inlines this but not calcEA.
-      const base = rm | this.rexB;
+    if (this.as === 8 && (mod !== 0 || rm !== 5) && this.segOvr < 0) {
+      // [base] / [base + disp] with 64-bit addressing (no index, no RIP-relative, no segment override: the common
+      // long-mode forms, [rsp + disp] through a SIB byte included) here, so that it costs no call where TurboFan
+      // inlines this but not calcEA.
+      let base: number;
+      if (rm !== 4) base = rm | this.rexB;
+      else {
+        const p = this.fPtr;
+        const sib = p < this.fLimit ? this.fRam[p] : 0; // 0 (an index): off the cached page, calcEA
+        if ((sib & 0x38) !== 0x20 || this.rexX !== 0 || ((sib & 7) === 5 && mod === 0)) { this.calcEA(immBytes); return; }
+        this.fPtr = p + 1;
+        base = (sib & 7) | this.rexB;
+      }
       let lo = this.rlo[base], hi = this.rhi[base];
       if (mod !== 0) {
         const d = mod === 1 ? this.fs8() : this.f32();
@@ -237,7 +246,7 @@ export class CoreBase extends LazyFlags {
       }
       this.offLo = lo; this.offHi = hi;
       if (this.noSeg) return;
-      const seg = base === 5 ? SS : DS;
+      const seg = base === 4 || base === 5 ? SS : DS;
       this.eaSeg = seg;
       if (((hi << 16) >> 16) !== hi) this.fault(seg === SS ? 12 : 13, true, 0);
       this.eaLo = lo; this.eaHi = hi;
