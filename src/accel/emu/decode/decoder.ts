@@ -219,40 +219,46 @@ export class CoreBase extends LazyFlags {
   decodeModrm(immBytes: number): void {
     const m = this.f8();
     this.modrm = m;
-    const mod = m >> 6, rm = m & 7;
+    const mod = m >> 6;
     this.mod = mod;
     this.reg = ((m >> 3) & 7) | this.rexR;
-    if (mod === 3) { this.rm = rm | this.rexB; return; }
-    this.rm = rm;
-    if (this.as === 8 && (mod !== 0 || rm !== 5) && this.segOvr < 0) {
-      // [base] / [base + disp] with 64-bit addressing (no index, no RIP-relative, no segment override: the common
-      // long-mode forms, [rsp + disp] through a SIB byte included) here, so that it costs no call where TurboFan
-      // inlines this but not calcEA.
-      let base: number;
-      if (rm !== 4) base = rm | this.rexB;
-      else {
+    let base = m & 7;
+    if (mod === 3) { this.rm = base | this.rexB; return; }
+    this.rm = base;
+    // [base] / [base + disp] with 64-bit addressing and no segment override (the common long-mode forms, [rsp +
+    // disp] through a SIB byte without an index included) are computed here, the rest in calcEA: this way they
+    // cost no call where TurboFan inlines decodeModrm but not calcEA. Keep this function under V8's inlining size
+    // limit (460 bytes of bytecode).
+    if (this.as === 8 && this.segOvr < 0) {
+      if (base === 4) {
         const p = this.fPtr;
-        const sib = p < this.fLimit ? this.fRam[p] : 0; // 0 (an index): off the cached page, calcEA
-        if ((sib & 0x38) !== 0x20 || this.rexX !== 0 || ((sib & 7) === 5 && mod === 0)) { this.calcEA(immBytes); return; }
-        this.fPtr = p + 1;
-        base = (sib & 7) | this.rexB;
+        const sib = p < this.fLimit ? this.fRam[p] : 0; // 0 (has an index): off the cached page, calcEA
+        if ((sib & 0x38) === 0x20 && this.rexX === 0 && ((sib & 7) !== 5 || mod !== 0)) { this.fPtr = p + 1; base = sib & 7; }
+        else base = -1;
+      } else if (base === 5 && mod === 0) base = -1; // RIP-relative
+      if (base >= 0) {
+        base |= this.rexB;
+        let lo = this.rlo[base], hi = this.rhi[base];
+        if (mod !== 0) {
+          const d = mod === 1 ? this.fs8() : this.f32();
+          const t = (lo + d) | 0;
+          hi = (hi + (d >> 31) + ((t >>> 0) < (d >>> 0) ? 1 : 0)) | 0;
+          lo = t;
+        }
+        this.offLo = lo; this.offHi = hi;
+        if (this.noSeg) return;
+        this.eaSeg = base === 4 || base === 5 ? SS : DS;
+        if (((hi << 16) >> 16) !== hi) this.nonCanonical();
+        this.eaLo = lo; this.eaHi = hi;
+        return;
       }
-      let lo = this.rlo[base], hi = this.rhi[base];
-      if (mod !== 0) {
-        const d = mod === 1 ? this.fs8() : this.f32();
-        const t = (lo + d) | 0;
-        hi = (hi + (d >> 31) + ((t >>> 0) < (d >>> 0) ? 1 : 0)) | 0;
-        lo = t;
-      }
-      this.offLo = lo; this.offHi = hi;
-      if (this.noSeg) return;
-      const seg = base === 4 || base === 5 ? SS : DS;
-      this.eaSeg = seg;
-      if (((hi << 16) >> 16) !== hi) this.fault(seg === SS ? 12 : 13, true, 0);
-      this.eaLo = lo; this.eaHi = hi;
-      return;
     }
     this.calcEA(immBytes);
+  }
+
+  /** #SS(0) or #GP(0) for a non-canonical address in segment eaSeg. */
+  private nonCanonical(): never {
+    return this.fault(this.eaSeg === SS ? 12 : 13, true, 0);
   }
 
   calcEA(immBytes: number): void {
