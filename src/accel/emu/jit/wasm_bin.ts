@@ -124,21 +124,27 @@ export function moduleBytes(pages: number, imports: readonly ImportFn[], params:
   const expSec: number[] = [];
   uleb(expSec, 1); expSec.push(...name("f"), 0x00); uleb(expSec, imports.length);
   section(out, 7, expSec);
-  // locals: run-length groups
-  const body: number[] = [];
+  // locals: run-length groups; then the body, copied once into the result
+  const head: number[] = [];
   const groups: [number, T][] = [];
   for (const t of locals) {
     const last = groups[groups.length - 1];
     if (last !== undefined && last[1] === t) last[0]++; else groups.push([1, t]);
   }
-  uleb(body, groups.length);
-  for (const [n, t] of groups) { uleb(body, n); body.push(t); }
-  for (let i = 0; i < code.b.length; i++) body.push(code.b[i]!);
-  body.push(Op.End);
-  const codeSec: number[] = [];
-  uleb(codeSec, 1);
-  uleb(codeSec, body.length);
-  for (let i = 0; i < body.length; i++) codeSec.push(body[i]!);
-  section(out, 10, codeSec);
-  return Uint8Array.from(out);
+  uleb(head, groups.length);
+  for (const [n, t] of groups) { uleb(head, n); head.push(t); }
+  const bodyLen = head.length + code.b.length + 1;
+  const fnSize: number[] = [];
+  uleb(fnSize, bodyLen);
+  const secLen = 1 + fnSize.length + bodyLen; // one function
+  const secHead: number[] = [10];
+  uleb(secHead, secLen);
+  secHead.push(1, ...fnSize, ...head);
+  const total = out.length + secHead.length + code.b.length + 1;
+  const bytes = new Uint8Array(total);
+  bytes.set(out, 0);
+  bytes.set(secHead, out.length);
+  bytes.set(code.b, out.length + secHead.length);
+  bytes[total - 1] = Op.End;
+  return bytes;
 }

@@ -97,195 +97,204 @@ function ripAdd(lo: number, hi: number, n: number): [number, number] {
 }
 const canonical = (hi: number): boolean => ((hi << 16) >> 16) === hi;
 
+/** Decoder state (module-level: no closures per instruction). */
+const D = { ram: new Uint8Array(0) as Uint8Array, p: 0, p0: 0, lim: 0, lo: 0, hi: 0, rexR: 0, rexX: 0, rexB: 0, os: 4, I: null as unknown as Insn };
+function du8(): number { if (D.p >= D.lim) throw NO; return D.ram[D.p++]!; }
+function ds8(): number { return (du8() << 24) >> 24; }
+function ds32(): number { const a = du8(), b = du8(), c = du8(), d = du8(); return a | (b << 8) | (c << 16) | (d << 24); }
+function dmodrm(): void {
+  const I = D.I;
+  const mb = du8();
+  const mod = mb >> 6;
+  I.reg = ((mb >> 3) & 7) | D.rexR;
+  I.op = (mb >> 3) & 7;
+  if (mod === 3) { I.rm = (mb & 7) | D.rexB; return; }
+  const m: Mem = { base: -1, idx: -1, scale: 0, disp: 0, ripRel: false, ss: false };
+  const rm = mb & 7;
+  if (rm === 4) {
+    const sib = du8();
+    m.scale = sib >> 6;
+    const idx = ((sib >> 3) & 7) | D.rexX;
+    m.idx = idx === 4 ? -1 : idx;
+    m.base = (sib & 7) | D.rexB;
+    if ((sib & 7) === 5 && mod === 0) { m.base = -1; m.disp = ds32(); }
+  } else if (rm === 5 && mod === 0) {
+    m.disp = ds32();
+    m.ripRel = true;
+  } else m.base = rm | D.rexB;
+  if (mod === 1) m.disp = ds8(); else if (mod === 2) m.disp = ds32();
+  m.ss = !m.ripRel && (m.base === 4 || m.base === 5);
+  I.m = m;
+}
+function dimmOs(): void {
+  const I = D.I, v = ds32();
+  I.imm = true; I.immLo = v; I.immHi = D.os === 8 ? v >> 31 : 0;
+}
+function dfinish(): [Insn, number] {
+  const I = D.I;
+  [I.nlo, I.nhi] = ripAdd(D.lo, D.hi, D.p - D.p0);
+  if (I.m !== null && I.m.ripRel) {
+    const [, h] = ripAdd(I.nlo, I.nhi, I.m.disp);
+    if (!canonical(h)) throw NO;
+  }
+  if (D.p - D.p0 > 15) throw NO;
+  return [I, D.p];
+}
+
 /** Decodes one supported instruction at ram[p] (limit lim); throws NO for anything else. */
 function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number): [Insn, number] {
-  let p = p0;
-  const u8 = (): number => { if (p >= lim) throw NO; return ram[p++]!; };
-  const s8 = (): number => (u8() << 24) >> 24;
-  const s32 = (): number => { const a = u8(), b = u8(), c = u8(), d = u8(); return a | (b << 8) | (c << 16) | (d << 24); };
+  D.ram = ram; D.p = p0; D.p0 = p0; D.lim = lim; D.lo = lo; D.hi = hi;
   let rex = 0;
   let b0: number;
   for (;;) {
-    b0 = u8();
+    b0 = du8();
     if (b0 === 0x2e || b0 === 0x3e || b0 === 0x26 || b0 === 0x36) { rex = 0; continue; }
     if ((b0 & 0xf0) === 0x40) { rex = b0; continue; }
     break;
   }
   if (b0 === 0x66 || b0 === 0x67 || b0 === 0xf0 || b0 === 0xf2 || b0 === 0xf3 || b0 === 0x64 || b0 === 0x65) throw NO;
   const w = (rex & 8) !== 0, os = w ? 8 : 4;
-  const rexR = (rex & 4) << 1, rexX = (rex & 2) << 2, rexB = (rex & 1) << 3;
-  const I: Insn = {
+  const rexB = (rex & 1) << 3;
+  D.rexR = (rex & 4) << 1; D.rexX = (rex & 2) << 2; D.rexB = rexB; D.os = os;
+  const I: Insn = D.I = {
     kind: K.Nop, lo, hi, nlo: 0, nhi: 0, os, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false, immLo: 0, immHi: 0,
     rex, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0,
-  };
-  const modrm = (): void => {
-    const mb = u8();
-    const mod = mb >> 6;
-    I.reg = ((mb >> 3) & 7) | rexR;
-    I.op = (mb >> 3) & 7;
-    if (mod === 3) { I.rm = (mb & 7) | rexB; return; }
-    const m: Mem = { base: -1, idx: -1, scale: 0, disp: 0, ripRel: false, ss: false };
-    const rm = mb & 7;
-    if (rm === 4) {
-      const sib = u8();
-      m.scale = sib >> 6;
-      const idx = ((sib >> 3) & 7) | rexX;
-      m.idx = idx === 4 ? -1 : idx;
-      m.base = (sib & 7) | rexB;
-      if ((sib & 7) === 5 && mod === 0) { m.base = -1; m.disp = s32(); }
-    } else if (rm === 5 && mod === 0) {
-      m.disp = s32();
-      m.ripRel = true;
-    } else m.base = rm | rexB;
-    if (mod === 1) m.disp = s8(); else if (mod === 2) m.disp = s32();
-    m.ss = !m.ripRel && (m.base === 4 || m.base === 5);
-    I.m = m;
-  };
-  const immOs = (): void => { const v = s32(); I.imm = true; I.immLo = v; I.immHi = os === 8 ? v >> 31 : 0; if (os === 4) I.immHi = 0; };
-  const finish = (): [Insn, number] => {
-    [I.nlo, I.nhi] = ripAdd(lo, hi, p - p0);
-    if (I.m !== null && I.m.ripRel) {
-      const [, h] = ripAdd(I.nlo, I.nhi, I.m.disp);
-      if (!canonical(h)) throw NO;
-    }
-    if (p - p0 > 15) throw NO;
-    return [I, p];
   };
   if (b0 < 0x40 && (b0 & 7) < 6) {
     const op = b0 >> 3, form = b0 & 7;
     if (op === 2 || op === 3) throw NO; // adc/sbb
     I.kind = K.Alu; I.op = op;
     if (form === 0 || form === 2 || form === 4) I.os = 1;
-    if (form === 1 || form === 0) { modrm(); I.op = op; I.dstE = true; }
-    else if (form === 3 || form === 2) { modrm(); I.op = op; I.dstE = false; }
-    else if (form === 4) { I.rm = 0; I.dstE = true; I.imm = true; I.immLo = u8(); I.immHi = 0; }
-    else { I.rm = 0; I.dstE = true; immOs(); }
-    return finish();
+    if (form === 1 || form === 0) { dmodrm(); I.op = op; I.dstE = true; }
+    else if (form === 3 || form === 2) { dmodrm(); I.op = op; I.dstE = false; }
+    else if (form === 4) { I.rm = 0; I.dstE = true; I.imm = true; I.immLo = du8(); I.immHi = 0; }
+    else { I.rm = 0; I.dstE = true; dimmOs(); }
+    return dfinish();
   }
   switch (b0) {
     case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
-      I.kind = K.Push; I.rm = (b0 & 7) | rexB; return finish();
+      I.kind = K.Push; I.rm = (b0 & 7) | rexB; return dfinish();
     case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
-      I.kind = K.Pop; I.rm = (b0 & 7) | rexB; return finish();
-    case 0xc3: I.kind = K.Ret; return finish();
+      I.kind = K.Pop; I.rm = (b0 & 7) | rexB; return dfinish();
+    case 0xc3: I.kind = K.Ret; return dfinish();
     case 0xe8: {
-      const d = s32(); I.kind = K.Call;
-      const r = finish();
+      const d = ds32(); I.kind = K.Call;
+      const r = dfinish();
       [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
       if (!canonical(I.thi)) throw NO;
       return r;
     }
-    case 0x63: modrm(); if (os !== 8) throw NO; I.kind = K.Movsxd; return finish();
+    case 0x63: dmodrm(); if (os !== 8) throw NO; I.kind = K.Movsxd; return dfinish();
     case 0x69: case 0x6b: {
-      modrm(); I.kind = K.Imul;
-      const v = b0 === 0x6b ? s8() : s32();
+      dmodrm(); I.kind = K.Imul;
+      const v = b0 === 0x6b ? ds8() : ds32();
       I.imm = true; I.immLo = v; I.immHi = v >> 31;
-      return finish();
+      return dfinish();
     }
     case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
     case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
-      const d = s8(); I.kind = K.Jcc; I.cc = b0 & 15;
-      const r = finish();
+      const d = ds8(); I.kind = K.Jcc; I.cc = b0 & 15;
+      const r = dfinish();
       [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
       if (!canonical(I.thi)) throw NO;
       return r;
     }
     case 0x80: {
-      modrm();
+      dmodrm();
       if (I.op === 2 || I.op === 3) throw NO;
-      I.kind = K.Alu; I.dstE = true; I.os = 1; I.imm = true; I.immLo = u8(); I.immHi = 0;
-      return finish();
+      I.kind = K.Alu; I.dstE = true; I.os = 1; I.imm = true; I.immLo = du8(); I.immHi = 0;
+      return dfinish();
     }
-    case 0x84: modrm(); I.kind = K.Test; I.os = 1; return finish();
-    case 0x88: modrm(); I.kind = K.Mov; I.os = 1; I.dstE = true; return finish();
-    case 0x8a: modrm(); I.kind = K.Mov; I.os = 1; I.dstE = false; return finish();
-    case 0xa8: I.kind = K.Test; I.os = 1; I.rm = 0; I.imm = true; I.immLo = u8(); I.immHi = 0; return finish();
+    case 0x84: dmodrm(); I.kind = K.Test; I.os = 1; return dfinish();
+    case 0x88: dmodrm(); I.kind = K.Mov; I.os = 1; I.dstE = true; return dfinish();
+    case 0x8a: dmodrm(); I.kind = K.Mov; I.os = 1; I.dstE = false; return dfinish();
+    case 0xa8: I.kind = K.Test; I.os = 1; I.rm = 0; I.imm = true; I.immLo = du8(); I.immHi = 0; return dfinish();
     case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
-      I.kind = K.MovImm; I.os = 1; I.rm = (b0 & 7) | rexB; I.dstE = true; I.imm = true; I.immLo = u8(); I.immHi = 0;
-      return finish();
+      I.kind = K.MovImm; I.os = 1; I.rm = (b0 & 7) | rexB; I.dstE = true; I.imm = true; I.immLo = du8(); I.immHi = 0;
+      return dfinish();
     case 0xc6: {
-      modrm();
+      dmodrm();
       if (I.op !== 0) throw NO;
-      I.kind = K.MovImm; I.os = 1; I.dstE = true; I.imm = true; I.immLo = u8(); I.immHi = 0;
-      return finish();
+      I.kind = K.MovImm; I.os = 1; I.dstE = true; I.imm = true; I.immLo = du8(); I.immHi = 0;
+      return dfinish();
     }
     case 0xf6: {
-      modrm(); I.os = 1;
-      if (I.op === 0 || I.op === 1) { I.kind = K.Test; I.imm = true; I.immLo = u8(); I.immHi = 0; return finish(); }
-      if (I.op === 2) { I.kind = K.Not; return finish(); }
-      if (I.op === 3) { I.kind = K.Neg; return finish(); }
+      dmodrm(); I.os = 1;
+      if (I.op === 0 || I.op === 1) { I.kind = K.Test; I.imm = true; I.immLo = du8(); I.immHi = 0; return dfinish(); }
+      if (I.op === 2) { I.kind = K.Not; return dfinish(); }
+      if (I.op === 3) { I.kind = K.Neg; return dfinish(); }
       throw NO;
     }
-    case 0xfe: modrm(); if (I.op > 1) throw NO; I.kind = K.IncDec; I.os = 1; return finish();
+    case 0xfe: dmodrm(); if (I.op > 1) throw NO; I.kind = K.IncDec; I.os = 1; return dfinish();
     case 0xd3: {
-      modrm();
+      dmodrm();
       if (I.rm < 0 || I.op === 2 || I.op === 3) throw NO;
       I.kind = K.Shift; I.immLo = -1; // count from CL
-      return finish();
+      return dfinish();
     }
     case 0x81: case 0x83: {
-      modrm();
+      dmodrm();
       if (I.op === 2 || I.op === 3) throw NO;
       I.kind = K.Alu; I.dstE = true;
-      if (b0 === 0x81) immOs(); else { const v = s8(); I.imm = true; I.immLo = os === 4 ? v : v; I.immHi = os === 8 ? v >> 31 : 0; if (os === 4) I.immLo = v; }
-      return finish();
+      if (b0 === 0x81) dimmOs(); else { const v = ds8(); I.imm = true; I.immLo = os === 4 ? v : v; I.immHi = os === 8 ? v >> 31 : 0; if (os === 4) I.immLo = v; }
+      return dfinish();
     }
-    case 0x85: modrm(); I.kind = K.Test; return finish();
-    case 0x89: modrm(); I.kind = K.Mov; I.dstE = true; return finish();
-    case 0x8b: modrm(); I.kind = K.Mov; I.dstE = false; return finish();
-    case 0x8d: modrm(); if (I.m === null) throw NO; I.kind = K.Lea; return finish();
-    case 0x90: if (rexB !== 0) throw NO; return finish();
-    case 0xa9: I.kind = K.Test; I.rm = 0; immOs(); return finish();
+    case 0x85: dmodrm(); I.kind = K.Test; return dfinish();
+    case 0x89: dmodrm(); I.kind = K.Mov; I.dstE = true; return dfinish();
+    case 0x8b: dmodrm(); I.kind = K.Mov; I.dstE = false; return dfinish();
+    case 0x8d: dmodrm(); if (I.m === null) throw NO; I.kind = K.Lea; return dfinish();
+    case 0x90: if (rexB !== 0) throw NO; return dfinish();
+    case 0xa9: I.kind = K.Test; I.rm = 0; dimmOs(); return dfinish();
     case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf: {
       I.kind = K.MovImm; I.rm = (b0 & 7) | rexB; I.dstE = true; I.imm = true;
-      if (os === 8) { I.immLo = s32(); I.immHi = s32(); } else { I.immLo = s32(); I.immHi = 0; }
-      return finish();
+      if (os === 8) { I.immLo = ds32(); I.immHi = ds32(); } else { I.immLo = ds32(); I.immHi = 0; }
+      return dfinish();
     }
     case 0xc1: case 0xd1: {
-      modrm();
+      dmodrm();
       if (I.rm < 0 || I.op === 2 || I.op === 3) throw NO;
-      const n = (b0 === 0xc1 ? u8() : 1) & (os === 8 ? 63 : 31);
+      const n = (b0 === 0xc1 ? du8() : 1) & (os === 8 ? 63 : 31);
       if (n === 0) throw NO;
       I.kind = K.Shift; I.immLo = n;
-      return finish();
+      return dfinish();
     }
     case 0xc7: {
-      modrm();
+      dmodrm();
       if (I.op !== 0) throw NO;
-      I.kind = K.MovImm; I.dstE = true; immOs();
-      return finish();
+      I.kind = K.MovImm; I.dstE = true; dimmOs();
+      return dfinish();
     }
     case 0xe9: case 0xeb: {
-      const d = b0 === 0xe9 ? s32() : s8(); I.kind = K.Jmp;
-      const r = finish();
+      const d = b0 === 0xe9 ? ds32() : ds8(); I.kind = K.Jmp;
+      const r = dfinish();
       [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
       if (!canonical(I.thi)) throw NO;
       return r;
     }
     case 0xf7: {
-      modrm();
-      if (I.op === 0 || I.op === 1) { I.kind = K.Test; immOs(); return finish(); }
-      if (I.op === 2) { I.kind = K.Not; return finish(); }
-      if (I.op === 3) { I.kind = K.Neg; return finish(); }
+      dmodrm();
+      if (I.op === 0 || I.op === 1) { I.kind = K.Test; dimmOs(); return dfinish(); }
+      if (I.op === 2) { I.kind = K.Not; return dfinish(); }
+      if (I.op === 3) { I.kind = K.Neg; return dfinish(); }
       throw NO;
     }
-    case 0xff: modrm(); if (I.op > 1) throw NO; I.kind = K.IncDec; return finish();
+    case 0xff: dmodrm(); if (I.op > 1) throw NO; I.kind = K.IncDec; return dfinish();
     case 0x0f: {
-      const b1 = u8();
+      const b1 = du8();
       if (b1 >= 0x80 && b1 <= 0x8f) {
-        const d = s32(); I.kind = K.Jcc; I.cc = b1 & 15;
-        const r = finish();
+        const d = ds32(); I.kind = K.Jcc; I.cc = b1 & 15;
+        const r = dfinish();
         [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
         if (!canonical(I.thi)) throw NO;
         return r;
       }
-      if (b1 === 0x1f) { modrm(); I.m = null; I.rm = -1; return finish(); }
-      if (b1 >= 0x40 && b1 <= 0x4f) { modrm(); I.kind = K.Cmov; I.cc = b1 & 15; return finish(); }
-      if (b1 >= 0x90 && b1 <= 0x9f) { modrm(); I.kind = K.Setcc; I.cc = b1 & 15; I.os = 1; return finish(); }
-      if (b1 === 0xaf) { modrm(); I.kind = K.Imul; I.imm = false; return finish(); }
+      if (b1 === 0x1f) { dmodrm(); I.m = null; I.rm = -1; return dfinish(); }
+      if (b1 >= 0x40 && b1 <= 0x4f) { dmodrm(); I.kind = K.Cmov; I.cc = b1 & 15; return dfinish(); }
+      if (b1 >= 0x90 && b1 <= 0x9f) { dmodrm(); I.kind = K.Setcc; I.cc = b1 & 15; I.os = 1; return dfinish(); }
+      if (b1 === 0xaf) { dmodrm(); I.kind = K.Imul; I.imm = false; return dfinish(); }
       if (b1 === 0xb6 || b1 === 0xb7 || b1 === 0xbe || b1 === 0xbf) {
-        modrm(); I.kind = K.Movx; I.srcSize = (b1 & 1) === 0 ? 1 : 2; I.signed = b1 >= 0xbe;
-        return finish();
+        dmodrm(); I.kind = K.Movx; I.srcSize = (b1 & 1) === 0 ? 1 : 2; I.signed = b1 >= 0xbe;
+        return dfinish();
       }
       throw NO;
     }
