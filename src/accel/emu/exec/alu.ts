@@ -106,6 +106,13 @@ export function alu64(c: CoreBase, op: number, aLo: number, aHi: number, bLo: nu
   return lo;
 }
 
+/** alu() through the small 32/64-bit forms where they apply (alu itself is too big for TurboFan to inline). */
+function aluSized(c: CoreBase, op: number, os: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
+  if (os === 4) return alu32(c, op, aLo, bLo);
+  if (os === 8) return alu64(c, op, aLo, aHi, bLo, bHi);
+  return alu(c, op, os, aLo, aHi, bLo, bHi);
+}
+
 /** Records a logic result (test, and friends) without computing anything else. */
 export function setLogicFlags(c: CoreBase, os: number, lo: number, hi: number): void {
   c.lfOp = LF_LOGIC; c.lfSize = os; c.lfResLo = lo; c.lfResHi = os === 8 ? hi : 0;
@@ -174,7 +181,7 @@ export function execAluOp(c: CoreBase, opcode: number): void {
       }
       const a = op !== ALU_CMP ? readRmw(c, os) : c.readE(os), ah = c.hi;
       const b = c.getReg(os, c.reg), bh = c.hi;
-      const r = alu(c, op, os, a, ah, b, bh);
+      const r = aluSized(c, op, os, a, ah, b, bh);
       if (op !== ALU_CMP) c.writeE(os, r, c.hi);
       return;
     }
@@ -214,7 +221,7 @@ export function execAluOp(c: CoreBase, opcode: number): void {
       const os = c.os;
       const b = c.fImm(os), bh = c.hi;
       const a = c.getReg(os, 0), ah = c.hi;
-      const r = alu(c, op, os, a, ah, b, bh);
+      const r = aluSized(c, op, os, a, ah, b, bh);
       if (op !== ALU_CMP) c.setReg(os, 0, r, c.hi);
       return;
     }
@@ -243,7 +250,7 @@ export function execGroup1(c: CoreBase, opcode: number): void {
     return;
   }
   const a = op !== ALU_CMP ? readRmw(c, os) : c.readE(os), ah = c.hi;
-  const r = alu(c, op, os, a, ah, b, bh);
+  const r = aluSized(c, op, os, a, ah, b, bh);
   if (op !== ALU_CMP) c.writeE(os, r, c.hi);
 }
 
