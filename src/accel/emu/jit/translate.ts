@@ -596,7 +596,11 @@ function insn(d: Dec, k: number): string | null {
     }
     case 0x86: case 0x87: {
       const s = b0 === 0x86 ? 1 : os;
-      d.modrmDecode(); d.needEA();
+      d.modrmDecode();
+      // xchg with memory is locked: the interpreter runs it atomically (exec/lock.ts), against other threads'
+      // Atomics on the same guest word (event channels)
+      if (d.mod !== 3) return null;
+      d.needEA();
       return `${pre} ${d.readRmw(s)} b = ${regRdLo(d, s, d.reg)}; bh = ${regRdHi(s, d.reg)}; ${d.writeE(s, "b", "bh", true)} ${regWr(d, s, d.reg, "a", "ah")}`;
     }
     case 0x88: d.modrmDecode(); d.needEA(); return `${pre} ${d.writeE(1, reg8Rd(d, d.reg), "0", false)}`;
