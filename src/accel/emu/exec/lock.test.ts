@@ -303,11 +303,9 @@ test("locked RMWs and xchg on two vCPU threads lose no update against each other
   checkStress(await stress(false));
 });
 
-// The JS block JIT (jit/translate.ts) leaves LOCK-prefixed instructions to the interpreter, but translates xchg with
-// memory (implicitly locked) into a plain read and write: once the loop is hot, tokens the main thread adds between
-// them are lost. The fix belongs in translate.ts (decline 86/87 with a memory operand, as it declines LOCK).
-test("locked RMWs and xchg on two vCPU threads lose no update against each other or the main thread's Atomics (block JIT)", {
-  skip, timeout: 180_000, todo: "jit/translate.ts translates xchg with memory as a plain read then write",
-}, async () => {
+// The JS block JIT (jit/translate.ts) leaves LOCK-prefixed instructions and xchg with memory (implicitly locked) to the
+// interpreter; until it did the latter, it translated xchg into a plain read and write and this test lost tokens the
+// main thread added between them once the loop was hot.
+test("locked RMWs and xchg on two vCPU threads lose no update against each other or the main thread's Atomics (block JIT)", { skip, timeout: 180_000 }, async () => {
   checkStress(await stress(true));
 });
