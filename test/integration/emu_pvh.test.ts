@@ -234,10 +234,10 @@ poweroff -f
 
 // todo: one run under a load of ~9 had CPU0 stop receiving Xen timer upcalls after boot (RCU stalls "timer wakeup
 // didn't happen", CPU0 idle). The suspected cause, the emu's locked RMWs and xchg on the event words being a plain read
-// then write against the owner's Atomics, is fixed in the interpreter (accel/emu/exec/lock.ts); the JS JIT's xchg with
-// memory is not atomic yet (dom0/xen/README.md). Since: 11 of 11 runs passed (load 3-5; 4 of 4 passed before the fix
-// too: the failure was never reproduced), but with the JIT's xchg declined to the interpreter (a local experiment) one
-// of 8 runs hung after "both_done" in `poweroff -f` with both vCPUs idle, so a lost wakeup elsewhere is not ruled out.
+// then write against the owner's Atomics, is fixed (accel/emu/exec/lock.ts; the JIT leaves xchg with memory to it since
+// deb66fc). Since: 11 of 11 runs passed with the JIT still translating xchg (load 3-5; 4 of 4 passed before the fix too:
+// the failure was never reproduced), and 7 of 8 with xchg left to the interpreter: one hung after "both_done" in
+// `poweroff -f` with both vCPUs idle, so a lost wakeup elsewhere is not ruled out.
 test("a 2-vCPU PVH guest on emu brings up both CPUs (upcalls, Xen timers and IPIs per vCPU) and powers off", { timeout: BOOT_TIMEOUT_MS, todo: "CPU0 lost its Xen timer upcalls once under load" }, async () => {
   const r = await bootPvh(`
 echo "CHECK nproc=$(nproc)"
