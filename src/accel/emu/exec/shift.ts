@@ -40,6 +40,25 @@ function setCfOf(c: CoreBase, cf: number, of: number): void {
   c.lfFlags = (f & ~(CF | OF)) | (cf & 1) | ((of & 1) << 11);
 }
 
+/** shl/sal/shr/sar (op 4..7) of a 32- or 64-bit value (lo, hi) by count (masked, non-zero): the common shifts,
+ * small enough for TurboFan to inline (shiftOp is not). Returns lo, c.hi = hi. */
+function shiftSimple(c: CoreBase, op: number, os: number, lo: number, hi: number, count: number): number {
+  let r: number, rh: number, cf: number, of: number;
+  if (os === 8) {
+    if (op === 5) { r = shr64(c, lo, hi, count); rh = c.hi; cf = bit64(lo, hi, count - 1); of = hi >>> 31; }
+    else if (op === 7) { r = sar64(c, lo, hi, count); rh = c.hi; cf = bit64(lo, hi, count - 1); of = 0; }
+    else { r = shl64(c, lo, hi, count); rh = c.hi; cf = bit64(lo, hi, 64 - count); of = (rh >>> 31) ^ cf; }
+  } else {
+    rh = 0;
+    if (op === 5) { r = lo >>> count; cf = (lo >>> (count - 1)) & 1; of = (lo >>> 31) & 1; }
+    else if (op === 7) { r = lo >> count; cf = (lo >> (count - 1)) & 1; of = 0; }
+    else { r = lo << count; cf = (lo >>> (32 - count)) & 1; of = ((r >>> 31) & 1) ^ cf; }
+  }
+  setResAux(c, os, r, rh, cf, of);
+  c.hi = rh;
+  return r | 0;
+}
+
 /** Shift/rotate `op` (0..7) of value (lo, hi) of size os by count (already masked, non-zero). */
 export function shiftOp(c: CoreBase, op: number, os: number, lo: number, hi: number, count: number): number {
   const w = os * 8;
@@ -153,7 +172,7 @@ export function execGroup2(c: CoreBase, os: number, count: number): void {
   const op = (c.modrm >> 3) & 7;
   const lo = readRmw(c, os), hi = c.hi; // a write-intent access even for count 0
   if (count === 0) { if (c.mod === 3 && os === 4) c.writeE(4, lo, 0); return; }
-  const r = shiftOp(c, op, os, lo, hi, count);
+  const r = op >= 4 && os >= 4 ? shiftSimple(c, op, os, lo, hi, count) : shiftOp(c, op, os, lo, hi, count);
   c.writeE(os, r, c.hi);
 }
 
