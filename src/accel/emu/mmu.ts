@@ -111,9 +111,14 @@ export class Mmu {
 
   // TLB (see Design): TLB_STRIDE int32s per entry.
   readonly tlb: Int32Array;
+  /** Indices of non-global fills since the last flush (a CR3 write drops exactly these), and of global fills since
+   * the last full flush (kept by CR3 writes: a separate log so that they are not walked at every CR3 write). */
   private readonly fillLog = new Int32Array(FILL_LOG_SIZE);
   private fillCount = 0;
   private fillOverflow = false;
+  private readonly globalLog = new Int32Array(FILL_LOG_SIZE);
+  private globalCount = 0;
+  private globalOverflow = false;
   /** Buckets of 2/4 MiB regions (largeRegions) and 1 GiB regions (hugeRegions) with cached slices of a large page
    * (false positives only; cleared on full flushes): invlpg of a 4 KiB-mapped address skips the large-page search. */
   private readonly largeRegions = new Uint8Array(REGION_BUCKETS);
@@ -604,7 +609,10 @@ export class Mmu {
       if ((this.walkFlags & TLB_HUGE) !== 0) this.hugeRegions[regionBucket(lo, hi, 30)] = 1;
       else this.largeRegions[regionBucket(lo, hi, (this.cpu.cr4 & CR4_PAE) !== 0 ? 21 : 22)] = 1;
     }
-    if (this.fillCount < FILL_LOG_SIZE) this.fillLog[this.fillCount++] = i;
+    if ((this.walkFlags & TLB_GLOBAL) !== 0) {
+      if (this.globalCount < FILL_LOG_SIZE) this.globalLog[this.globalCount++] = i;
+      else this.globalOverflow = true;
+    } else if (this.fillCount < FILL_LOG_SIZE) this.fillLog[this.fillCount++] = i;
     else this.fillOverflow = true;
   }
 
@@ -616,31 +624,28 @@ export class Mmu {
     if (keepGlobal) this.stats.flushes++;
     else this.stats.fullFlushes++;
     const t = this.tlb;
-    if (this.fillOverflow) {
-      let kept = 0;
-      for (let i = 0; i < TLB_SETS * TLB_SIZE * TLB_STRIDE; i += TLB_STRIDE) {
-        if (keepGlobal && (t[i + 3] & TLB_GLOBAL) !== 0 && t[i] !== INVALID_TAG) {
-          if (kept < FILL_LOG_SIZE) this.fillLog[kept++] = i;
-          continue;
+    if (keepGlobal) {
+      // non-global entries only: each was logged in fillLog when filled (a slot refilled with a global entry is in
+      // globalLog too and is kept)
+      if (this.fillOverflow) {
+        for (let i = 0; i < TLB_INTS; i += TLB_STRIDE) if ((t[i + 3] & TLB_GLOBAL) === 0) t[i] = INVALID_TAG;
+      } else {
+        const log = this.fillLog;
+        for (let k = 0; k < this.fillCount; k++) {
+          const i = log[k]!;
+          if ((t[i + 3] & TLB_GLOBAL) === 0) t[i] = INVALID_TAG;
         }
-        t[i] = INVALID_TAG;
       }
-      this.fillCount = kept;
-      this.fillOverflow = kept >= FILL_LOG_SIZE;
+    } else if (this.fillOverflow || this.globalOverflow) {
+      for (let i = 0; i < TLB_INTS; i += TLB_STRIDE) t[i] = INVALID_TAG;
     } else {
-      let kept = 0;
-      const log = this.fillLog;
-      for (let k = 0; k < this.fillCount; k++) {
-        const i = log[k];
-        if (t[i] === INVALID_TAG) continue;
-        if (keepGlobal && (t[i + 3] & TLB_GLOBAL) !== 0) {
-          log[kept++] = i;
-          continue;
-        }
-        t[i] = INVALID_TAG;
-      }
-      this.fillCount = kept;
+      const log = this.fillLog, glog = this.globalLog;
+      for (let k = 0; k < this.fillCount; k++) t[log[k]!] = INVALID_TAG;
+      for (let k = 0; k < this.globalCount; k++) t[glog[k]!] = INVALID_TAG;
     }
+    this.fillCount = 0;
+    this.fillOverflow = false;
+    if (!keepGlobal) { this.globalCount = 0; this.globalOverflow = false; }
     if (!keepGlobal && this.largeFills > 0) {
       this.largeFills = 0;
       this.largeRegions.fill(0);

@@ -46,7 +46,7 @@ export function shiftRegSrc(op: number, os: number, rm: number, count: number): 
       return `${rd} ${sh} b = ${bit64(64 - n)}; ${resAux("rh", "b", "(rh >>> 31) ^ b")} ${wr}`;
     }
     case 5: {
-      const sh = n < 32 ? `r = (a >>> ${n}) | (ah << ${32 - n}); rh = ah >>> ${n};` : `r = ah >>> ${n - 32}; rh = 0;`;
+      const sh = n < 32 ? `r = (a >>> ${n}) | (ah << ${32 - n}); rh = ah >>> ${n};` : `r = (ah >>> ${n - 32}) | 0; rh = 0;`;
       return `${rd} ${sh} ${resAux("rh", bit64(n - 1), "ah >>> 31")} ${wr}`;
     }
     default: {
