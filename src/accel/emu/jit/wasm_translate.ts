@@ -3,11 +3,13 @@
 // records no one reads), memory goes through an inline probe of the MMU's flat TLB (which, like guest RAM, lives
 // in the domain's shared WebAssembly.Memory) and 64-bit arithmetic is native (no int32 halves, no 16-bit limbs).
 //
-// Only a subset is translated (register/memory ALU ops of 32/64 bits, mov/lea/movzx/movsx/movsxd, imul,
-// shifts/rotates by constants, not/neg/inc/dec, test, jcc/jmp); a block is taken only when it loops (a backward
-// branch to one of its instructions): those are the blocks that run long enough to repay a wasm module. Anything
-// else stays with the JavaScript translator (translate.ts). The semantics are the interpreter's, with the same
-// lazy-flag records (exec/alu.ts, exec/shift.ts, exec/muldiv.ts, translate_inl.ts).
+// Translated natively: 8/32/64-bit ALU ops on registers, memory and immediates, test, mov/lea/movzx/movsx/movsxd,
+// imul, shifts/rotates by constants and CL, not/neg/inc/dec, cmovcc, setcc, push/pop, call/ret (end the block),
+// jcc/jmp; other instructions run as interpreter steps inside the block (the `step` import), control transfers and
+// mode changes end it (translate_len.ts). A block is taken only when it loops (a backward branch to one of its
+// instructions): those run long enough to repay a wasm module; the rest stays with the JavaScript translator
+// (translate.ts). The semantics are the interpreter's, with the same lazy-flag records (exec/alu.ts,
+// exec/shift.ts, exec/muldiv.ts, translate_inl.ts).
 //
 // Contract (wasm_tier.ts wraps the function so that it is a BlockFn, see translate.ts):
 //  f(rTlb, wTlb, scr) -> instructions retired. rTlb/wTlb: byte addresses of the TLB's read and write sets for the
@@ -960,7 +962,6 @@ function regsOf(I: Insn): [number, number] {
       rd |= 1 << I.reg;
       if (I.kind === K.Alu && I.op === 7) break;
       if (I.kind === K.Test) break;
-      if (I.kind === K.Mov && !I.dstE) rd &= ~0; // the old value of a 64-bit destination is not needed, but harmless
       if (I.dstE) { if (I.rm >= 0) wr |= 1 << I.rm; } else wr |= 1 << I.reg;
       break;
     case K.MovImm: case K.Shift: case K.Not: case K.Neg: case K.IncDec:
@@ -1043,7 +1044,6 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   const c = e.c;
   // entry: registers, record, extra
   e.reload(used);
-  let loops = 0;
   for (let k = 0; k < n; k++) {
     // close spans ending here (innermost first), then open the loop and span starting here
     for (let q = e.labels.length - 1; q >= 0; q--) {
@@ -1052,7 +1052,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     }
     // a join point (loop head, forward-jcc target): the flag producer is not known statically
     if (heads.has(k) || [...fwd.values()].includes(k)) e.prod = null;
-    if (heads.has(k)) { c.open(Op.Loop); e.labels.push(`L${k}`); loops++; }
+    if (heads.has(k)) { c.open(Op.Loop); e.labels.push(`L${k}`); }
     if (fwd.has(k)) { c.open(Op.Block); e.labels.push(`S${k}`); }
     const I = insns[k]!;
     if (I.kind === K.Step) {
@@ -1102,7 +1102,6 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   // close the remaining spans and loops; the end is unreachable (every path returned)
   for (let q = e.labels.length - 1; q >= 0; q--) c.op(Op.End);
   c.op(Op.Unreachable);
-  void loops;
   const bytes = moduleBytes(pages, IMPORTS, [T.I32, T.I32, T.I32], [T.I32], LOCALS, c);
   return {
     bytes, ripsLo: Int32Array.from(insns.map((x) => x.lo)), ripsHi: Int32Array.from(insns.map((x) => x.hi)),
