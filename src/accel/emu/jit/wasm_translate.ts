@@ -143,6 +143,15 @@ function dfinish(): [Insn, number] {
   return [I, D.p];
 }
 
+/** Finishes a relative branch of displacement d (kind and cc set): target from the next instruction's RIP. */
+function dbranch(d: number): [Insn, number] {
+  const I = D.I;
+  const r = dfinish();
+  [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
+  if (!canonical(I.thi)) throw NO;
+  return r;
+}
+
 /** Decodes one supported instruction at ram[p] (limit lim); throws NO for anything else. */
 function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number): [Insn, number] {
   D.ram = ram; D.p = p0; D.p0 = p0; D.lim = lim; D.lo = lo; D.hi = hi;
@@ -181,10 +190,7 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     case 0xc3: I.kind = K.Ret; return dfinish();
     case 0xe8: {
       const d = ds32(); I.kind = K.Call;
-      const r = dfinish();
-      [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
-      if (!canonical(I.thi)) throw NO;
-      return r;
+      return dbranch(d);
     }
     case 0x63: dmodrm(); if (os !== 8) throw NO; I.kind = K.Movsxd; return dfinish();
     case 0x69: case 0x6b: {
@@ -196,10 +202,7 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
     case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
       const d = ds8(); I.kind = K.Jcc; I.cc = b0 & 15;
-      const r = dfinish();
-      [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
-      if (!canonical(I.thi)) throw NO;
-      return r;
+      return dbranch(d);
     }
     case 0x80: {
       dmodrm();
@@ -268,10 +271,7 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     }
     case 0xe9: case 0xeb: {
       const d = b0 === 0xe9 ? ds32() : ds8(); I.kind = K.Jmp;
-      const r = dfinish();
-      [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
-      if (!canonical(I.thi)) throw NO;
-      return r;
+      return dbranch(d);
     }
     case 0xf7: {
       dmodrm();
@@ -285,10 +285,7 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
       const b1 = du8();
       if (b1 >= 0x80 && b1 <= 0x8f) {
         const d = ds32(); I.kind = K.Jcc; I.cc = b1 & 15;
-        const r = dfinish();
-        [I.tlo, I.thi] = ripAdd(I.nlo, I.nhi, d);
-        if (!canonical(I.thi)) throw NO;
-        return r;
+        return dbranch(d);
       }
       if (b1 === 0x1f) { dmodrm(); I.m = null; I.rm = -1; return dfinish(); }
       if (b1 >= 0x40 && b1 <= 0x4f) { dmodrm(); I.kind = K.Cmov; I.cc = b1 & 15; return dfinish(); }
@@ -628,6 +625,23 @@ class Emitter {
     }
     c.i32(11).op(Op.I32Shl).op(Op.I32Or);
   }
+  /** rol/ror: the arithmetic flags of the current record with CF and OF replaced (pushed by cfFn/ofFn), as
+   * LF_NONE (exec/shift.ts). */
+  cfOf(k: number, os: number, cfFn: () => void, ofFn: () => void): void {
+    const c = this.c;
+    this.arith(k);
+    c.i32(-2050).op(Op.I32And);
+    cfFn(); c.op(Op.I32Or);
+    ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or);
+    c.set(L_FLAGS);
+    c.i32(LF_NONE).set(L_OP);
+    this.prod = { op: LF_NONE, size: os };
+  }
+  /** shl/shr/sar: result L_R, CF and OF (pushed by cfFn/ofFn) in lfAux (LF_RESAUX). */
+  resAux(os: number, cfFn: () => void, ofFn: () => void): void {
+    cfFn(); ofFn(); this.c.i32(11).op(Op.I32Shl).op(Op.I32Or).set(L_AUX);
+    this.record(LF_RESAUX, os, L_R, -1, -1);
+  }
   /** Pushes CF (0/1) of the current record. */
   cf(k: number): void {
     const c = this.c, p = this.prod;
@@ -849,20 +863,8 @@ function emitShift(e: Emitter, I: Insn, k: number): void {
   const bits = os === 8 ? 64 : 32;
   e.reg(r, os); c.set(L_A);
   const bitOf = (l: number, b: number): void => { c.get(l).i64(b, 0).op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And); };
-  /** rol/ror: arithmetic flags of the previous record with CF/OF replaced (LF_NONE). */
-  const cfOf = (cfFn: () => void, ofFn: () => void): void => {
-    e.arith(k);
-    c.i32(-2050).op(Op.I32And);
-    cfFn(); c.op(Op.I32Or);
-    ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or);
-    c.set(L_FLAGS);
-    c.i32(LF_NONE).set(L_OP);
-    e.prod = { op: LF_NONE, size: os };
-  };
-  const resAux = (cfFn: () => void, ofFn: () => void): void => {
-    cfFn(); ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or).set(L_AUX);
-    e.record(LF_RESAUX, os, L_R, -1, -1);
-  };
+  const cfOf = (cfFn: () => void, ofFn: () => void): void => e.cfOf(k, os, cfFn, ofFn);
+  const resAux = (cfFn: () => void, ofFn: () => void): void => e.resAux(os, cfFn, ofFn);
   switch (I.op) {
     case 0: case 1: {
       if (os === 8) c.get(L_A).i64(n, 0).op(I.op === 0 ? Op.I64Rotl : Op.I64Rotr);
@@ -910,18 +912,8 @@ function emitShiftCl(e: Emitter, I: Insn, k: number): void {
   const bitK = (l: number, b: number): void => { c.get(l).i64(b, 0).op(Op.I64ShrU).op(Op.I32WrapI64).i32(1).op(Op.I32And); };
   c.get(L_A).set(L_R);
   c.get(L_N).open(Op.If);
-  const cfOf = (cfFn: () => void, ofFn: () => void): void => {
-    e.arith(k);
-    c.i32(-2050).op(Op.I32And);
-    cfFn(); c.op(Op.I32Or);
-    ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or);
-    c.set(L_FLAGS);
-    c.i32(LF_NONE).set(L_OP);
-  };
-  const resAux = (cfFn: () => void, ofFn: () => void): void => {
-    cfFn(); ofFn(); c.i32(11).op(Op.I32Shl).op(Op.I32Or).set(L_AUX);
-    e.record(LF_RESAUX, os, L_R, -1, -1);
-  };
+  const cfOf = (cfFn: () => void, ofFn: () => void): void => e.cfOf(k, os, cfFn, ofFn);
+  const resAux = (cfFn: () => void, ofFn: () => void): void => e.resAux(os, cfFn, ofFn);
   switch (I.op) {
     case 0: case 1:
       if (os === 8) { c.get(L_A); n(); c.op(I.op === 0 ? Op.I64Rotl : Op.I64Rotr); }
