@@ -1,6 +1,7 @@
 // emuBackend: the ExecutionBackend (hv/ports.ts) on the software x86-64 CPU. Guest RAM is a
-// SharedArrayBuffer; one thread (vcpu_thread/ worker running emu_engine.ts) runs every vCPU of the domain
-// interleaved, with the PC platform. Works on any host Node runs on.
+// SharedArrayBuffer: with the block JIT on, the buffer of a shared WebAssembly.Memory that also holds the vCPUs'
+// TLBs after RAM (jit/wasm_tier.ts, ADR 0038); one thread (vcpu_thread/ worker running emu_engine.ts) runs every
+// vCPU of the domain interleaved, with the PC platform. Works on any host Node runs on.
 import type { AccelProbe, DomainExecution, ExecutionBackend, ExecutionEvents, ExecutionProfile, LaunchSpec, XenDomainAttachment } from "../../hv/ports.ts";
 import type { FromVcpu } from "../../vcpu_thread/protocol.ts";
 import { VcpuThread } from "../../vcpu_thread/host.ts";
