@@ -46,6 +46,13 @@ const WASM_HOT = ((): number => {
   const v = Number(g.process?.env?.TSXEN_EMU_JIT_WASM_HOT ?? "500");
   return Number.isFinite(v) && v >= 1 && v <= 65535 ? v : 500;
 })();
+/** Dispatches of a start address before the wasm tier is asked for a region that does not loop
+ * (TSXEN_EMU_JIT_WASM_REGION_HOT overrides; 0 = never). */
+const REGION_HOT = ((): number => {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  const v = Number(g.process?.env?.TSXEN_EMU_JIT_WASM_REGION_HOT ?? "0");
+  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 0;
+})();
 /** TSXEN_EMU_JIT_CHAIN=0 turns direct block chaining off (for measurements). */
 const CHAIN = ((): boolean => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -227,6 +234,8 @@ export class JitCache {
   hotThreshold = HOT;
   /** Dispatches of a start address before the wasm tier is asked for it (WASM_HOT). */
   wasmHot = WASM_HOT;
+  /** Dispatches of a start address before the wasm tier is asked for it even when it does not loop (REGION_HOT). */
+  regionHot = REGION_HOT;
   /** Direct chaining on (tests and measurements turn it off). */
   chaining = CHAIN;
 
@@ -323,15 +332,17 @@ export class JitCache {
     if (b !== undefined && b.phys === phys && b.ripLo === lo && b.ripHi === hi) { this.stats.lookupHits++; return b; }
     if (this.hot[h] < this.hotThreshold) {
       // A block the wasm tier takes (it loops) is worth compiling much earlier than a JavaScript one.
-      if (++this.hot[h] === this.wasmHot && this.wasm !== null) return this.compile(phys, lo, hi, h, true);
+      const n = ++this.hot[h];
+      if (this.wasm !== null && (n === this.wasmHot || n === this.regionHot)) return this.compile(phys, lo, hi, h, true, n === this.regionHot);
       return undefined;
     }
     this.hot[h] = 0;
     return this.compile(phys, lo, hi, h, false);
   }
 
-  /** wasmOnly: compile only if the wasm tier takes the block (else leave it for later). */
-  private compile(phys: number, lo: number, hi: number, h: number, wasmOnly: boolean): Block | undefined {
+  /** wasmOnly: compile only if the wasm tier takes the block (else leave it for later); anyRegion: the wasm tier
+   * takes regions that do not loop too. */
+  private compile(phys: number, lo: number, hi: number, h: number, wasmOnly: boolean, anyRegion = false): Block | undefined {
     const ppn = Math.floor(phys / 4096);
     const now = this.stats.lookups;
     if (this.blockInval.rewritten(phys, now) || this.wholePageInval.rewritten(ppn, now)) return undefined;
@@ -339,7 +350,7 @@ export class JitCache {
     let t = null;
     const t0 = performance.now();
     // Blocks that loop within the wasm tier's subset become WebAssembly, the rest JavaScript.
-    const w = this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi) : null;
+    const w = this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi, anyRegion) : null;
     if (w === null && wasmOnly) return undefined;
     if (w === null) {
       try {
@@ -352,7 +363,7 @@ export class JitCache {
       }
     }
     if (w !== null) {
-      const cover = blockCoverage(this.ram, phys, w.ripsLo, w.ripsHi, w.len);
+      const cover = blockCoverage(this.ram, phys, w.ripsLo, w.ripsHi, 0, w.lens);
       if (cover === null) { this.stats.crossPage++; return undefined; }
       if (this.stats.codeBytes + w.bytes > MAX_CODE_BYTES) this.flush();
       blk = new Block(phys, lo, hi, w.fn, w.ripsLo, w.ripsHi, w.insns, w.bytes, "", cover);

@@ -31,9 +31,10 @@ export function branchLength(ram: Uint8Array, p: number, pageEnd: number): numbe
  * Intervals [start, end) of page offsets (sorted, merged, flattened into one array) covered by a block whose
  * first byte is at physical `phys`, with instruction starts ripsLo (low RIP halves; only the page offset is used)
  * and `bytes` = offset after the last decoded byte relative to phys. Returns null when the instruction starts are
- * not all on phys's page (the caller must not track such a block by page).
+ * not all on phys's page (the caller must not track such a block by page). `lens`: each instruction's length, when
+ * the translator knows them (a wasm region's instructions are not in address order).
  */
-export function blockCoverage(ram: Uint8Array, phys: number, ripsLo: Int32Array, ripsHi: Int32Array, bytes: number): Int32Array | null {
+export function blockCoverage(ram: Uint8Array, phys: number, ripsLo: Int32Array, ripsHi: Int32Array, bytes: number, lens?: Uint8Array): Int32Array | null {
   const n = ripsLo.length;
   const base = phys - (phys & 0xfff);
   const pageEnd = Math.min(base + 4096, ram.length);
@@ -43,7 +44,7 @@ export function blockCoverage(ram: Uint8Array, phys: number, ripsLo: Int32Array,
   for (let i = 0; i < n; i++) {
     if ((ripsLo[i]! & ~0xfff) !== page0 || ripsHi[i] !== hi0) return null;
     const off = ripsLo[i]! & 0xfff;
-    let len = branchLength(ram, base + off, pageEnd);
+    let len = lens !== undefined ? lens[i]! : branchLength(ram, base + off, pageEnd);
     if (len === 0) len = i + 1 < n ? (ripsLo[i + 1]! & 0xfff) - off : (phys & 0xfff) + bytes - off;
     if (len < 1 || len > 15) len = 15;
     iv.push(off, Math.min(off + len, 4096));

@@ -8,7 +8,7 @@ export const enum T { I32 = 0x7f, I64 = 0x7e }
 /** Opcodes used by the translator (core spec 5.4). */
 export const enum Op {
   Unreachable = 0x00, Block = 0x02, Loop = 0x03, If = 0x04, Else = 0x05, End = 0x0b, Br = 0x0c, BrIf = 0x0d,
-  Return = 0x0f, Call = 0x10, Drop = 0x1a, Select = 0x1b,
+  BrTable = 0x0e, Return = 0x0f, Call = 0x10, Drop = 0x1a, Select = 0x1b,
   LocalGet = 0x20, LocalSet = 0x21, LocalTee = 0x22,
   I32Load = 0x28, I64Load = 0x29, I32Load8U = 0x2d, I32Load16U = 0x2f, I64Load32U = 0x35,
   I32Store = 0x36, I64Store = 0x37, I32Store8 = 0x3a, I32Store16 = 0x3b,
@@ -63,7 +63,9 @@ export function sleb64(out: number[], lo: number, hi: number): void {
 /** A function body being written. */
 export class Code {
   readonly b: number[] = [];
-  op(o: Op): this { this.b.push(o); return this; }
+  /** Structured blocks open at the current position (br depths are computed from it). */
+  level = 0;
+  op(o: Op): this { this.b.push(o); if (o === Op.End) this.level--; return this; }
   i32(v: number): this { this.b.push(Op.I32Const); sleb32(this.b, v); return this; }
   i64(lo: number, hi: number): this { this.b.push(Op.I64Const); sleb64(this.b, lo, hi); return this; }
   get(l: number): this { this.b.push(Op.LocalGet); uleb(this.b, l); return this; }
@@ -73,7 +75,14 @@ export class Code {
   mem(o: Op, align: number, offset = 0): this { this.b.push(o); uleb(this.b, align); uleb(this.b, offset); return this; }
   call(f: number): this { this.b.push(Op.Call); uleb(this.b, f); return this; }
   br(o: Op.Br | Op.BrIf, depth: number): this { this.b.push(o); uleb(this.b, depth); return this; }
-  open(o: Op.Block | Op.Loop | Op.If, type = VOID): this { this.b.push(o, type); return this; }
+  /** br_table: depths[i] for index i, `def` for any other. */
+  brTable(depths: number[], def: number): this {
+    this.b.push(Op.BrTable); uleb(this.b, depths.length);
+    for (const d of depths) uleb(this.b, d);
+    uleb(this.b, def);
+    return this;
+  }
+  open(o: Op.Block | Op.Loop | Op.If, type = VOID): this { this.b.push(o, type); this.level++; return this; }
 }
 
 export interface ImportFn { name: string; params: T[]; results: T[] }

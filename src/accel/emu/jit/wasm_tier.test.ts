@@ -69,7 +69,7 @@ function insn(): string {
 
 interface Result { regs: number[]; flags: number; data: number[]; icount: number; events: string[]; wasm: number }
 
-function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budget = 100_000): Result {
+function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budget = 100_000, regions = false): Result {
   const g = wasmGuestMemory(RAM, 1);
   assert.ok(g !== null, "WebAssembly shared memory is available");
   const m = makeMachine({ ram: { bytes: g.ram, sizeBytes: RAM }, tlbStorage: tlbStorageFor(g.memory, RAM, 0)! });
@@ -84,6 +84,8 @@ function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budge
   setup?.(m);
   const cpu = new EmuCpu(m.cpu, m.sys, { jit });
   if (jit) cpu.jit!.hotThreshold = 1;
+  // regions: every start is first offered to the wasm tier as a region, looping or not
+  if (jit && regions) cpu.jit!.regionHot = 1;
   let n = 0;
   while (n < budget && !m.cpu.halted) n += cpu.run(Math.min(1000, budget - n));
   return {
@@ -105,6 +107,25 @@ test("random looping blocks on the wasm tier give the interpreter's registers, f
     assert.deepEqual({ ...b, wasm: 0 }, a, `case ${c}:\n${body.join("\n")}`);
   }
   assert.ok(wasm >= 20, `most cases ran as wasm blocks (${wasm} of 40)`);
+});
+
+test("random multi-block regions (jumps forward and back, out-of-order code) on the wasm tier match the interpreter", { skip: !hasAssembler() }, () => {
+  let wasm = 0;
+  const chunk = (): string => Array.from({ length: 3 }, insn).join("\n  ");
+  const cc = (): string => pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"]);
+  for (let c = 0; c < 30; c++) {
+    const loops = c % 2 === 0;
+    // 1: A; jcc 3; B; jmp 4; 3: C; jmp 5; 4: D; jcc 5 (or back to 1 up to 3 times); 5: E; loop (5 times) or stop
+    const back = loops ? `dec r12\n  jnz 1b` : `j${cc()} 5f`;
+    const src = `0:\n  mov r12, 3\n1:\n  ${chunk()}\n  j${cc()} 3f\n  ${chunk()}\n  jmp 4f\n3:\n  ${chunk()}\n  jmp 5f\n` +
+      `4:\n  ${chunk()}\n  ${back}\n5:\n  ${chunk()}\n  ${loops ? "dec rcx\n  jnz 0b\n  " : ""}hlt\n`;
+    const code = asm(src);
+    const a = run(code, false);
+    const b = run(code, true, undefined, 100_000, true);
+    wasm += b.wasm;
+    assert.deepEqual({ ...b, wasm: 0 }, a, `case ${c}:\n${src}`);
+  }
+  assert.ok(wasm >= 30, `most cases ran as wasm regions (${wasm} blocks in 30 cases)`);
 });
 
 test("a page fault inside a wasm loop restarts at the faulting instruction with the right count", { skip: !hasAssembler() }, () => {

@@ -85,7 +85,8 @@ export interface WasmBlock {
   fn: BlockFn;
   ripsLo: Int32Array;
   ripsHi: Int32Array;
-  len: number;
+  /** Instruction lengths (the region's instructions are not contiguous). */
+  lens: Uint8Array;
   insns: number;
   /** Module size in bytes (for the cache's memory accounting). */
   bytes: number;
@@ -106,7 +107,9 @@ export class WasmTier {
   /** Set while an in-block interpreter step runs: a fault then leaves the core's registers and flags as they are. */
   private stepping = false;
   private readonly imports: Record<string, unknown>;
-  stats = { compiled: 0, failed: 0, lastError: "" };
+  /** Modules made; translations that failed; milliseconds translating (including attempts the translator
+   * refused), in `new WebAssembly.Module` and in `new WebAssembly.Instance`; module bytes. */
+  stats = { compiled: 0, failed: 0, lastError: "", translateMs: 0, moduleMs: 0, instanceMs: 0, bytes: 0 };
 
   static for(ram: Uint8Array): WasmTier | null {
     if (!WASM_TIER) return null;
@@ -149,16 +152,23 @@ export class WasmTier {
     };
   }
 
-  /** Compiles the looping block at ram[phys] for RIP (lo, hi); null when it is not one the tier translates. */
-  compile(ram: Uint8Array, phys: number, lo: number, hi: number): WasmBlock | null {
+  /** Compiles the region entered at ram[phys] for RIP (lo, hi); null when it is not one the tier translates (it
+   * must loop unless `any`). */
+  compile(ram: Uint8Array, phys: number, lo: number, hi: number, any = false): WasmBlock | null {
     let t;
     try {
-      t = translateWasm(ram, phys, lo, hi, this.pages);
+      const t0 = performance.now();
+      t = translateWasm(ram, phys, lo, hi, this.pages, any);
+      const t1 = performance.now();
+      this.stats.translateMs += t1 - t0;
       if (t === null) return null;
-      const inst = new WA!.Instance(new WA!.Module(t.bytes), { env: this.imports });
+      const mod = new WA!.Module(t.bytes);
+      const t2 = performance.now();
+      const inst = new WA!.Instance(mod, { env: this.imports });
+      this.stats.moduleMs += t2 - t1; this.stats.instanceMs += performance.now() - t2; this.stats.bytes += t.bytes.length;
       const f = inst.exports.f as (r: number, w: number, s: number) => number;
       this.stats.compiled++;
-      return { fn: this.wrap(f, t.used, t.written), ripsLo: t.ripsLo, ripsHi: t.ripsHi, len: t.len, insns: t.insns, bytes: t.bytes.length };
+      return { fn: this.wrap(f, t.used, t.written), ripsLo: t.ripsLo, ripsHi: t.ripsHi, lens: t.lens, insns: t.insns, bytes: t.bytes.length };
     } catch (e) {
       this.stats.failed++;
       this.stats.lastError = String(e);

@@ -6,8 +6,11 @@
 // Translated natively: 8/32/64-bit ALU ops on registers, memory and immediates, test, mov/lea/movzx/movsx/movsxd,
 // imul, shifts/rotates by constants and CL, not/neg/inc/dec, cmovcc, setcc, push/pop, call/ret (end the block),
 // jcc/jmp; other instructions run as interpreter steps inside the block (the `step` import), control transfers and
-// mode changes end it (translate_len.ts). A block is taken only when it loops (a backward branch to one of its
+// mode changes end it (translate_len.ts). A block is taken when it loops (a backward branch to one of its
 // instructions): those run long enough to repay a wasm module; the rest stays with the JavaScript translator
+// (translate.ts). A block can also be a region (`any`, cache.ts regionHot; TSXEN_EMU_JIT_WASM_REGION=1 for looping
+// blocks): the instructions reachable from its start through jumps on the same page, compiled into one dispatch
+// loop. Off by default: measured slower, module creation costs more than the interpreted steps it saves (ADR 0038).
 // (translate.ts). The semantics are the interpreter's, with the same lazy-flag records (exec/alu.ts,
 // exec/shift.ts, exec/muldiv.ts, translate_inl.ts).
 //
@@ -48,6 +51,9 @@ const F_RD = 0, F_WR = 4, F_FAULT = 8, F_ARITH = 9, F_COND = 10, F_PW = 11, F_ST
  * outside the subset). */
 const STEPS = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_STEP) !== "0";
 const WASM_ALL = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_ALL) === "1";
+/** TSXEN_EMU_JIT_WASM_REGION=1: looping blocks follow jumps too (regions, as for `any`), not just the straight
+ * run from their start. */
+const REGIONS = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_REGION) === "1";
 /** Loop iterations inside one call, in instructions (interrupts are polled between dispatches), as translate.ts. */
 const LOOP_MAX = 1 << 16;
 const MAX_INSNS = 160;
@@ -58,10 +64,11 @@ const L_REG = 3; // 16 x i64
 const L_OP = 19, L_SIZE = 20, L_AUX = 21, L_FLAGS = 22; // i32
 const L_RES = 23, L_S1 = 24, L_S2 = 25; // i64
 const L_EA = 26, L_A = 27, L_B = 28, L_R = 29; // i64
-const L_LO = 30, L_HI = 31, L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37, L_N = 38; // i32
+const L_LO = 30, L_HI = 31, L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37, L_N = 38, L_PC = 39, L_RET = 40; // i32
+const L_RIPX = 41; // i64
 const LOCALS: T[] = [
   ...new Array<T>(16).fill(T.I64), T.I32, T.I32, T.I32, T.I32, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64,
-  T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32,
+  T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I64,
 ];
 
 // Lazy-flag op kinds (flags.ts).
@@ -305,8 +312,8 @@ export interface WasmTranslation {
   bytes: Uint8Array;
   ripsLo: Int32Array;
   ripsHi: Int32Array;
-  /** Guest code bytes covered from the start. */
-  len: number;
+  /** Length of each instruction in bytes (for the cache's coverage: the instructions are not contiguous). */
+  lens: Uint8Array;
   /** Registers the block reads (loaded at entry) and writes (stored back), as bit masks. */
   used: number;
   written: number;
@@ -320,18 +327,10 @@ type Prod = { op: number; size: number } | null;
 
 class Emitter {
   readonly c = new Code();
-  /** Open structured-control labels, innermost last: loop heads ("L<k>") and forward spans ("S<i>"). */
-  readonly labels: string[] = [];
   prod: Prod = null;
   written = 0;
 
   constructor(readonly insns: Insn[]) {}
-
-  depth(label: string): number {
-    const i = this.labels.lastIndexOf(label);
-    if (i < 0) throw new Error(`wasm translate: no label ${label}`);
-    return this.labels.length - 1 - i;
-  }
 
   // ---- state spills ----
   storeRegs(): void {
@@ -369,23 +368,28 @@ class Emitter {
     c.get(P_SCR).i32(k).mem(Op.I32Store, 2, SCR_BI);
     c.get(P_SCR).get(L_EXTRA).mem(Op.I32Store, 2, SCR_EXTRA);
   }
-  /** Leaves with RIP (lo, hi) and `count` + extra instructions retired. */
+  /** Leaves with RIP (lo, hi) and `count` + extra instructions retired: through the shared exit (the outermost
+   * block, opened first: see translateWasm), which stores the registers and the record. */
   exit(lo: number, hi: number, count: number): void {
-    const c = this.c;
-    this.storeRegs();
-    this.storeRecord();
-    c.get(P_SCR).i32(lo).mem(Op.I32Store, 2, SCR_RIP);
-    c.get(P_SCR).i32(hi).mem(Op.I32Store, 2, SCR_RIP + 4);
-    c.get(L_EXTRA).i32(count).op(Op.I32Add).op(Op.Return);
+    this.c.i64(lo, hi).set(L_RIPX);
+    this.toExit(count);
   }
-
   /** Leaves with RIP from i64 local l and `count` + extra instructions retired. */
   exitDyn(l: number, count: number): void {
+    this.c.get(l).set(L_RIPX);
+    this.toExit(count);
+  }
+  private toExit(count: number): void {
+    const c = this.c;
+    c.get(L_EXTRA).i32(count).op(Op.I32Add).set(L_RET).br(Op.Br, c.level - 1);
+  }
+  /** The shared exit's code (after the outermost block). */
+  exitTail(): void {
     const c = this.c;
     this.storeRegs();
     this.storeRecord();
-    c.get(P_SCR).get(l).mem(Op.I64Store, 3, SCR_RIP);
-    c.get(L_EXTRA).i32(count).op(Op.I32Add).op(Op.Return);
+    c.get(P_SCR).get(L_RIPX).mem(Op.I64Store, 3, SCR_RIP);
+    c.get(L_RET).op(Op.Return);
   }
   /** Stack address checks as the interpreter's push/pop: #SS(0) when L_EA is not canonical. */
   stackCanon(k: number): void {
@@ -973,79 +977,124 @@ function regsOf(I: Insn): [number, number] {
   return [rd | wr, wr];
 }
 
-/** Translates a looping block at ram[phys..] (RIP (ripLo, ripHi)); null when it has no loop or starts with an
- * instruction outside the subset. `pages`: size of the shared memory in 64 KiB pages. */
-export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, pages: number): WasmTranslation | null {
-  const lim = Math.min(phys - (phys & 0xfff) + 4096, ram.length);
-  const insns: Insn[] = [];
-  let p = phys;
-  let lo = ripLo, hi = ripHi;
+/** The region's instruction `k` falls through to nothing (it transfers control itself: jmp, ret, call). */
+const FALL_NONE = -1;
+/** ...or leaves the region at its next RIP (page end, instruction budget, an instruction outside the subset). */
+const FALL_EXIT = -2;
+
+/** Decodes the region at ram[phys..]: with `follow`, the instructions reachable from the entry through jcc/jmp
+ * targets and fall-throughs on the same page (list order: depth-first sequences), else the straight run from the
+ * entry to the first jmp/ret/call; with each one's successor (an index, or FALL_NONE / FALL_EXIT). */
+function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, follow: boolean): { insns: Insn[]; fall: number[]; steps: number } {
+  const base = phys - (phys & 0xfff);
+  const lim = Math.min(base + 4096, ram.length);
+  const pageLo = ripLo & ~0xfff;
+  const insns: Insn[] = [], fall: number[] = [];
+  /** Index of the instruction at each decoded page offset. */
+  const at = new Map<number, number>();
+  const work = [ripLo & 0xfff];
   let steps = 0;
-  while (insns.length < MAX_INSNS && p < lim) {
-    let I: Insn, np: number;
-    try { [I, np] = decode(ram, p, lim, lo, hi); } catch (e) {
-      if (e !== NO) throw e;
-      // not translated: the interpreter runs it inside the block, unless it transfers control or changes what
-      // the block relies on (translate_len.ts refuses those: the block ends before it)
-      const len = STEPS ? insnLength(ram, p, lim) : 0;
-      if (len <= 0) break;
-      const [nl, nh] = ripAdd(lo, hi, len);
-      I = {
-        kind: K.Step, lo, hi, nlo: nl, nhi: nh, os: 4, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false, immLo: 0,
-        immHi: 0, rex: 0, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0,
-      };
-      np = p + len;
-      steps++;
+  const inPage = (I: Insn): boolean => I.thi === ripHi && (I.tlo & ~0xfff) === pageLo;
+  while (work.length > 0) {
+    let off = work.pop()!;
+    let prev = -1;
+    for (;;) {
+      const seen = at.get(off);
+      if (seen !== undefined) { if (prev >= 0) fall[prev] = seen; break; }
+      if (insns.length >= MAX_INSNS) break;
+      const p = base + off, lo = pageLo | off;
+      let I: Insn, np: number;
+      try { [I, np] = decode(ram, p, lim, lo, ripHi); } catch (e) {
+        if (e !== NO) throw e;
+        // not translated: the interpreter runs it inside the block, unless it transfers control or changes what
+        // the block relies on (translate_len.ts refuses those: the region leaves before it)
+        const len = STEPS ? insnLength(ram, p, lim) : 0;
+        if (len <= 0) break;
+        const [nl, nh] = ripAdd(lo, ripHi, len);
+        I = {
+          kind: K.Step, lo, hi: ripHi, nlo: nl, nhi: nh, os: 4, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false,
+          immLo: 0, immHi: 0, rex: 0, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0,
+        };
+        np = p + len;
+        steps++;
+      }
+      const k = insns.length;
+      insns.push(I); fall.push(FALL_EXIT); at.set(off, k);
+      if (prev >= 0) fall[prev] = k;
+      prev = k;
+      if (I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call) {
+        fall[k] = FALL_NONE;
+        if (follow && I.kind === K.Jmp && inPage(I)) work.push(I.tlo & 0xfff);
+        break;
+      }
+      if (follow && I.kind === K.Jcc && inPage(I)) work.push(I.tlo & 0xfff);
+      if (np >= lim || I.nhi !== ripHi) break;
+      off = np - base;
     }
-    insns.push(I);
-    p = np;
-    lo = I.nlo; hi = I.nhi;
-    if (I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call) break;
   }
-  // trailing interpreted instructions gain nothing: the dispatcher runs them after the block
-  while (insns.length > 0 && insns[insns.length - 1]!.kind === K.Step) { insns.pop(); steps--; }
+  return { insns, fall, steps };
+}
+
+/** Translates the region at ram[phys..] (RIP (ripLo, ripHi)) into one function; null when it does not loop
+ * (unless `any`), is too small, or starts with an instruction outside the subset. `pages`: size of the shared
+ * memory in 64 KiB pages.
+ *
+ * Control flow: every instruction a branch or a fall-through reaches from elsewhere starts a case of a dispatch
+ * loop (`loop $d; block $e[m-1] ... block $e[0]; br_table pc; end; case 0; end; case 1 ...`); a transfer sets
+ * the case number and branches to $d, a fall-through to the next instruction in list order just goes on.
+ * Instruction counting: extra += k + 1 - t on a transfer from k to t, so that (extra + index) is always the count
+ * of instructions retired; backward transfers leave once extra reaches LOOP_MAX (interrupts are polled between
+ * dispatches). */
+export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, pages: number, any = false): WasmTranslation | null {
+  const { insns, fall, steps } = decodeRegion(ram, phys, ripLo, ripHi, any || REGIONS);
   const n = insns.length;
-  if (n === 0 || steps * 2 > n) return null;
-  p = phys + (insns[n - 1]!.nlo - ripLo);
-  const index = (tlo: number, thi: number): number => insns.findIndex((x) => x.lo === tlo && x.hi === thi);
-  // control flow: loop heads (backward targets), forward spans [i, j)
-  const heads = new Set<number>();
-  const back = new Map<number, number>(), fwd = new Map<number, number>();
+  if (n === 0 || insns[0]!.kind === K.Step || steps * 2 > n) return null;
+  const at = new Map<number, number>();
+  insns.forEach((I, k) => at.set(I.lo, k));
+  /** Internal target index of a jcc/jmp, or -1. */
+  const target = (I: Insn): number => (I.thi === ripHi ? at.get(I.tlo) ?? -1 : -1);
+  const caseStarts = new Set<number>([0]);
+  let loops = false;
   for (let k = 0; k < n; k++) {
     const I = insns[k]!;
-    if (I.kind !== K.Jcc && I.kind !== K.Jmp) continue;
-    const t = index(I.tlo, I.thi);
-    if (t >= 0 && t <= k) { back.set(k, t); heads.add(t); }
+    if (I.kind === K.Jcc || I.kind === K.Jmp) {
+      const t = target(I);
+      if (t >= 0) { caseStarts.add(t); if (t <= k) loops = true; }
+    }
+    const f = fall[k]!;
+    if (f >= 0 && f !== k + 1) { caseStarts.add(f); if (f <= k) loops = true; }
   }
-  if (heads.size === 0 && (!WASM_ALL || n < 3)) return null;
-  const spans: [number, number][] = [];
-  for (let k = 0; k < n; k++) {
-    const I = insns[k]!;
-    if (I.kind !== K.Jcc) continue;
-    const j = index(I.tlo, I.thi);
-    if (j <= k) continue;
-    if ([...heads].some((h) => k < h && h < j)) continue;
-    if (spans.some(([a, b]) => (a < k && k < b && j > b) || (k < a && a < j && b > j))) continue;
-    spans.push([k, j]);
-    fwd.set(k, j);
-  }
+  if (!loops && (!(any || WASM_ALL) || n < 3)) return null;
+  const cases = [...caseStarts].sort((a, b) => a - b);
+  const caseOf = new Map<number, number>();
+  cases.forEach((k, j) => caseOf.set(k, j));
   let used = 0, written = 0;
   for (const I of insns) { const [r, w] = regsOf(I); used |= r; written |= w; }
   const e = new Emitter(insns);
   e.written = written;
   const c = e.c;
-  // entry: registers, record, extra
-  e.reload(used);
-  for (let k = 0; k < n; k++) {
-    // close spans ending here (innermost first), then open the loop and span starting here
-    for (let q = e.labels.length - 1; q >= 0; q--) {
-      const l = e.labels[q]!;
-      if (l.startsWith("S") && fwd.get(Number(l.slice(1))) === k) { c.op(Op.End); e.labels.splice(q, 1); }
+  /** Continues at instruction t after instruction k (a taken branch or a fall-through elsewhere). */
+  const transfer = (k: number, t: number): void => {
+    if (t <= k) {
+      c.get(L_EXTRA).i32(k + 1 - t).op(Op.I32Add).tee(L_EXTRA).i32(LOOP_MAX).op(Op.I32LtS).open(Op.If);
+      c.i32(caseOf.get(t)!).set(L_PC).br(Op.Br, c.level - 2);
+      c.op(Op.End);
+      e.exit(insns[t]!.lo, insns[t]!.hi, t);
+    } else {
+      c.get(L_EXTRA).i32(t - k - 1).op(Op.I32Sub).set(L_EXTRA);
+      c.i32(caseOf.get(t)!).set(L_PC).br(Op.Br, c.level - 2);
     }
-    // a join point (loop head, forward-jcc target): the flag producer is not known statically
-    if (heads.has(k) || [...fwd.values()].includes(k)) e.prod = null;
-    if (heads.has(k)) { c.open(Op.Loop); e.labels.push(`L${k}`); }
-    if (fwd.has(k)) { c.open(Op.Block); e.labels.push(`S${k}`); }
+  };
+  // entry: registers, record; the shared exit's block (level 1), the dispatch loop (level 2) and one block per
+  // case (case 0 innermost)
+  e.reload(used);
+  c.i32(0).set(L_PC);
+  c.open(Op.Block);
+  c.open(Op.Loop);
+  for (let j = cases.length - 1; j >= 0; j--) c.open(Op.Block);
+  c.get(L_PC).brTable(cases.map((_, j) => j), 0);
+  for (let k = 0; k < n; k++) {
+    if (caseOf.has(k)) { c.op(Op.End); e.prod = null; }
     const I = insns[k]!;
     if (I.kind === K.Step) {
       e.spill(k);
@@ -1053,9 +1102,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
       c.get(L_EXTRA).i32(k + 1).op(Op.I32Add).op(Op.Return);
       c.op(Op.End);
       e.reload(used);
-      continue;
-    }
-    if (I.kind === K.Ret) {
+    } else if (I.kind === K.Ret) {
       // pop the return address; #GP when it is not canonical (before RSP moves)
       c.get(L_REG + 4).set(L_EA);
       e.stackCanon(k);
@@ -1067,36 +1114,29 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
       c.op(Op.End);
       c.get(L_REG + 4).i64(8, 0).op(Op.I64Add).set(L_REG + 4);
       e.exitDyn(L_A, k + 1);
-      continue;
-    }
-    if (I.kind === K.Call) {
+    } else if (I.kind === K.Call) {
       c.i64(I.nlo, I.nhi).set(L_R);
       e.push(L_R, I, k);
       e.exit(I.tlo, I.thi, k + 1);
-      continue;
-    }
-    if (I.kind === K.Jcc || I.kind === K.Jmp) {
-      const h = back.get(k), j = fwd.get(k);
-      if (I.kind === K.Jcc) { e.cond(I.cc, k); c.open(Op.If); e.labels.push("if"); }
-      if (h !== undefined) {
-        c.get(L_EXTRA).i32(k + 1 - h).op(Op.I32Add).tee(L_EXTRA).i32(LOOP_MAX).op(Op.I32LtS).br(Op.BrIf, e.depth(`L${h}`));
-        e.exit(insns[h]!.lo, insns[h]!.hi, h);
-      } else if (j !== undefined) {
-        c.get(L_EXTRA).i32(j - k - 1).op(Op.I32Sub).set(L_EXTRA).br(Op.Br, e.depth(`S${k}`));
-      } else e.exit(I.tlo, I.thi, k + 1);
-      if (I.kind === K.Jcc) { c.op(Op.End); e.labels.pop(); }
-      continue;
-    }
-    emitInsn(e, I, k);
+    } else if (I.kind === K.Jcc || I.kind === K.Jmp) {
+      const t = target(I);
+      if (I.kind === K.Jcc) { e.cond(I.cc, k); c.open(Op.If); }
+      if (t >= 0) transfer(k, t); else e.exit(I.tlo, I.thi, k + 1);
+      if (I.kind === K.Jcc) c.op(Op.End);
+    } else emitInsn(e, I, k);
+    const f = fall[k]!;
+    if (f === FALL_EXIT) e.exit(I.nlo, I.nhi, k + 1);
+    else if (f >= 0 && f !== k + 1) transfer(k, f);
   }
-  const last = insns[n - 1]!;
-  if (last.kind !== K.Jmp && last.kind !== K.Ret && last.kind !== K.Call) e.exit(last.nlo, last.nhi, n);
-  // close the remaining spans and loops; the end is unreachable (every path returned)
-  for (let q = e.labels.length - 1; q >= 0; q--) c.op(Op.End);
+  // the end of the last case and of the loop are unreachable (every path branched or returned)
+  c.op(Op.End);
   c.op(Op.Unreachable);
+  c.op(Op.End);
+  e.exitTail();
+  const lens = Uint8Array.from(insns, (I) => Math.min(15, ((I.nlo >>> 0) - (I.lo >>> 0)) >>> 0));
   const bytes = moduleBytes(pages, IMPORTS, [T.I32, T.I32, T.I32], [T.I32], LOCALS, c);
   return {
-    bytes, ripsLo: Int32Array.from(insns.map((x) => x.lo)), ripsHi: Int32Array.from(insns.map((x) => x.hi)),
-    len: p - phys, used, written, insns: n, steps: steps > 0,
+    bytes, ripsLo: Int32Array.from(insns.map((x) => x.lo)), ripsHi: Int32Array.from(insns.map((x) => x.hi)), lens,
+    used, written, insns: n, steps: steps > 0,
   };
 }
