@@ -57,7 +57,7 @@ function onConsoleText(s: string): void {
   while ((i = lineBuf.indexOf("\n")) >= 0) {
     const line = lineBuf.slice(0, i).trim();
     lineBuf = lineBuf.slice(i + 1);
-    if (line.startsWith("BENCH-")) process.stderr.write(`[cpu ${(process.cpuUsage().user / 1e6).toFixed(2)} s] ${line}\n`);
+    if (line.startsWith("BENCH-")) process.stderr.write(`[cpu ${(process.cpuUsage().user / 1e6).toFixed(2)} s, wall ${((performance.now() - t0) / 1000).toFixed(2)} s] ${line}\n`);
   }
 }
 const t0 = performance.now();
