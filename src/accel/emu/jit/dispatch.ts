@@ -107,13 +107,25 @@ export function runJit(c: Interp, budget: number): number {
         } else {
           prev = null;
           steps++;
-          const lo0 = cpu.ripLo, hi0 = cpu.ripHi;
+          let lo0 = cpu.ripLo, hi0 = cpu.ripHi;
           c.step();
           cpu.icount++;
           // (a step onto the next page is looked up: a block can start there, e.g. after an instruction that
           // crosses the page end, which no block holds)
           seq = skipSeq && cpu.ripHi === hi0 && ((cpu.ripLo - lo0) >>> 0) <= 15 && ((cpu.ripLo ^ lo0) & -4096) === 0;
           if (tf !== 0) { c.singleStepTrap(); seq = false; }
+          // Straight-line burst: while the code goes on sequentially (RIPs that would not be looked up anyway),
+          // step here without the dispatch checks above; leave for anything they handle (the interrupt poll is
+          // due, interrupt shadow, TF, halt, stop, budget).
+          while (seq && cpu.icount < end && !cpu.interruptShadow && (cpu.eflagsRest & TF) === 0 && !cpu.halted && !cpu.stopRequest) {
+            if ((cpu.eflagsRest & IF) !== 0 && c.irqPoll <= 1) break;
+            if ((cpu.eflagsRest & IF) !== 0) c.irqPoll--;
+            lo0 = cpu.ripLo; hi0 = cpu.ripHi;
+            steps++;
+            c.step();
+            cpu.icount++;
+            seq = cpu.ripHi === hi0 && ((cpu.ripLo - lo0) >>> 0) <= 15 && ((cpu.ripLo ^ lo0) & -4096) === 0;
+          }
         }
         if (cpu.halted || cpu.stopRequest) break;
       }
