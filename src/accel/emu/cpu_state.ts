@@ -46,9 +46,9 @@ export const FAULT = new CpuFault();
 export class CpuState {
   // ---- core-owned ----
   /** GPR low halves, index Reg. */
-  readonly rlo = new Int32Array(16);
+  readonly rlo: Int32Array;
   /** GPR high halves, index Reg. */
-  readonly rhi = new Int32Array(16);
+  readonly rhi: Int32Array;
   ripLo = 0;
   ripHi = 0;
   /** EFLAGS bits other than ARITH_FLAGS (bit 1 always set). Arithmetic flags live in the lazy-flags state
@@ -118,7 +118,14 @@ export class CpuState {
    * instruction boundary; run() clears it on return. */
   stopRequest = false;
 
-  constructor(readonly vcpuId: number) {
+  /** regs: 32 int32s to hold the GPRs (low halves, then high halves), e.g. in the JIT's wasm memory so that wasm
+   * blocks use them in place (wasm_tier.ts regStorageFor); zeroed here. Default: arrays of their own. */
+  constructor(readonly vcpuId: number, regs?: Int32Array) {
+    if (regs !== undefined && regs.length !== 32) throw new RangeError("GPR storage needs 32 int32s");
+    const r = regs ?? new Int32Array(32);
+    r.fill(0);
+    this.rlo = r.subarray(0, 16);
+    this.rhi = r.subarray(16, 32);
     // Power-on/reset state (SDM vol. 3 table 9-1): CS = f000 base ffff0000, IP = fff0; data segments 0, limit ffff.
     for (let s = 0; s < 6; s++) {
       this.segLimit[s] = 0xffff;

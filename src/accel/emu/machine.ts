@@ -13,7 +13,7 @@ import { CpuState, Reg, Seg, SegAttr } from "./cpu_state.ts";
 import { EmuCpu } from "./cpu.ts";
 import { X86System } from "./system.ts";
 import { setFlatSeg } from "./segments.ts";
-import { registerWasmMemory, tlbStorageFor, type WasmMemory } from "./jit/wasm_tier.ts";
+import { regStorageFor, registerWasmMemory, tlbStorageFor, type WasmMemory } from "./jit/wasm_tier.ts";
 
 const TSC_KHZ = 2_000_000;
 /** Instructions per vCPU per slice: ~1-2 ms of guest time at interpreter speed, bounding timer latency. */
@@ -119,8 +119,9 @@ export class EmuMachine {
     const xen = opts.xenLeaves ?? opts.type === "pvh";
     if (opts.wasmMemory !== undefined) registerWasmMemory(opts.wasmMemory);
     for (let id = 0; id < opts.vcpus; id++) {
-      const state = new CpuState(id);
       const tlbStorage = opts.wasmMemory !== undefined ? tlbStorageFor(opts.wasmMemory, opts.ram.sizeBytes, id) : undefined;
+      const regs = opts.wasmMemory !== undefined ? regStorageFor(opts.wasmMemory, opts.ram.sizeBytes, id) : undefined;
+      const state = new CpuState(id, regs);
       const lapic = this.pc.lapics[id]!;
       const io = countingIo(this.pc.cpuIo(id, hypercall), this.exits);
       let cpu: EmuCpu | undefined;

@@ -45,8 +45,9 @@ export interface Machine {
   logs: string[];
 }
 
-export function makeMachine(extra: Partial<X86SystemOptions> = {}): Machine {
-  const cpu = new CpuState(0);
+/** regs: storage for the GPRs (CpuState's constructor). */
+export function makeMachine(extra: Partial<X86SystemOptions> = {}, regs?: Int32Array): Machine {
+  const cpu = new CpuState(0, regs);
   const ram: GuestRam = extra.ram ?? { bytes: new Uint8Array(32 << 20), sizeBytes: 32 << 20 };
   const io = new FakeIo();
   const irq = new FakeInterrupts();

@@ -3,15 +3,17 @@
 // (translate.ts), so the cache and the dispatcher treat both alike.
 //
 // Memory layout (wasmGuestMemory): guest RAM at address 0 (RAM offset = wasm address), then one area per vCPU
-// holding its MMU's TLB (Mmu tlbStorage) followed by its scratch area (SCR_*). The wrapper copies the registers the
-// block uses and the lazy-flag record into the scratch area, calls the function, and copies them back (on a fault
-// too, then adds the instructions retired in earlier loop iterations and sets c.bi, as a JavaScript block does).
+// holding its MMU's TLB (Mmu tlbStorage) followed by its scratch area (SCR_*), whose first 128 bytes are the vCPU's
+// registers (CpuState rlo/rhi built on regStorageFor: wasm code loads and stores them in place). The wrapper copies
+// the lazy-flag record into the scratch area, calls the function, and copies it back (on a fault too, then adds the
+// instructions retired in earlier loop iterations and sets c.bi, as a JavaScript block does); for a core whose
+// registers live elsewhere (test doubles) it copies the registers the block uses too.
 // Host calls (slow-path memory, faults, flags of an unknown record) go to the core being run (`cur`).
 
 import { TLB_INTS } from "../mmu.ts";
 import { probeWrite } from "../exec/alu.ts";
 import type { BlockFn, JitCore } from "./cache.ts";
-import { SCR_BI, SCR_BYTES, SCR_EXTRA, SCR_LF, SCR_RIP, SCR_TMP, translateWasm } from "./wasm_translate.ts";
+import { SCR_BI, SCR_BYTES, SCR_EXTRA, SCR_LF, SCR_REGS, SCR_RIP, SCR_TMP, translateWasm } from "./wasm_translate.ts";
 
 const ENV = ((): Record<string, string | undefined> => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -62,6 +64,14 @@ export function wasmGuestMemory(ramBytes: number, vcpus: number): WasmGuestMemor
   return { memory, ram: new Uint8Array(memory.buffer, 0, ramBytes), ramBytes };
 }
 
+/** vCPU `id`'s register storage (CpuState's regs: the start of its scratch area) in a memory holding `ramBytes`
+ * of RAM; undefined when the memory is too small. */
+export function regStorageFor(memory: WasmMemory, ramBytes: number, id: number): Int32Array | undefined {
+  const off = vcpuAreaOffset(ramBytes, id);
+  if (off + VCPU_AREA_BYTES > memory.buffer.byteLength) return undefined;
+  return new Int32Array(memory.buffer, off + TLB_INTS * 4 + SCR_REGS, 32);
+}
+
 /** vCPU `id`'s TLB storage in a registered memory holding `ramBytes` of RAM (Mmu tlbStorage). */
 export function tlbStorageFor(memory: WasmMemory, ramBytes: number, id: number): Int32Array | undefined {
   const off = vcpuAreaOffset(ramBytes, id);
@@ -99,8 +109,10 @@ export class WasmTier {
   private cur: Core | null = null;
   /** Int32 index of the current core's scratch area. */
   private scr = 0;
-  /** Registers the running block uses (copied around interpreter steps). */
+  /** Registers the running block uses, copied around interpreter steps unless they live in the scratch area
+   * (`inPlace`). */
   private usedRegs: Int8Array = new Int8Array(0);
+  private inPlace = false;
   /** tlbGen and CPL when the running block was entered (an in-block step that changes them ends the block). */
   private gen0 = 0;
   private cpl0 = 0;
@@ -182,15 +194,15 @@ export class WasmTier {
    * TF), else 0. */
   private step(lo: number, hi: number, nlo: number, nhi: number): number {
     const c = this.cur!, cpu = c.cpu, m = this.m32, b = this.scr, regs = this.usedRegs;
-    const rlo = cpu.rlo, rhi = cpu.rhi;
-    for (let i = 0; i < regs.length; i++) { const r = regs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
+    const rlo = cpu.rlo, rhi = cpu.rhi, copy = !this.inPlace;
+    if (copy) for (let i = 0; i < regs.length; i++) { const r = regs[i]!; rlo[r] = m[b + r]!; rhi[r] = m[b + 16 + r]!; }
     this.loadRecord(c, b);
     cpu.ripLo = lo; cpu.ripHi = hi;
     c.pfxDirty = true;
     this.stepping = true;
     c.step();
     this.stepping = false;
-    for (let i = 0; i < regs.length; i++) { const r = regs[i]!; m[b + 2 * r] = rlo[r]!; m[b + 2 * r + 1] = rhi[r]!; }
+    if (copy) for (let i = 0; i < regs.length; i++) { const r = regs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
     this.storeRecord(c, b);
     const leave = cpu.ripLo !== nlo || cpu.ripHi !== nhi || c.smc || cpu.mode !== 5 || cpu.cpl !== this.cpl0 ||
       cpu.tlbGen !== this.gen0 || cpu.halted || cpu.stopRequest || cpu.interruptShadow || (cpu.eflagsRest & 256) !== 0;
@@ -226,9 +238,10 @@ export class WasmTier {
       const scrByte = tlb.byteOffset + tlb.byteLength;
       const b = scrByte >> 2;
       const cpu = c.cpu, rlo = cpu.rlo, rhi = cpu.rhi;
-      for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + 2 * r] = rlo[r]!; m[b + 2 * r + 1] = rhi[r]!; }
+      const copy = rlo.byteOffset !== scrByte + SCR_REGS || rlo.buffer !== m.buffer;
+      if (copy) for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
       tier.storeRecord(c, b);
-      tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
+      tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.inPlace = !copy; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
       tier.stepping = false;
       const ic0 = cpu.icount;
       let n: number;
@@ -237,7 +250,7 @@ export class WasmTier {
       } catch (e) {
         // a fault in an interpreter step left the core's state as the interpreter has it
         if (!tier.stepping) {
-          for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
+          if (copy) for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + r]!; rhi[r] = m[b + 16 + r]!; }
           tier.loadRecord(c, b);
         }
         tier.stepping = false;
@@ -252,7 +265,7 @@ export class WasmTier {
       const stepIc = cpu.icount - ic0;
       cpu.icount = ic0;
       n += stepIc;
-      for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + 2 * r]!; rhi[r] = m[b + 2 * r + 1]!; }
+      if (copy) for (let i = 0; i < writtenRegs.length; i++) { const r = writtenRegs[i]!; rlo[r] = m[b + r]!; rhi[r] = m[b + 16 + r]!; }
       tier.loadRecord(c, b);
       cpu.ripLo = m[b + (SCR_RIP >> 2)]!; cpu.ripHi = m[b + (SCR_RIP >> 2) + 1]!;
       return n;

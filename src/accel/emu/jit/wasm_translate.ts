@@ -23,7 +23,8 @@
 import { Code, type ImportFn, moduleBytes, Op, T } from "./wasm_bin.ts";
 import { insnLength } from "./translate_len.ts";
 
-/** Scratch layout (byte offsets from scr). Registers as i64 (lo, hi halves). */
+/** Scratch layout (byte offsets from scr). Registers: 16 low halves (int32) at SCR_REGS, then 16 high halves: the
+ * layout of CpuState's rlo/rhi, which live right there when the core was built with regStorageFor (wasm_tier.ts). */
 export const SCR_REGS = 0, SCR_RIP = 128, SCR_LF = 136, SCR_BI = 176, SCR_EXTRA = 180, SCR_TMP = 184, SCR_BYTES = 192;
 // Lazy-flag record in the scratch area, as int32 slots from SCR_LF: op, size, res lo/hi, s1 lo/hi, s2 lo/hi, aux, flags.
 const LF_OP = SCR_LF, LF_SIZE = SCR_LF + 4, LF_RES = SCR_LF + 8, LF_S1 = SCR_LF + 16, LF_S2 = SCR_LF + 24, LF_AUX = SCR_LF + 32, LF_FLAGS = SCR_LF + 36;
@@ -335,7 +336,11 @@ class Emitter {
   // ---- state spills ----
   storeRegs(): void {
     const c = this.c;
-    for (let r = 0; r < 16; r++) if ((this.written >> r) & 1) c.get(P_SCR).get(L_REG + r).mem(Op.I64Store, 3, SCR_REGS + 8 * r);
+    for (let r = 0; r < 16; r++) {
+      if (((this.written >> r) & 1) === 0) continue;
+      c.get(P_SCR).get(L_REG + r).mem(Op.I64Store32, 2, SCR_REGS + 4 * r);
+      c.get(P_SCR).get(L_REG + r).i64(32, 0).op(Op.I64ShrU).mem(Op.I64Store32, 2, SCR_REGS + 64 + 4 * r);
+    }
   }
   storeRecord(): void {
     const c = this.c;
@@ -350,7 +355,11 @@ class Emitter {
   /** After an interpreter step: the registers the block uses and the lazy-flag record, from the scratch area. */
   reload(used: number): void {
     const c = this.c;
-    for (let r = 0; r < 16; r++) if ((used >> r) & 1) c.get(P_SCR).mem(Op.I64Load, 3, SCR_REGS + 8 * r).set(L_REG + r);
+    for (let r = 0; r < 16; r++) {
+      if (((used >> r) & 1) === 0) continue;
+      c.get(P_SCR).mem(Op.I64Load32U, 2, SCR_REGS + 4 * r);
+      c.get(P_SCR).mem(Op.I64Load32U, 2, SCR_REGS + 64 + 4 * r).i64(32, 0).op(Op.I64Shl).op(Op.I64Or).set(L_REG + r);
+    }
     c.get(P_SCR).mem(Op.I32Load, 2, LF_OP).set(L_OP);
     c.get(P_SCR).mem(Op.I32Load, 2, LF_SIZE).set(L_SIZE);
     c.get(P_SCR).mem(Op.I64Load, 3, LF_RES).set(L_RES);
