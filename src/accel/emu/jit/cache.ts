@@ -5,7 +5,7 @@
 // - One cache per guest RAM array, shared by all vCPUs of a domain (cross-modifying code on SMP).
 // - Direct-mapped table of TABLE_SIZE entries (a colliding compile evicts the old block), and a budget of
 //   generated source (MAX_CODE_BYTES; over it the cache is flushed): bounded memory.
-// - Blocks are compiled once their start address was dispatched HOT (30000) times (hashed counters), so code that runs
+// - Blocks are compiled once their start address was dispatched HOT (10000) times (hashed counters), so code that runs
 //   once (most of the boot's init code) is interpreted and never pays for `new Function`.
 // - Self-modifying code: pages holding compiled blocks are marked in every attached system's code-page map
 //   (Mmu.markCodePage: writes to them leave the write TLB and call codePageWritten(ppn, offset?, length?)).
@@ -31,13 +31,17 @@ const TABLE_BITS = 16;
 export const TABLE_SIZE = 1 << TABLE_BITS;
 const TABLE_MASK = TABLE_SIZE - 1;
 /** Dispatches of a start address before it is compiled (TSXEN_EMU_JIT_HOT overrides; 0 = compile at once).
- * 30000, not 1000: every compiled block costs `new Function` (~0.3 ms) plus V8's own parse, bytecode and tiering
- * of one more distinct closure, which the boot code's lukewarm blocks never repay. Bench boot (user CPU-s, same
- * host): hot 1000 44.4 s, 8000 35.5 s, 30000 31.1 s; interpreter 40.7 s. */
+ * Not 1000: every compiled block costs `new Function` (~0.3 ms) plus V8's own parse, bytecode and tiering of one
+ * more distinct closure, which the boot code's lukewarm blocks never repay (session 2, user CPU-s of the bench
+ * boot: hot 1000 44.4 s, 8000 35.5 s, 30000 31.1 s; interpreter 40.7 s). Since the wasm tier takes the loops and
+ * the dispatcher interprets straight-line code in bursts, 10000 is best (session 4, two boots at once, wall s to
+ * userspace / to the end of both md5 runs of the bench initramfs: 10000 vs 30000 19.6/29.3 vs 20.8/30.0 and
+ * 17.5/26.3 vs 18.6/27.0; vs 15000 16.8/25.4 vs 17.4/26.1; vs 6000 17.7/27.3 vs 18.0/28.6); md5 from a pipe
+ * alone is 0.2-0.5 s slower (more kernel blocks compiled during it). */
 const HOT = ((): number => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "30000");
-  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 30000;
+  const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "10000");
+  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 10000;
 })();
 /** Dispatches of a start address before the wasm tier is asked whether it takes the block (TSXEN_EMU_JIT_WASM_HOT
  * overrides): a wasm module costs little next to interpreting a loop (see wasm_tier.ts). */
