@@ -113,6 +113,12 @@ export class WasmTier {
    * (`inPlace`). */
   private usedRegs: Int8Array = new Int8Array(0);
   private inPlace = false;
+  /** The core last entered: byte offsets of its TLB and scratch area, whether its registers must be copied (they
+   * are not in its scratch area). */
+  private lastCore: Core | null = null;
+  private lastTlb = 0;
+  private lastScr = 0;
+  private lastCopy = true;
   /** tlbGen and CPL when the running block was entered (an in-block step that changes them ends the block). */
   private gen0 = 0;
   private cpl0 = 0;
@@ -226,6 +232,14 @@ export class WasmTier {
     c.lfAux = m[b + 8]!; c.lfFlags = m[b + 9]!;
   }
 
+  private locate(c: Core): void {
+    const tlb = (c.sys as Core["sys"] & TlbSys).jitTlb!;
+    this.lastTlb = tlb.byteOffset;
+    this.lastScr = tlb.byteOffset + tlb.byteLength;
+    this.lastCopy = c.cpu.rlo.byteOffset !== this.lastScr + SCR_REGS || c.cpu.rlo.buffer !== this.memory.buffer;
+    this.lastCore = c;
+  }
+
   private wrap(f: (r: number, w: number, s: number) => number, used: number, written: number): BlockFn {
     const m = this.m32;
     const usedRegs = Int8Array.from([...Array(16).keys()].filter((r) => (used >> r) & 1));
@@ -234,11 +248,12 @@ export class WasmTier {
     return (core) => {
       const c = core as Core;
       const sys = c.sys as Core["sys"] & TlbSys;
-      const tlb = sys.jitTlb!;
-      const scrByte = tlb.byteOffset + tlb.byteLength;
-      const b = scrByte >> 2;
       const cpu = c.cpu, rlo = cpu.rlo, rhi = cpu.rhi;
-      const copy = rlo.byteOffset !== scrByte + SCR_REGS || rlo.buffer !== m.buffer;
+      // where the core's TLB and scratch area are, and whether its registers are there (typed arrays' byteOffset
+      // and buffer getters are slow: looked up once per core)
+      if (tier.lastCore !== c) tier.locate(c);
+      const tlbOff = tier.lastTlb, scrByte = tier.lastScr, copy = tier.lastCopy;
+      const b = scrByte >> 2;
       if (copy) for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
       tier.storeRecord(c, b);
       tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.inPlace = !copy; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
@@ -246,7 +261,7 @@ export class WasmTier {
       const ic0 = cpu.icount;
       let n: number;
       try {
-        n = f(tlb.byteOffset + sys.rBase * 4, tlb.byteOffset + sys.wBase * 4, scrByte);
+        n = f(tlbOff + sys.rBase * 4, tlbOff + sys.wBase * 4, scrByte);
       } catch (e) {
         // a fault in an interpreter step left the core's state as the interpreter has it
         if (!tier.stepping) {
