@@ -48,7 +48,7 @@ const wasm = jit ? wasmGuestMemory(memoryBytes, vcpus) : null;
 const ram = { bytes: wasm?.ram ?? new Uint8Array(new SharedArrayBuffer(memoryBytes)), sizeBytes: memoryBytes };
 let done = false;
 // --mark-cpu: lines starting with BENCH- are echoed to stderr with this process's user CPU seconds (A/B runs of
-// one phase on a busy host, where wall time says little).
+// one phase on a busy host, where wall time says little) and the wall seconds since the start.
 const markCpu = args.includes("--mark-cpu");
 let lineBuf = "";
 function onConsoleText(s: string): void {
