@@ -118,8 +118,7 @@ export function runJit(c: Interp, budget: number): number {
           // step here without the dispatch checks above; leave for anything they handle (the interrupt poll is
           // due, interrupt shadow, TF, halt, stop, budget).
           while (seq && cpu.icount < end && !cpu.interruptShadow && (cpu.eflagsRest & TF) === 0 && !cpu.halted && !cpu.stopRequest) {
-            if ((cpu.eflagsRest & IF) !== 0 && c.irqPoll <= 1) break;
-            if ((cpu.eflagsRest & IF) !== 0) c.irqPoll--;
+            if ((cpu.eflagsRest & IF) !== 0) { if (c.irqPoll <= 1) break; c.irqPoll--; }
             lo0 = cpu.ripLo; hi0 = cpu.ripHi;
             steps++;
             c.step();

@@ -109,12 +109,10 @@ export class WasmTier {
   private cur: Core | null = null;
   /** Int32 index of the current core's scratch area. */
   private scr = 0;
-  /** Registers the running block uses, copied around interpreter steps unless they live in the scratch area
-   * (`inPlace`). */
+  /** Registers the running block uses, copied around interpreter steps unless they live in the scratch area. */
   private usedRegs: Int8Array = new Int8Array(0);
-  private inPlace = false;
-  /** The core last entered: byte offsets of its TLB and scratch area, whether its registers must be copied (they
-   * are not in its scratch area). */
+  /** The core last entered (the running one, `cur`, while a block runs): byte offsets of its TLB and scratch area,
+   * whether its registers must be copied (they are not in its scratch area). */
   private lastCore: Core | null = null;
   private lastTlb = 0;
   private lastScr = 0;
@@ -200,7 +198,7 @@ export class WasmTier {
    * TF), else 0. */
   private step(lo: number, hi: number, nlo: number, nhi: number): number {
     const c = this.cur!, cpu = c.cpu, m = this.m32, b = this.scr, regs = this.usedRegs;
-    const rlo = cpu.rlo, rhi = cpu.rhi, copy = !this.inPlace;
+    const rlo = cpu.rlo, rhi = cpu.rhi, copy = this.lastCopy;
     if (copy) for (let i = 0; i < regs.length; i++) { const r = regs[i]!; rlo[r] = m[b + r]!; rhi[r] = m[b + 16 + r]!; }
     this.loadRecord(c, b);
     cpu.ripLo = lo; cpu.ripHi = hi;
@@ -256,7 +254,7 @@ export class WasmTier {
       const b = scrByte >> 2;
       if (copy) for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
       tier.storeRecord(c, b);
-      tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.inPlace = !copy; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
+      tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
       tier.stepping = false;
       const ic0 = cpu.icount;
       let n: number;
