@@ -11,8 +11,8 @@
 // (translate.ts). A block can also be a region (`any`, cache.ts regionHot; TSXEN_EMU_JIT_WASM_REGION=1 for looping
 // blocks): the instructions reachable from its start through jumps on the same page, compiled into one dispatch
 // loop. Off by default: measured a loss overall (module creation and V8's tier-up of the new functions cost about
-// what the interpreted steps they save did; ADR 0038). The semantics are the interpreter's, with the same lazy-flag records (exec/alu.ts,
-// exec/shift.ts, exec/muldiv.ts, translate_inl.ts).
+// what the interpreted steps they save did; ADR 0038). The semantics are the interpreter's, with the same
+// lazy-flag records (exec/alu.ts, exec/shift.ts, exec/muldiv.ts, translate_inl.ts).
 //
 // Contract (wasm_tier.ts wraps the function so that it is a BlockFn, see translate.ts):
 //  f(rTlb, wTlb, scr) -> instructions retired. rTlb/wTlb: byte addresses of the TLB's read and write sets for the
