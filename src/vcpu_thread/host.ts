@@ -77,6 +77,8 @@ export interface VcpuThreadOptions {
 }
 
 export class VcpuThread {
+  /** stop() was called: owner calls the vCPU did not wait for are dropped (serveOwnerCall). */
+  private stopping = false;
   readonly control = VcpuControlBlock.create();
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
@@ -122,6 +124,9 @@ export class VcpuThread {
    * vCPU gets -EFAULT back and the domain is reported crashed. With a snapshot the vCPU did not wait (it returned
    * 0): the call reads its arguments from the snapshot, and any other result is a hypervisor bug too. */
   private serveOwnerCall(req: HypercallRequest, paging: PagingState, snapshot?: { va: bigint; bytes: Uint8Array }): void {
+    // a timer call still in flight from a vCPU being stopped (domain destroyed) has nothing left to do: the owner may
+    // already have torn the domain's Xen state down
+    if (snapshot !== undefined && this.stopping) return;
     const owner = this.opts.ownerHypercalls;
     let result = BigInt.asUintN(64, -BigInt(Errno.ENOSYS));
     try {
@@ -176,6 +181,7 @@ export class VcpuThread {
    * ended (stuck in a native call even after terminate()): its memory must then stay mapped.
    */
   async stop(): Promise<boolean> {
+    this.stopping = true;
     this.control.command(VcpuCommand.stop);
     this.opts.kick(this.control);
     if (await this.exitedWithin(STOP_TIMEOUT_MS)) return true;
