@@ -30,6 +30,12 @@ import { WasmTier } from "./wasm_tier.ts";
 const TABLE_BITS = 16;
 export const TABLE_SIZE = 1 << TABLE_BITS;
 const TABLE_MASK = TABLE_SIZE - 1;
+/** A dispatch count from environment variable `name` (min..65535; `dflt` when unset or out of range). */
+function envCount(name: string, dflt: number, min: number): number {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  const v = Number(g.process?.env?.[name] ?? dflt);
+  return Number.isFinite(v) && v >= min && v <= 65535 ? v : dflt;
+}
 /** Dispatches of a start address before it is compiled (TSXEN_EMU_JIT_HOT overrides; 0 = compile at once).
  * Not 1000: every compiled block costs `new Function` (~0.3 ms) plus V8's own parse, bytecode and tiering of one
  * more distinct closure, which the boot code's lukewarm blocks never repay (session 2, user CPU-s of the bench
@@ -38,25 +44,13 @@ const TABLE_MASK = TABLE_SIZE - 1;
  * userspace / to the end of both md5 runs of the bench initramfs: 10000 vs 30000 19.6/29.3 vs 20.8/30.0 and
  * 17.5/26.3 vs 18.6/27.0; vs 15000 16.8/25.4 vs 17.4/26.1; vs 6000 17.7/27.3 vs 18.0/28.6); md5 from a pipe
  * alone is 0.2-0.5 s slower (more kernel blocks compiled during it). */
-const HOT = ((): number => {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  const v = Number(g.process?.env?.TSXEN_EMU_JIT_HOT ?? "10000");
-  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 10000;
-})();
+const HOT = envCount("TSXEN_EMU_JIT_HOT", 10000, 0);
 /** Dispatches of a start address before the wasm tier is asked whether it takes the block (TSXEN_EMU_JIT_WASM_HOT
  * overrides): a wasm module costs little next to interpreting a loop (see wasm_tier.ts). */
-const WASM_HOT = ((): number => {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  const v = Number(g.process?.env?.TSXEN_EMU_JIT_WASM_HOT ?? "500");
-  return Number.isFinite(v) && v >= 1 && v <= 65535 ? v : 500;
-})();
+const WASM_HOT = envCount("TSXEN_EMU_JIT_WASM_HOT", 500, 1);
 /** Dispatches of a start address before the wasm tier is asked for a region that does not loop
  * (TSXEN_EMU_JIT_WASM_REGION_HOT overrides; 0 = never). */
-const REGION_HOT = ((): number => {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  const v = Number(g.process?.env?.TSXEN_EMU_JIT_WASM_REGION_HOT ?? "0");
-  return Number.isFinite(v) && v >= 0 && v <= 65535 ? v : 0;
-})();
+const REGION_HOT = envCount("TSXEN_EMU_JIT_WASM_REGION_HOT", 0, 0);
 /** TSXEN_EMU_JIT_CHAIN=0 turns direct block chaining off (for measurements). */
 const CHAIN = ((): boolean => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };

@@ -48,13 +48,14 @@ export const IMPORTS: readonly ImportFn[] = [
 ];
 const F_RD = 0, F_WR = 4, F_FAULT = 8, F_ARITH = 9, F_COND = 10, F_PW = 11, F_STEP = 12;
 
+const ENV = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 /** TSXEN_EMU_JIT_WASM_STEP=0: no in-block interpreter steps in wasm blocks (a block ends at the first instruction
  * outside the subset). */
-const STEPS = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_STEP) !== "0";
-const WASM_ALL = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_ALL) === "1";
+const STEPS = ENV.TSXEN_EMU_JIT_WASM_STEP !== "0";
+const WASM_ALL = ENV.TSXEN_EMU_JIT_WASM_ALL === "1";
 /** TSXEN_EMU_JIT_WASM_REGION=1: looping blocks follow jumps too (regions, as for `any`), not just the straight
  * run from their start. */
-const REGIONS = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_WASM_REGION) === "1";
+const REGIONS = ENV.TSXEN_EMU_JIT_WASM_REGION === "1";
 /** Loop iterations inside one call, in instructions (interrupts are polled between dispatches), as translate.ts. */
 const LOOP_MAX = 1 << 16;
 const MAX_INSNS = 160;
