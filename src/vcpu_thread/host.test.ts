@@ -166,3 +166,81 @@ test("a warm thread started ahead of time runs the next domain, and is replaced"
   }
   assert.equal(warmThreadCount(ENGINE), 0);
 });
+
+test("VCPUOP_set_singleshot_timer on the calling vCPU does not wait for the owner, who sees the arguments as they were", async () => {
+  const seen: { vcpu: bigint; timeout: bigint; flags: number; at: number }[] = [];
+  let calls = 0;
+  const owner = {
+    numbers: [24, 32],
+    handle: (req: HypercallRequest, mem: GuestVirtualMemory): bigint => {
+      calls++;
+      if (req.nr === 32) return 7n;
+      if (calls === 1) {
+        // let the vCPU go on and reuse the argument's memory first (it does not wait for this call); a read that
+        // is not all inside the copied bytes sees live memory
+        const live = (): bigint => new DataView(mem.read(req.args[2] - 8n, 16).buffer).getBigUint64(8, true);
+        const t0 = Date.now();
+        while (live() !== 99999n && Date.now() - t0 < 5000) { /* wait */ }
+        assert.equal(live(), 99999n, "the vCPU went on without waiting for the owner");
+      }
+      const b = mem.read(req.args[2], 16);
+      const dv = new DataView(b.buffer, b.byteOffset, 16);
+      seen.push({ vcpu: req.args[1], timeout: dv.getBigUint64(0, true), flags: dv.getUint32(8, true), at: calls });
+      if (req.args[1] !== 0n) return BigInt.asUintN(64, -22n); // another vCPU: EINVAL, as Xen
+      return (dv.getUint32(8, true) & 1) !== 0 ? BigInt.asUintN(64, -62n) : 0n; // "future" with a past deadline: ETIME
+    },
+  };
+  const struct = (timeout: number, flags: number): number[] => [...new Uint8Array(new BigUint64Array([BigInt(timeout)]).buffer), flags, 0, 0, 0, 0, 0, 0, 0];
+  const s = start(
+    [
+      { op: "poke", gpa: 0x400, bytes: struct(12345, 0) },
+      { op: "hypercall", nr: 24, args: [8, 0, 0x400], expect: 0 },
+      // the guest reuses the argument's memory at once (a stack frame): the owner must still see 12345
+      { op: "poke", gpa: 0x400, bytes: struct(99999, 0) },
+      { op: "hypercall", nr: 32, args: [1], expect: 7 },
+      // waits for the owner's answer: VCPU_SSHOTTMR_future, another vCPU
+      { op: "poke", gpa: 0x400, bytes: struct(5, 1) },
+      { op: "hypercall", nr: 24, args: [8, 0, 0x400], expect: -62 },
+      { op: "poke", gpa: 0x400, bytes: struct(6, 0) },
+      { op: "hypercall", nr: 24, args: [8, 1, 0x400], expect: -22 },
+      { op: "poke", gpa: 0x100, bytes: [0, 0, 0, 0] },
+      { op: "hypercall", nr: 29, args: [2, 0x100] },
+    ],
+    owner,
+  );
+  try {
+    await s.t.started();
+    const m = await s.until((x) => x.kind === "shutdown" || x.kind === "crashed");
+    assert.deepEqual(m, { kind: "shutdown", reason: "poweroff" });
+    assert.deepEqual(seen, [
+      { vcpu: 0n, timeout: 12345n, flags: 0, at: 1 },
+      { vcpu: 0n, timeout: 5n, flags: 1, at: 3 },
+      { vcpu: 1n, timeout: 6n, flags: 0, at: 4 },
+    ]);
+  } finally {
+    await s.t.stop();
+  }
+});
+
+test("an owner answer other than 0 to a timer call the vCPU did not wait for is reported as a hypervisor bug", async () => {
+  const owner = { numbers: [24], handle: (): bigint => BigInt.asUintN(64, -22n) };
+  const s = start(
+    [
+      { op: "poke", gpa: 0x400, bytes: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
+      // a synchronous call would return -22 here and the script would report the mismatch instead
+      { op: "hypercall", nr: 24, args: [8, 0, 0x400], expect: 0 },
+      { op: "out", port: 0xe9, bytes: "went on\n" },
+      { op: "spin" },
+    ],
+    owner,
+  );
+  try {
+    await s.t.started();
+    const m = await s.until((x) => x.kind === "crashed");
+    assert.match((m as { why: string }).why, /hypercall 24 failed in the hypervisor: .*answered -22 where the vCPU already returned 0/);
+    await s.until((x) => x.kind === "console");
+    assert.equal(s.text(), "went on\n");
+  } finally {
+    await s.t.stop();
+  }
+});

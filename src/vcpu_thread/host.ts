@@ -4,7 +4,7 @@
 import { Worker } from "node:worker_threads";
 import { Errno } from "../abi/xen/errno.ts";
 import { PagingGuestMemory, type PagingState } from "../hv/hypercall/guest_pagewalk.ts";
-import type { HypercallRequest } from "../hv/ports.ts";
+import type { GuestVirtualMemory, HypercallRequest } from "../hv/ports.ts";
 import type { FromVcpu, OwnerHypercalls, ToVcpu, VcpuInit, WarmThreadData } from "./protocol.ts";
 import { VcpuCommand, VcpuControlBlock, VcpuState } from "./shared_layout.ts";
 import { threadBoot } from "./worker_bundle.ts";
@@ -77,6 +77,8 @@ export interface VcpuThreadOptions {
 }
 
 export class VcpuThread {
+  /** stop() was called: owner calls the vCPU did not wait for are dropped (serveOwnerCall). */
+  private stopping = false;
   readonly control = VcpuControlBlock.create();
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
@@ -101,7 +103,7 @@ export class VcpuThread {
     this.worker.on("message", (m: FromVcpu) => {
       if (m.kind === "ready") readyOk();
       else if (m.kind === "initFailed") readyFail(new Error(m.error));
-      else if (m.kind === "hypercall") this.serveOwnerCall(m.req, m.paging);
+      else if (m.kind === "hypercall") this.serveOwnerCall(m.req, m.paging, m.snapshot);
       else opts.onMessage(m);
     });
     this.worker.on("error", (e: unknown) => {
@@ -119,12 +121,20 @@ export class VcpuThread {
   }
 
   /** Main thread: runs a forwarded hypercall and wakes the waiting vCPU. A throw is a hypervisor bug: the
-   * vCPU gets -EFAULT back and the domain is reported crashed. */
-  private serveOwnerCall(req: HypercallRequest, paging: PagingState): void {
+   * vCPU gets -EFAULT back and the domain is reported crashed. With a snapshot the vCPU did not wait (it returned
+   * 0): the call reads its arguments from the snapshot, and any other result is a hypervisor bug too. */
+  private serveOwnerCall(req: HypercallRequest, paging: PagingState, snapshot?: { va: bigint; bytes: Uint8Array }): void {
+    // a timer call still in flight from a vCPU being stopped (domain destroyed) has nothing left to do: the owner may
+    // already have torn the domain's Xen state down
+    if (snapshot !== undefined && this.stopping) return;
     const owner = this.opts.ownerHypercalls;
     let result = BigInt.asUintN(64, -BigInt(Errno.ENOSYS));
     try {
-      if (owner !== undefined) result = owner.service.handle(req, new PagingGuestMemory(owner.ram, paging));
+      if (owner !== undefined) {
+        const mem = new PagingGuestMemory(owner.ram, paging);
+        result = owner.service.handle(req, snapshot === undefined ? mem : new SnapshotMemory(mem, snapshot.va, snapshot.bytes));
+      }
+      if (snapshot !== undefined && result !== 0n) throw new Error(`answered ${BigInt.asIntN(64, result)} where the vCPU already returned 0`);
     } catch (e) {
       result = BigInt.asUintN(64, -BigInt(Errno.EFAULT));
       this.opts.onMessage({
@@ -133,7 +143,7 @@ export class VcpuThread {
         registerDump: "",
       });
     }
-    this.control.completeOwnerCall(result);
+    if (snapshot === undefined) this.control.completeOwnerCall(result);
   }
 
   /** Resolves once the engine is set up and the guest is about to run; rejects if set-up failed. */
@@ -171,6 +181,7 @@ export class VcpuThread {
    * ended (stuck in a native call even after terminate()): its memory must then stay mapped.
    */
   async stop(): Promise<boolean> {
+    this.stopping = true;
     this.control.command(VcpuCommand.stop);
     this.opts.kick(this.control);
     if (await this.exitedWithin(STOP_TIMEOUT_MS)) return true;
@@ -187,4 +198,15 @@ export class VcpuThread {
     return r;
   }
 
+}
+
+/** Guest memory whose bytes [va, va + bytes.length) are served from a copy the vCPU took when it made the call. */
+class SnapshotMemory implements GuestVirtualMemory {
+  constructor(private readonly mem: GuestVirtualMemory, private readonly va: bigint, private readonly bytes: Uint8Array) {}
+  read(va: bigint, len: number): Uint8Array {
+    const off = va - this.va;
+    if (off >= 0n && off + BigInt(len) <= BigInt(this.bytes.length)) return this.bytes.slice(Number(off), Number(off) + len);
+    return this.mem.read(va, len);
+  }
+  write(va: bigint, data: Uint8Array): void { this.mem.write(va, data); }
 }

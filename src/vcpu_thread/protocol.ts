@@ -64,7 +64,10 @@ export type FromVcpu =
   | { readonly kind: "log"; readonly line: string }
   /** The guest asked to shut down; this vCPU has left the guest (state halted). */
   | { readonly kind: "shutdown"; readonly reason: ShutdownReason }
-  /** A hypercall for the owner (OwnerHypercalls); the vCPU waits for completeOwnerCall(). */
-  | { readonly kind: "hypercall"; readonly req: HypercallRequest; readonly paging: PagingState }
+  /** A hypercall for the owner (OwnerHypercalls); the vCPU waits for completeOwnerCall(), unless `snapshot` is set:
+   * then the vCPU already returned the call's only possible result (0) and went on, and the owner reads the
+   * argument bytes the vCPU copied (snapshot.bytes at guest-virtual snapshot.va) instead of guest memory, which the
+   * guest may have reused since (VcpuPlatform.ownerCallNoWait). */
+  | { readonly kind: "hypercall"; readonly req: HypercallRequest; readonly paging: PagingState; readonly snapshot?: { readonly va: bigint; readonly bytes: Uint8Array } }
   /** The vCPU cannot continue: triple fault, emulation failure, engine or hypervisor bug. */
   | { readonly kind: "crashed"; readonly why: string; readonly registerDump: string };

@@ -2,6 +2,8 @@
 // console, a minimal COM1 transmit stub), MMIO outside RAM, the Xen hypercall table, the hypercall-page
 // MSR. Every engine (kvm, emu) calls this on the vCPU thread; events go to the owner as FromVcpu messages.
 import type { GuestVirtualMemory, HypercallRequest, ShutdownReason } from "../hv/ports.ts";
+import { Hypercall } from "../abi/xen/xen.ts";
+import { VCPU_SSHOTTMR_future, VcpuOp, VcpuSetSingleshotTimer } from "../abi/xen/vcpu.ts";
 import { HypercallDispatcher } from "../hv/hypercall/dispatch.ts";
 import { HYPERCALL_PAGE_MSR, installHypercallPage } from "../hv/hypercall/hypercall_page.ts";
 import type { PagingGuestMemory, PagingState } from "../hv/hypercall/guest_pagewalk.ts";
@@ -74,10 +76,36 @@ export class VcpuPlatform implements VcpuIo {
   hypercall(req: HypercallRequest, mem: GuestVirtualMemory): bigint {
     if (this.ownerNumbers.has(req.nr)) {
       const paging = (mem as Partial<PagingGuestMemory>).paging;
-      if (paging !== undefined && this.control !== undefined) return this.ownerCall(req, paging);
+      if (paging !== undefined && this.control !== undefined) {
+        const snapshot = this.noWaitArgs(req, mem);
+        if (snapshot !== null) return this.ownerCallNoWait(req, paging, snapshot);
+        return this.ownerCall(req, paging);
+      }
       this.logOnce(`owner ${req.nr}`, `d${this.init.domid}: hypercall ${req.nr} cannot reach the owner from this engine (logged once)`);
     }
     return this.dispatcher.dispatch(req, mem);
+  }
+
+  /**
+   * The argument bytes of an owner hypercall whose result is known before the owner runs it, or null. Only
+   * VCPUOP_set_singleshot_timer on the calling vCPU without VCPU_SSHOTTMR_future: Xen answers 0 whatever the
+   * deadline (a past one fires at once). Linux programs every timer event this way (flags 0), hundreds of times a
+   * second, and each synchronous owner call blocks the vCPU for a thread round trip (~100 us).
+   */
+  private noWaitArgs(req: HypercallRequest, mem: GuestVirtualMemory): { va: bigint; bytes: Uint8Array } | null {
+    if (req.nr !== Hypercall.vcpu_op || req.args[0] !== BigInt(VcpuOp.set_singleshot_timer) || req.args[1] !== BigInt(req.vcpuId)) return null;
+    const va = req.args[2];
+    let bytes: Uint8Array;
+    try { bytes = mem.read(va, VcpuSetSingleshotTimer.size); } catch { return null; } // the owner reports the fault
+    const flags = bytes[8]! | (bytes[9]! << 8) | (bytes[10]! << 16) | (bytes[11]! << 24);
+    return (flags & VCPU_SSHOTTMR_future) === 0 ? { va, bytes } : null;
+  }
+
+  /** Posts an owner hypercall with its arguments copied (noWaitArgs) and returns its result, 0, without waiting. */
+  private ownerCallNoWait(req: HypercallRequest, paging: PagingState, snapshot: { va: bigint; bytes: Uint8Array }): bigint {
+    this.flushConsole();
+    this.post({ kind: "hypercall", req, paging: { cr0: paging.cr0, cr3: paging.cr3, cr4: paging.cr4, efer: paging.efer }, snapshot });
+    return 0n;
   }
 
   /** Runs a hypercall on the owner's thread: post it, block until the owner answers (shared_layout MAILBOX). */

@@ -75,6 +75,7 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      if (reason === "timeout") log.push(`Xen event state at the timeout:\n${host.describeEvents(domid)}`);
       const xenstore = xs.client.directory(`/local/domain/${domid}/control`).map((n) => `${n}=${xs.client.tryRead(`/local/domain/${domid}/control/${n}`) ?? ""}`);
       void exec?.destroy();
       resolve({ console: text, reason, log, seconds: (performance.now() - t0) / 1000, xenstore });
@@ -96,7 +97,7 @@ async function bootPvh(initBody: string, opts: BootOptions | ((text: string, hos
   return r;
 }
 
-const context = (r: BootResult): string => `console tail:\n${r.console.slice(-3000)}\nlog:\n${r.log.slice(-20).join("\n")}`;
+const context = (r: BootResult): string => `console tail:\n${r.console.slice(-3000)}\nlog:\n${r.log.slice(-24).join("\n")}`;
 
 test("the stock Debian kernel boots as PVH on emu: Xen detected, hvc0 shell, /sys/hypervisor, clocksource xen, poweroff", { timeout: BOOT_TIMEOUT_MS }, async () => {
   let hostSecondsAtDate: number | undefined;

@@ -62,6 +62,7 @@ interface AttachedDomain {
   readonly uuid: string;
   readonly console: PvConsoleBackend;
   readonly stopTimers: () => void;
+  readonly timers: DomainTimers;
 }
 
 export class XenHost {
@@ -160,7 +161,7 @@ export class XenHost {
     timers.guest = guest;
     const refresh = setInterval(() => guest.updateAllTimes(), TIME_REFRESH_MS);
     refresh.unref();
-    const dom: AttachedDomain = { spec, uuid, console, stopTimers: () => { clearInterval(refresh); timers.stop(); } };
+    const dom: AttachedDomain = { spec, uuid, console, timers, stopTimers: () => { clearInterval(refresh); timers.stop(); } };
     this.attached.set(domid, dom);
     this.log(`d${domid}: Xen interface ready (console ring gfn 0x${specialPageGfns(spec.memoryBytes).console.toString(16)}, xenstore introduced)`);
     const service = xenOwnerHypercalls(
@@ -179,6 +180,32 @@ export class XenHost {
         this.detach(domid);
       },
     };
+  }
+
+  /**
+   * One line per vCPU and one for the ports: the domain's event-channel and timer state as the owner sees it (upcall
+   * and selector bits, pending ports, the Xen timer's deadline and whether a host timer is armed for it), for
+   * diagnosing a guest that stopped receiving events (tests print it when a guest times out).
+   */
+  describeEvents(domid: number): string {
+    const guest = this.xen.guest(domid);
+    const dom = this.attached.get(domid);
+    if (guest === undefined || dom === undefined) return `d${domid}: no Xen state`;
+    const now = guest.clock.systemTimeNs();
+    const lines = [`d${domid}: system time ${now} ns`];
+    for (let v = 0; v < guest.nrVcpus; v++) {
+      const info = guest.sharedInfo.vcpuInfo(v);
+      const upcall = info === undefined ? "?" : Atomics.load(info.bytes, info.offset + VcpuInfoLayout.evtchnUpcallPending);
+      const sel = info === undefined ? "?" : [1, 0].map((k) => (Atomics.load(info.words, (info.offset + VcpuInfoLayout.evtchnPendingSel) / 4 + k) >>> 0).toString(16).padStart(8, "0")).join("");
+      const next = guest.timers.nextDeadline(v);
+      lines.push(`  vcpu${v}: upcall_pending=${upcall} pending_sel=${sel} upcall vector ${guest.params.upcallVector(v) ?? "none"} timer ${next === undefined ? "none" : `${next - now} ns from now`} host timer ${dom.timers.armed(v) ? "armed" : "not armed"}`);
+    }
+    const ports: string[] = [];
+    for (let port = 1; port < EVTCHN_DESCRIBE_PORTS; port++) {
+      if (guest.evtchn.isPending(port)) ports.push(`${port}${guest.evtchn.isMasked(port) ? " (masked)" : ""}`);
+    }
+    lines.push(`  pending ports: ${ports.length === 0 ? "none" : ports.join(", ")}`);
+    return lines.join("\n");
   }
 
   private detach(domid: number): void {
@@ -204,6 +231,8 @@ export class XenHost {
 /** setTimeout's largest delay (ms); a longer one is clamped to 1 ms by Node, which would spin. A deadline further
  * out (Linux parks an unused timer near INT64_MAX ns) fires early and is re-armed. */
 const MAX_TIMER_DELAY_MS = 0x7fffffff;
+/** describeEvents looks at ports below this (Linux's first ports: VIRQs, IPIs, console, xenstore, devices). */
+const EVTCHN_DESCRIBE_PORTS = 1024;
 
 /** Host timers behind each vCPU's Xen timer deadline (VCPUOP singleshot/periodic): fire → guest.runTimers(vcpu). */
 class DomainTimers {
@@ -242,6 +271,10 @@ class DomainTimers {
         this.handles[vcpu] = setTimeout(() => this.fire(vcpu), Math.ceil(delayMs));
       }
     }
+  }
+
+  armed(vcpu: number): boolean {
+    return this.handles[vcpu] !== undefined;
   }
 
   stop(): void {
