@@ -1,13 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBootSample } from "../../test/guests/boot_sample.ts";
 import { BootError } from "../base/errors.ts";
 import { extractVmlinux, isBzImage, parseBzImage } from "./bzimage.ts";
 import { makeBzImage } from "./bzimage_sample.ts";
-import { loadKernel, loadKernelAsync } from "./load.ts";
+import { forgetCachedPayloads, loadKernel, loadKernelAsync } from "./load.ts";
 
 const elf64 = new Uint8Array(readFileSync(buildBootSample().elf64));
 const dir = mkdtempSync(join(tmpdir(), "tsxen-bz-"));
@@ -56,4 +57,38 @@ test("loadKernelAsync() decompresses on a worker thread and gives the same image
   assert.deepEqual(a.entry, b.entry);
   assert.deepEqual(a.regions.map((r) => [r.gpa, Buffer.from(r.bytes).toString("hex")]), b.regions.map((r) => [r.gpa, Buffer.from(r.bytes).toString("hex")]));
   await assert.rejects(loadKernelAsync({ ...opts, kernelPath: join(dir, "missing") }), /Cannot load kernel ".*missing": file does not exist/);
+});
+
+test("with cacheDir, a decoded payload is kept on disk and read back by the next process; a damaged file is decoded again", () => {
+  const p = join(dir, "vmlinuz-disk");
+  const bz = makeBzImage(elf64, "xz");
+  writeFileSync(p, bz);
+  const cacheDir = join(dir, "cache");
+  const opts = { kernelPath: p, cmdline: "", memoryBytes: 64 << 20, vcpus: 1, type: "pvh" as const, cacheDir };
+  const regions = (img: ReturnType<typeof loadKernel>) => img.regions.map((r) => [r.gpa, Buffer.from(r.bytes).toString("hex")]);
+  forgetCachedPayloads();
+  const first = loadKernel(opts);
+  const files = readdirSync(cacheDir);
+  const key = createHash("sha1").update(bz).digest("hex");
+  assert.deepEqual(files, [`vmlinux-${key}-${elf64.length}.elf`]);
+  assert.deepEqual(readFileSync(join(cacheDir, files[0]!)), Buffer.from(elf64));
+  // a new process: nothing in memory; the payload comes from the file (marked so that a decode would differ)
+  forgetCachedPayloads();
+  const marked = Uint8Array.from(elf64);
+  const loaded = first.regions.find((r) => r.bytes.length >= 16 && r.bytes.some((b) => b !== 0))!;
+  const at = Buffer.from(elf64).indexOf(Buffer.from(loaded.bytes.subarray(0, 16)));
+  assert.ok(at >= 0);
+  marked[at] ^= 0xff;
+  writeFileSync(join(cacheDir, files[0]!), marked);
+  const fromDisk = loadKernel(opts);
+  assert.notDeepEqual(regions(fromDisk), regions(first), "the payload was not read from the cache directory");
+  // a truncated file (a different length than its name says) is not used: the bzImage is decoded and the file rewritten
+  forgetCachedPayloads();
+  writeFileSync(join(cacheDir, files[0]!), elf64.subarray(0, 100));
+  assert.deepEqual(regions(loadKernel(opts)), regions(first));
+  assert.deepEqual(readFileSync(join(cacheDir, files[0]!)), Buffer.from(elf64));
+  // an unwritable cache directory costs nothing but the decode
+  forgetCachedPayloads();
+  writeFileSync(join(dir, "not-a-dir"), "x");
+  assert.deepEqual(regions(loadKernel({ ...opts, cacheDir: join(dir, "not-a-dir") })), regions(first));
 });

@@ -3,7 +3,8 @@
 // Every failure is a BootError whose one-line message names the file. Region bytes may be views of the
 // kernel file or of a cached decompressed payload: backends copy them into guest RAM and never modify them.
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { hex } from "../base/bytes.ts";
 import { BootError } from "../base/errors.ts";
@@ -23,6 +24,9 @@ export interface LoadKernelOptions {
   type: "pvh" | "hvm";
   /** Guest-physical address of the ACPI RSDP the platform built, if any. */
   rsdpPaddr?: number;
+  /** A directory that keeps decompressed bzImage payloads across processes (the daemon's $TSXEN_HOME/cache):
+   * a kernel decoded once (about 1.7 s for Debian's XZ bzImage) is read back from there by the next daemon. */
+  cacheDir?: string;
 }
 
 function readInput(path: string, what: "kernel" | "ramdisk", maxBytes: number): Uint8Array {
@@ -49,13 +53,71 @@ function readInput(path: string, what: "kernel" | "ramdisk", maxBytes: number): 
 const vmlinuxCache = new Map<string, Uint8Array>();
 const VMLINUX_CACHE_ENTRIES = 2;
 
-function cachedVmlinux(file: Uint8Array, bz: BzImage): Uint8Array {
+function cachedVmlinux(file: Uint8Array, bz: BzImage, cacheDir: string | undefined): Uint8Array {
   const key = createHash("sha1").update(file).digest("hex");
-  const hit = vmlinuxCache.get(key);
-  if (hit !== undefined) return hit;
+  const hit = vmlinuxCache.get(key) ?? (cacheDir !== undefined ? readCachedPayload(cacheDir, key) : undefined);
+  if (hit !== undefined) {
+    rememberVmlinux(key, hit);
+    return hit;
+  }
   const vmlinux = extractVmlinux(bz);
   rememberVmlinux(key, vmlinux);
+  if (cacheDir !== undefined) writeCachedPayload(cacheDir, key, vmlinux);
   return vmlinux;
+}
+
+/** Payload files kept in a cache directory (the oldest go first). */
+const DISK_CACHE_ENTRIES = 4;
+const PAYLOAD_FILE = /^vmlinux-([0-9a-f]{40})-(\d+)\.elf$/;
+
+/** The payload of the bzImage with SHA-1 `key` from cacheDir, or undefined. The file name holds the payload's
+ * length and the file is written under another name and renamed, so a partial write is never read; a file that
+ * is not an ELF of that length is ignored (and replaced by the next write). */
+function readCachedPayload(cacheDir: string, key: string): Uint8Array | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const m = PAYLOAD_FILE.exec(name);
+    if (m === null || m[1] !== key) continue;
+    try {
+      const buf = readFileSync(join(cacheDir, name));
+      const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      if (bytes.length !== Number(m[2]) || !isElf(bytes)) continue;
+      const now = new Date();
+      utimesSync(join(cacheDir, name), now, now); // recently used: kept longest
+      return bytes;
+    } catch {
+      // unreadable: decode again
+    }
+  }
+  return undefined;
+}
+
+/** Best effort: a cache that cannot be written costs the next daemon a decode, nothing else. */
+function writeCachedPayload(cacheDir: string, key: string, vmlinux: Uint8Array): void {
+  const name = `vmlinux-${key}-${vmlinux.length}.elf`;
+  const tmp = join(cacheDir, `.${name}.${process.pid}.tmp`);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(tmp, vmlinux);
+    renameSync(tmp, join(cacheDir, name));
+    const kept = readdirSync(cacheDir)
+      .filter((n) => PAYLOAD_FILE.test(n))
+      .map((n) => ({ n, t: statSync(join(cacheDir, n)).mtimeMs }))
+      .sort((a, b) => b.t - a.t);
+    for (const { n } of kept.slice(DISK_CACHE_ENTRIES)) unlinkSync(join(cacheDir, n));
+  } catch {
+    try { unlinkSync(tmp); } catch { /* not written */ }
+  }
+}
+
+/** Forgets the in-memory payload cache (tests of the disk cache). */
+export function forgetCachedPayloads(): void {
+  vmlinuxCache.clear();
 }
 
 /**
@@ -117,7 +179,7 @@ export function loadKernel(opts: LoadKernelOptions): BootImage {
       kernel = parseElf(file);
     } else if (isBzImage(file)) {
       bz = parseBzImage(file);
-      const vmlinux = cachedVmlinux(file, bz);
+      const vmlinux = cachedVmlinux(file, bz, opts.cacheDir);
       try {
         kernel = parseElf(vmlinux);
       } catch (e) {

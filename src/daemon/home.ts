@@ -1,7 +1,8 @@
 // The daemon's state directory ($TSXEN_HOME), the files in it, and whether a daemon answers there. Shared by the daemon and xl.
 //
 // $TSXEN_HOME if set; else /var/lib/tsxen when running as root (as Xen keeps /var/lib/xen);
-// else ~/.tsxen. It holds: tsxend.sock (the control socket), tsxend.pid, daemon.log, console/.
+// else ~/.tsxen. It holds: tsxend.sock (the control socket), tsxend.pid, daemon.log, console/, cache/ (decompressed bzImage
+// payloads, boot/load.ts).
 
 import { existsSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";

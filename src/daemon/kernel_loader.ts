@@ -24,12 +24,16 @@ export class KernelLoader {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (i: BootImage) => void; reject: (e: Error) => void }>();
 
+  /** cacheDir: where decompressed bzImage payloads are kept for the next daemon (LoadKernelOptions.cacheDir). */
+  constructor(private readonly cacheDir?: string) {}
+
   /** Starts the loader thread ahead of need (it takes a few hundred ms to load tsx and the loader). */
   prewarm(): void {
     this.thread();
   }
 
-  load: LoadKernel = (opts: Opts): BootImage | Promise<BootImage> => {
+  load: LoadKernel = (given: Opts): BootImage | Promise<BootImage> => {
+    const opts = this.cacheDir === undefined ? given : { ...given, cacheDir: this.cacheDir };
     let size = 0;
     try {
       size = statSync(opts.kernelPath).size;

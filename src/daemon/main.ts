@@ -2,6 +2,7 @@
 // or by hand: `node --import tsx src/daemon/main.ts` (logs to the terminal).
 
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { loadBackends, prewarmBackends } from "./backends.ts";
 import { DaemonAlreadyRunning, startDaemon } from "./daemon.ts";
 import { tsxenPaths } from "./home.ts";
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (e) => log(`unhandled rejection (daemon continues): ${e instanceof Error ? e.stack : String(e)}`));
 
   const backends = await loadBackends();
-  const kernels = new KernelLoader();
+  const kernels = new KernelLoader(join(paths.home, "cache"));
   kernels.prewarm();
   let daemon;
   try {
