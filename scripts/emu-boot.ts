@@ -6,6 +6,7 @@
 // --profile prints the execution profile at the end (instructions, MIPS, exits per second, JIT cache hit rate,
 // hottest blocks and sampled RIPs); --syms names addresses from a /proc/kallsyms-format file; --profile-every S
 // also prints the profile of each S-second interval while the guest runs.
+import { dirname, join } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
 import { EmuMachine } from "../src/accel/emu/machine.ts";
 import { jitFromEnv } from "../src/accel/emu/cpu.ts";
@@ -71,6 +72,8 @@ const image = loadKernel({
   vcpus,
   type,
   rsdpPaddr: ACPI_REGION_GPA,
+  // the decoded bzImage payload is kept next to the kernel, so only the first run pays the XZ decode
+  cacheDir: join(dirname(kernelPath), "payloads"),
 });
 log(`loaded: ${image.description}`);
 const machine = new EmuMachine({
