@@ -1,17 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildBootSample } from "../../test/guests/boot_sample.ts";
 import { BootError } from "../base/errors.ts";
 import { extractVmlinux, isBzImage, parseBzImage } from "./bzimage.ts";
 import { makeBzImage } from "./bzimage_sample.ts";
 import { forgetCachedPayloads, loadKernel, loadKernelAsync } from "./load.ts";
+import { testTempDir } from "../testing/temp_dir.ts";
 
 const elf64 = new Uint8Array(readFileSync(buildBootSample().elf64));
-const dir = mkdtempSync(join(tmpdir(), "tsxen-bz-"));
+const dir = testTempDir("tsxen-bz-");
 
 for (const format of ["gzip", "xz"] as const) {
   test(`parseBzImage() reads the setup header and extractVmlinux() unpacks a ${format} payload to the ELF`, () => {

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildBootSample } from "../../test/guests/boot_sample.ts";
 import { readCString, readU64 } from "../base/bytes.ts";
@@ -11,9 +10,10 @@ import type { BootImage } from "../hv/ports.ts";
 import { makeBzImage } from "./bzimage_sample.ts";
 import { LINUX64_BOOT_PARAMS_GPA, LINUX64_CPU_STATE, LINUX64_GDT_GPA, LINUX64_PML4_GPA, buildIdentityPageTables } from "./linux64.ts";
 import { loadKernel } from "./load.ts";
+import { testTempDir } from "../testing/temp_dir.ts";
 
 const sample = buildBootSample();
-const dir = mkdtempSync(join(tmpdir(), "tsxen-l64-"));
+const dir = testTempDir("tsxen-l64-");
 const MiB = 1024 * 1024;
 const ramdiskPath = join(dir, "initrd");
 writeFileSync(ramdiskPath, Buffer.alloc(100_000, 7));

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildBootSample } from "../../test/guests/boot_sample.ts";
 import { readCString, readU32 } from "../base/bytes.ts";
@@ -10,9 +9,10 @@ import { HvmMemmapTableEntry, HvmModlistEntry, HvmStartInfo, XEN_HVM_START_MAGIC
 import type { BootImage } from "../hv/ports.ts";
 import { loadKernel } from "./load.ts";
 import { specialPagesGpa } from "./e820.ts";
+import { testTempDir } from "../testing/temp_dir.ts";
 
 const sample = buildBootSample();
-const dir = mkdtempSync(join(tmpdir(), "tsxen-load-"));
+const dir = testTempDir("tsxen-load-");
 const ramdiskPath = join(dir, "initrd.img");
 writeFileSync(ramdiskPath, Buffer.alloc(300_000, 0x5a));
 const MiB = 1024 * 1024;

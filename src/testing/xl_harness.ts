@@ -1,7 +1,6 @@
 // TEST DOUBLE: runs xl in-process against a daemon started in-process with fake backends, in a temp $TSXEN_HOME.
 
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { runXl } from "../cli/xl/main.ts";
@@ -10,6 +9,7 @@ import { tsxenPaths } from "../daemon/home.ts";
 import type { BackendSlot } from "../dom0/toolstack/accel_select.ts";
 import { FakeBackend } from "./fake_backend.ts";
 import { fakeLoadKernel } from "./fake_guest.ts";
+import { testTempDir } from "./temp_dir.ts";
 
 export interface XlRun {
   readonly code: number;
@@ -30,7 +30,7 @@ export interface XlHarness {
 }
 
 export async function startXlHarness(opts: { poolMiB?: number; backends?: BackendSlot[] } = {}): Promise<XlHarness> {
-  const dir = mkdtempSync(join(tmpdir(), "tsxen-xl-"));
+  const dir = testTempDir("tsxen-xl-");
   const env = { ...process.env, TSXEN_HOME: join(dir, "home") };
   const paths = tsxenPaths(env);
   const emu = new FakeBackend({ kind: "emu", reason: "fake emu (test double)" });

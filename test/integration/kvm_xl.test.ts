@@ -3,18 +3,18 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { kvmBackend } from "../../src/accel/kvm/backend.ts";
 import { buildTinyGuest } from "../guests/build.ts";
+import { testTempDir } from "../../src/testing/temp_dir.ts";
 
 const probe = existsSync("/dev/kvm") ? kvmBackend.probe() : null;
 const skip = probe === null ? "/dev/kvm is missing on this host" : probe.usable ? false : `kvm backend unusable: ${probe.reason}`;
 
 const XL = fileURLToPath(new URL("../../bin/xl", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "tsxen-kvm-xl-"));
+const dir = testTempDir("tsxen-kvm-xl-");
 const home = join(dir, "home");
 const env = { ...process.env, TSXEN_HOME: home };
 const cfg = join(dir, "tiny.cfg");

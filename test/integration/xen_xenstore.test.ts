@@ -13,13 +13,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { emuBackend } from "../../src/accel/emu/backend.ts";
 import { XsType } from "../../src/abi/xen/xs_wire.ts";
 import { KERNEL, ensureGuest, parseChecks } from "../support/guest.ts";
 import { keyedLines, launchPvh, launchTiny, startDom0, tail, xenstoreInitramfs, XsWireClient, type PvhDomain } from "../support/xen_guest.ts";
+import { testTempDir } from "../../src/testing/temp_dir.ts";
 
 const LINUX = 5;
 const TINY = 6;
@@ -74,7 +74,7 @@ test("xenstore on emu: Debian's xenstore tools in a PVH guest, host xenstore-ls/
     t.skip(`the Debian guest or xenstore-utils cannot be fetched (scripts/fetch-guest.sh --xenstore): ${(e as Error).message.split("\n")[0]}`);
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), "tsxen-xs-"));
+  const dir = testTempDir("tsxen-xs-");
   const socketPath = join(dir, "xenstored", "socket");
   const dom0 = await startDom0(socketPath);
   const env = { ...process.env, XENSTORED_PATH: socketPath };

@@ -2,15 +2,15 @@
 // guest spinning on emu. The profile travels xl → daemon → toolstack → emu backend → the domain's emu thread.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { buildTinyGuest } from "../guests/build.ts";
 import { xlBinHome } from "../support/xl_bin.ts";
+import { testTempDir } from "../../src/testing/temp_dir.ts";
 
 const { xl } = xlBinHome("tsxen-emustats-");
-const dir = mkdtempSync(join(tmpdir(), "tsxen-emustats-cfg-"));
+const dir = testTempDir("tsxen-emustats-cfg-");
 
 function cfg(name: string, jitLine: string): string {
   const p = join(dir, `${name}.cfg`);

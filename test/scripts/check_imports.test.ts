@@ -1,15 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { testTempDir } from "../../src/testing/temp_dir.ts";
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/check-imports.mjs", import.meta.url));
 
 function check(files: Record<string, string>) {
-  const root = mkdtempSync(join(tmpdir(), "tsxen-imports-"));
+  const root = testTempDir("tsxen-imports-");
   for (const [p, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, "src", p)), { recursive: true });
     writeFileSync(join(root, "src", p), text);

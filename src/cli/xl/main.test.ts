@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { runXl } from "./main.ts";
 import { COMMANDS } from "./commands.ts";
+import { testTempDir } from "../../testing/temp_dir.ts";
 
 async function xl(args: string[]) {
   let stdout = "";
@@ -13,7 +13,7 @@ async function xl(args: string[]) {
   const stdin = new PassThrough();
   stdin.end();
   // A home with no daemon: commands here must fail before, or instead of, starting one.
-  const env = { ...process.env, TSXEN_HOME: join(mkdtempSync(join(tmpdir(), "tsxen-main-")), "home") };
+  const env = { ...process.env, TSXEN_HOME: join(testTempDir("tsxen-main-"), "home") };
   const code = await runXl(args, {
     stdout: { write: (d: string | Uint8Array) => (stdout += d.toString()) },
     stderr: { write: (d: string | Uint8Array) => (stderr += d.toString()) },

@@ -1,12 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XsType, encodeMessage, nulTerminated } from "../../abi/xen/xs_wire.ts";
 import { startXenstoredService, xenstoredSocketPath } from "../../dom0/xenstored/service.ts";
 import { DaemonError } from "./exit_codes.ts";
 import { XsError, XsMessageSplitter, XsSocketClient } from "./xenstore_client.ts";
+import { testTempDir } from "../../testing/temp_dir.ts";
 
 test("the splitter reassembles messages cut anywhere in the byte stream", () => {
   const a = encodeMessage({ type: XsType.READ, reqId: 1, txId: 0, payload: nulTerminated("/a") });
@@ -20,12 +19,12 @@ test("the splitter reassembles messages cut anywhere in the byte stream", () => 
 });
 
 test("a missing socket is the daemon-not-running error", async () => {
-  const path = join(mkdtempSync(join(tmpdir(), "tsxen-xsc-")), "socket");
+  const path = join(testTempDir("tsxen-xsc-"), "socket");
   await assert.rejects(XsSocketClient.connect(path), (e: unknown) => e instanceof DaemonError && /not running/.test(e.message));
 });
 
 test("write, read, directory, perms, watch and rm round-trip through a real xenstored socket", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsxen-xsc-"));
+  const dir = testTempDir("tsxen-xsc-");
   const service = await startXenstoredService({ socketPath: xenstoredSocketPath(dir) });
   const xs = await XsSocketClient.connect(xenstoredSocketPath(dir));
   try {

@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { checkDomainConfig, validateDomainConfig } from "./domain_config.ts";
 import { parseXlCfg } from "./xl_cfg_parser.ts";
 import { loadDomainConfig } from "./load_config.ts";
 import { ConfigError } from "./config_error.ts";
+import { testTempDir } from "../../testing/temp_dir.ts";
 
 const validate = (text: string) => validateDomainConfig(parseXlCfg(text, "g.cfg"), "g.cfg");
 
@@ -73,7 +73,7 @@ test("missing name or kernel is named", () => {
 });
 
 test("loadDomainConfig() resolves the kernel beside the config file and checks it exists", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsxen-cfg-"));
+  const dir = testTempDir("tsxen-cfg-");
   mkdirSync(join(dir, "guests"));
   writeFileSync(join(dir, "guests", "k.elf"), "x");
   writeFileSync(join(dir, "other.elf"), "x");

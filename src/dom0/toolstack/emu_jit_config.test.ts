@@ -10,9 +10,9 @@ import { HostMemoryPool } from "../../hv/domain/memory_pool.ts";
 import { HvLog } from "../../hv/domain/hv_log.ts";
 import { FakeBackend } from "../../testing/fake_backend.ts";
 import { fakeLoadKernel } from "../../testing/fake_guest.ts";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { testTempDir } from "../../testing/temp_dir.ts";
 
 const BASE = 'name = "g"\nkernel = "/k"\n';
 const jitOf = (line: string, overrides: string[] = []): boolean | undefined =>
@@ -76,7 +76,7 @@ function setup() {
     pool: new HostMemoryPool(1024 * MiB), log, now: () => Date.now(),
     backends: [{ kind: "emu", backend: emu }, { kind: "kvm", backend: kvm }], loadKernel: fakeLoadKernel, host: HOST,
   });
-  const dir = mkdtempSync(join(tmpdir(), "tsxen-emujit-"));
+  const dir = testTempDir("tsxen-emujit-");
   const kernel = join(dir, "g.guest");
   writeFileSync(kernel, "#!fake-guest\nspin\n");
   const cfg = (name: string, extra: Partial<DomainConfig>): DomainConfig => checkDomainConfig(valid({ name, kernel, ...extra }));

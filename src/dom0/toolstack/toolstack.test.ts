@@ -1,8 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Toolstack, type HostFacts } from "./toolstack.ts";
 import { HostMemoryPool } from "../../hv/domain/memory_pool.ts";
@@ -12,9 +11,10 @@ import { fakeLoadKernel } from "../../testing/fake_guest.ts";
 import type { DomainConfig } from "./domain_config.ts";
 import type { BackendSlot } from "./accel_select.ts";
 import { BackendChooser } from "./accel_select.ts";
+import { testTempDir } from "../../testing/temp_dir.ts";
 
 const MiB = 1 << 20;
-const dir = mkdtempSync(join(tmpdir(), "tsxen-ts-"));
+const dir = testTempDir("tsxen-ts-");
 
 function guest(name: string, script: string): string {
   const p = join(dir, `${name}.guest`);

@@ -3,13 +3,13 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { XenstoreClient } from "./client.ts";
 import { createDomainLayout } from "./domain_layout.ts";
 import { startXenstoredSocket, type XenstoredSocketServer } from "./socket_server.ts";
 import { Xenstored } from "./xenstored.ts";
+import { testTempDir } from "../../testing/temp_dir.ts";
 
 const TOOLS = ["xenstore-read", "xenstore-write", "xenstore-ls", "xenstore-rm", "xenstore-list", "xenstore-watch", "xenstore-chmod", "xenstore-exists"];
 const toolDir = ["/usr/bin", "/usr/sbin", "/usr/local/bin"].find((d) => existsSync(join(d, "xenstore-read")));
@@ -31,7 +31,7 @@ function run(tool: string, ...args: string[]): Promise<{ code: number; stdout: s
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), "tsxen-xs-"));
+  dir = testTempDir("tsxen-xs-");
   xenstored = new Xenstored({ strict: true });
   server = await startXenstoredSocket(xenstored, join(dir, "socket"));
   client = new XenstoreClient(xenstored);
