@@ -7,7 +7,8 @@
 // hottest blocks and sampled RIPs); --syms names addresses from a /proc/kallsyms-format file; --profile-every S
 // also prints the profile of each S-second interval while the guest runs.
 import { dirname, join } from "node:path";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { EmuMachine } from "../src/accel/emu/machine.ts";
 import { jitFromEnv } from "../src/accel/emu/cpu.ts";
 import { wasmGuestMemory } from "../src/accel/emu/jit/wasm_tier.ts";
@@ -52,6 +53,29 @@ let done = false;
 // one phase on a busy host, where wall time says little) and the wall seconds since the start.
 const markCpu = args.includes("--mark-cpu");
 let lineBuf = "";
+// --cpu-prof-between START END OUT: a V8 CPU profile (node:inspector) of this process from the console line START
+// to the line END (one guest phase, e.g. BENCH-FILE-START .. BENCH-FILE-DONE), written to OUT.
+const cpuProfArgs = ((): [string, string, string] | undefined => {
+  const i = args.indexOf("--cpu-prof-between");
+  return i >= 0 ? [args[i + 1]!, args[i + 2]!, args[i + 3]!] : undefined;
+})();
+const cpuProf = cpuProfArgs === undefined ? undefined : ((): { marker(line: string): void } => {
+  const [start, end, out] = cpuProfArgs;
+  const session = new Session();
+  session.connect();
+  return {
+    marker(line: string): void {
+      if (line === start) {
+        session.post("Profiler.enable", () => session.post("Profiler.start"));
+      } else if (line === end) {
+        session.post("Profiler.stop", (err, r) => {
+          if (err === null) writeFileSync(out, JSON.stringify(r.profile));
+          process.stderr.write(`cpu profile ${start} .. ${end} written to ${out}\n`);
+        });
+      }
+    },
+  };
+})();
 function onConsoleText(s: string): void {
   lineBuf += s;
   let i: number;
@@ -59,6 +83,7 @@ function onConsoleText(s: string): void {
     const line = lineBuf.slice(0, i).trim();
     lineBuf = lineBuf.slice(i + 1);
     if (line.startsWith("BENCH-")) process.stderr.write(`[cpu ${(process.cpuUsage().user / 1e6).toFixed(2)} s, wall ${((performance.now() - t0) / 1000).toFixed(2)} s] ${line}\n`);
+    if (cpuProf !== undefined) cpuProf.marker(line);
   }
 }
 const t0 = performance.now();
