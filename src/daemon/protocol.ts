@@ -29,6 +29,8 @@ export interface OpArgs {
   "list": { long?: boolean };
   "info": Record<string, never>;
   "dmesg": { clear?: boolean };
+  /** xl debug-keys: Xen debug keys, output to the hypervisor log. */
+  "debug-keys": { keys: string };
   "destroy": { dom: string };
   "pause": { dom: string };
   "unpause": { dom: string };

@@ -20,7 +20,7 @@ interface ConsoleSession {
 }
 
 const OPS = new Set<Op>([
-  "ping", "create", "list", "info", "dmesg", "destroy", "pause", "unpause", "shutdown", "reboot",
+  "ping", "create", "list", "info", "dmesg", "debug-keys", "destroy", "pause", "unpause", "shutdown", "reboot",
   "domid", "domname", "profile", "console.attach", "console.input", "console.detach", "daemon.stop",
 ]);
 
@@ -171,6 +171,9 @@ export function serveConnection(sock: Socket, ts: Toolstack, hooks: ServerHooks,
         return ts.info();
       case "dmesg":
         return ts.dmesg(bool(args, "clear"));
+      case "debug-keys":
+        ts.debugKeys(str(args, "keys"));
+        return {};
       case "destroy":
         return ts.destroy(str(args, "dom"));
       case "pause":

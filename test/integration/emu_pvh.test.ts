@@ -140,6 +140,7 @@ poweroff -f
 
 test("xl shutdown of a PVH guest on emu: control/shutdown reaches the stock kernel, which powers off", { timeout: BOOT_TIMEOUT_MS }, async () => {
   let asked = false;
+  let events = "";
   // orderly_poweroff() runs /sbin/poweroff; this one says so and powers off at once (busybox init is not PID 1).
   const r = await bootPvh(`
 rm -f /sbin/poweroff
@@ -150,6 +151,7 @@ while true; do sleep 1; done
 `, (text, host, domid) => {
     if (!asked && text.includes("TSXEN-WAITING-FOR-SHUTDOWN")) {
       asked = true;
+      events = host.describeEvents(domid);
       host.requestShutdown(domid, "poweroff");
     }
   });
@@ -158,6 +160,13 @@ while true; do sleep 1; done
   assert.ok(r.console.includes("TSXEN-ORDERLY-POWEROFF"), context(r));
   // The guest's xenbus acknowledges the request by clearing the node.
   assert.ok(r.xenstore.includes("shutdown="), `control: ${r.xenstore.join(" ")}\n${context(r)}`);
+  // What xl debug-keys e shows for the running guest: the stock kernel registered its per-vCPU upcall vector
+  // (HYPERVISOR_CALLBACK_VECTOR 0xf3) and, looping on `sleep 1`, keeps a Xen timer that a host timer waits for.
+  const vcpu0 = /vcpu0: upcall_pending=[01] pending_sel=[0-9a-f]{16} upcall vector (\d+) timer (-?\d+ ns from now|none) host timer (armed|not armed)/.exec(events);
+  assert.ok(vcpu0 !== null, `describeEvents:\n${events}`);
+  assert.equal(vcpu0[1], "243", events);
+  if (vcpu0[2] !== "none") assert.equal(vcpu0[3], "armed", `a Xen timer without a host timer:\n${events}`);
+  assert.match(events, /pending ports: /);
   process.stderr.write(`emu PVH xl shutdown: ${r.seconds.toFixed(1)} s to poweroff\n`);
 });
 

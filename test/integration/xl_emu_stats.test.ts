@@ -66,3 +66,18 @@ test("emu_jit = 0 interprets; xl emu-stats on a missing domain exits 4", async (
   assert.equal(missing.code, 4, missing.stderr);
   assert.equal(xl("daemon", "stop").code, 0);
 });
+
+test("xl debug-keys e writes a running PVH domain's event-channel and timer state into xl dmesg; h lists the keys", async () => {
+  assert.equal(xl("create", cfg("keys", "")).code, 0);
+  await delay(500);
+  const r = xl("debug-keys", "eh");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "");
+  const dmesg = xl("dmesg").stdout;
+  assert.match(dmesg, /'e' \(ascii '65'\) => dump evtchn info\n.*d\d+: system time \d+ ns\n.* {2}vcpu0: upcall_pending=[01] pending_sel=[0-9a-f]{16} upcall vector \S+ timer .*\n.* {2}pending ports: /);
+  assert.match(dmesg, /'h' \(ascii '68'\) => show this message/);
+  const none = xl("debug-keys");
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /debug-keys/);
+  assert.equal(xl("destroy", "keys").code, 0);
+});

@@ -156,3 +156,35 @@ test("info() reports host memory, free pool memory and backends", async () => {
   assert.deepEqual(i.backends.map((b) => [b.kind, b.present]), [["kvm", false], ["emu", true]]);
   assert.equal(i.autoChoice.kind, "emu");
 });
+
+test("debugKeys() logs what each key shows to the hypervisor log: e for the domains with the Xen interface, h the keys, others as unknown", async () => {
+  const emu = new FakeBackend({ kind: "emu" });
+  const log = new HvLog(() => Date.now(), Date.now());
+  const attached = new Set<number>();
+  const ts = new Toolstack({
+    pool: new HostMemoryPool(1024 * MiB), log, now: () => Date.now(), backends: [{ kind: "emu", backend: emu }],
+    loadKernel: fakeLoadKernel, host: HOST,
+    xen: {
+      domainPort: () => ({ attach: () => { throw new Error("the fake backend does not attach"); } }),
+      isAttached: (domid) => attached.has(domid),
+      requestShutdown: () => {},
+      describeEvents: (domid) => `d${domid}: system time 5 ns\n  vcpu0: upcall_pending=0`,
+    },
+  });
+  const text = (): string[] => log.read().map((l) => l.text);
+  ts.debugKeys("e");
+  assert.ok(text().includes("no domain has the Xen guest interface (PVH guests do)"), text().join("\n"));
+  const a = await ts.createDomain(cfg("a", guest("spin-a", "spin")));
+  await ts.createDomain(cfg("b", guest("spin-b", "spin")));
+  attached.add(a.domid);
+  log.clear();
+  ts.debugKeys("eh?");
+  assert.deepEqual(text().filter((l) => !l.startsWith("d1: ") || l.includes("system time")), [
+    "'e' (ascii '65') => dump evtchn info", `d${a.domid}: system time 5 ns`, "  vcpu0: upcall_pending=0",
+    "'h' (ascii '68') => show this message", "'e' (ascii '65') => dump evtchn info",
+    "'?' (ascii '3f') => no handler (xl debug-keys h lists the keys)",
+  ]);
+  assert.throws(() => ts.debugKeys(""), /debug-keys needs at least one key/);
+  await ts.destroy("a");
+  await ts.destroy("b");
+});

@@ -47,6 +47,8 @@ export interface ToolstackXen {
   isAttached(domid: number): boolean;
   /** Writes control/shutdown: the guest's xenbus shuts it down. */
   requestShutdown(domid: number, reason: "poweroff" | "reboot"): void;
+  /** Lines on the domain's event channels and Xen timers as the hypervisor sees them (xl debug-keys e). */
+  describeEvents(domid: number): string;
 }
 
 export interface ToolstackDeps {
@@ -374,6 +376,33 @@ export class Toolstack {
     const profile = await this.table.profile(d.domid);
     if (profile === null) throw new DomainError("bad_state", `Domain "${d.name}" runs on ${d.accel}, which keeps no execution profile (emu does)`);
     return { domid: d.domid, name: d.name, profile };
+  }
+
+  /**
+   * xl debug-keys: as Xen's debug keys, the output goes to the hypervisor log (xl dmesg). `e`: the event-channel
+   * and Xen timer state of every domain with the Xen guest interface (XenHost.describeEvents); `h`: the keys
+   * offered. A key without a handler is logged as such, as Xen does.
+   */
+  debugKeys(keys: string): void {
+    if (keys.length === 0) throw new DomainError("invalid", "debug-keys needs at least one key, e.g. `xl debug-keys e` (h lists them)");
+    for (const key of keys) {
+      const code = key.charCodeAt(0).toString(16).padStart(2, "0");
+      switch (key) {
+        case "h":
+          this.deps.log.write(`'h' (ascii '${code}') => show this message`);
+          this.deps.log.write(`'e' (ascii '65') => dump evtchn info`);
+          break;
+        case "e": {
+          this.deps.log.write(`'e' (ascii '${code}') => dump evtchn info`);
+          const doms = this.table.list().filter((d) => this.deps.xen?.isAttached(d.domid) === true);
+          if (doms.length === 0) this.deps.log.write("no domain has the Xen guest interface (PVH guests do)");
+          for (const d of doms) for (const line of this.deps.xen!.describeEvents(d.domid).split("\n")) this.deps.log.write(line);
+          break;
+        }
+        default:
+          this.deps.log.write(`'${key}' (ascii '${code}') => no handler (xl debug-keys h lists the keys)`);
+      }
+    }
   }
 
   dmesg(clear: boolean): string[] {
