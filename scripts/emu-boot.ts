@@ -53,8 +53,8 @@ let done = false;
 // one phase on a busy host, where wall time says little) and the wall seconds since the start.
 const markCpu = args.includes("--mark-cpu");
 let lineBuf = "";
-// --cpu-prof-between START END OUT: a V8 CPU profile (node:inspector) of this process from the console line START
-// to the line END (one guest phase, e.g. BENCH-FILE-START .. BENCH-FILE-DONE), written to OUT.
+// --cpu-prof-between START END OUT: a V8 CPU profile (node:inspector) of this process from the console line holding START
+// to the one holding END (one guest phase, e.g. BENCH-FILE-START .. BENCH-FILE-DONE), written to OUT.
 const cpuProfArgs = ((): [string, string, string] | undefined => {
   const i = args.indexOf("--cpu-prof-between");
   return i >= 0 ? [args[i + 1]!, args[i + 2]!, args[i + 3]!] : undefined;
@@ -65,9 +65,9 @@ const cpuProf = cpuProfArgs === undefined ? undefined : ((): { marker(line: stri
   session.connect();
   return {
     marker(line: string): void {
-      if (line === start) {
+      if (line.includes(start)) {
         session.post("Profiler.enable", () => session.post("Profiler.start"));
-      } else if (line === end) {
+      } else if (line.includes(end)) {
         session.post("Profiler.stop", (err, r) => {
           if (err === null) writeFileSync(out, JSON.stringify(r.profile));
           process.stderr.write(`cpu profile ${start} .. ${end} written to ${out}\n`);
@@ -82,7 +82,7 @@ function onConsoleText(s: string): void {
   while ((i = lineBuf.indexOf("\n")) >= 0) {
     const line = lineBuf.slice(0, i).trim();
     lineBuf = lineBuf.slice(i + 1);
-    if (line.startsWith("BENCH-")) process.stderr.write(`[cpu ${(process.cpuUsage().user / 1e6).toFixed(2)} s, wall ${((performance.now() - t0) / 1000).toFixed(2)} s] ${line}\n`);
+    if (markCpu && line.startsWith("BENCH-")) process.stderr.write(`[cpu ${(process.cpuUsage().user / 1e6).toFixed(2)} s, wall ${((performance.now() - t0) / 1000).toFixed(2)} s] ${line}\n`);
     if (cpuProf !== undefined) cpuProf.marker(line);
   }
 }
@@ -109,7 +109,7 @@ const machine = new EmuMachine({
   entry: image.entry,
   console: (bytes) => {
     if (!quiet) process.stdout.write(bytes);
-    if (markCpu) onConsoleText(Buffer.from(bytes).toString("latin1"));
+    if (markCpu || cpuProf !== undefined) onConsoleText(Buffer.from(bytes).toString("latin1"));
   },
   log,
   shutdown: (reason) => { log(`guest shutdown: ${reason}`); done = true; },
