@@ -3,9 +3,9 @@
 import { consoleCommand } from "./commands/console.ts";
 import { create } from "./commands/create.ts";
 import { daemon } from "./commands/daemon.ts";
-import { debugKeys, dmesg, info, uptime } from "./commands/info.ts";
+import { dmesg, info, uptime } from "./commands/info.ts";
 import { list } from "./commands/list.ts";
-import { destroy, domid, domname, pause, reboot, shutdown, unpause } from "./commands/simple_ops.ts";
+import { debugKeys, destroy, domid, domname, pause, reboot, shutdown, unpause } from "./commands/simple_ops.ts";
 import { emuStats } from "./commands/emu_stats.ts";
 import { XENSTORE_COMMANDS } from "./commands/xenstore.ts";
 import type { XlCommand } from "./xl_command.ts";

@@ -84,22 +84,3 @@ export const dmesg: XlCommand = {
     }
   },
 };
-
-export const debugKeys: XlCommand = {
-  name: "debug-keys",
-  usage: "<Keys>",
-  summary: "Send debug keys to the hypervisor (their output is in xl dmesg)",
-  flags: "",
-  minArgs: 1,
-  maxArgs: 1,
-  details: ["e  event channels and Xen timers of every PVH domain", "h  list the keys"],
-  async run(args, ctx) {
-    const c = await ctx.runningDaemon();
-    try {
-      await c.request("debug-keys", { keys: args.positional[0]! });
-      return 0;
-    } finally {
-      c.close();
-    }
-  },
-};

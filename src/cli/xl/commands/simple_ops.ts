@@ -1,4 +1,4 @@
-// xl destroy / pause / unpause / reboot / shutdown [-w]: one request each against a running daemon.
+// xl destroy / pause / unpause / reboot / shutdown [-w] / debug-keys: one request each against a running daemon.
 
 import { UsageError } from "../exit_codes.ts";
 import type { XlCommand, XlContext } from "../xl_command.ts";
@@ -149,4 +149,18 @@ export const domname: XlCommand = {
       return 0;
     });
   },
+};
+
+export const debugKeys: XlCommand = {
+  name: "debug-keys",
+  usage: "<Keys>",
+  summary: "Send debug keys to the hypervisor (their output is in xl dmesg)",
+  flags: "",
+  minArgs: 1,
+  maxArgs: 1,
+  details: ["e  event channels and Xen timers of every PVH domain", "h  list the keys"],
+  run: (args, ctx) => withDaemon(ctx, async (c) => {
+    await c.request("debug-keys", { keys: args.positional[0]! });
+    return 0;
+  }),
 };
