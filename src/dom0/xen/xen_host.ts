@@ -183,9 +183,10 @@ export class XenHost {
   }
 
   /**
-   * One line per vCPU and one for the ports: the domain's event-channel and timer state as the owner sees it (upcall
-   * and selector bits, pending ports, the Xen timer's deadline and whether a host timer is armed for it), for
-   * diagnosing a guest that stopped receiving events (tests print it when a guest times out).
+   * The domain's event-channel and timer state as the owner sees it: a line with the system time, one per vCPU
+   * (upcall and selector bits, upcall vector, the Xen timer's deadline and whether a host timer is armed for it) and
+   * one with the pending ports below EVTCHN_DESCRIBE_PORTS, for diagnosing a guest that stopped receiving events
+   * (xl debug-keys e; tests print it when a guest times out).
    */
   describeEvents(domid: number): string {
     const guest = this.xen.guest(domid);
