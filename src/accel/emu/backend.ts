@@ -11,6 +11,7 @@ import { OverlayPool } from "./overlay_pages.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
 import { jitFromEnv } from "./cpu.ts";
 import { ProfileChannel } from "./profile.ts";
+import { hostMonotonicMs } from "./tsc.ts";
 import { wasmGuestMemory, type WasmMemory } from "./jit/wasm_tier.ts";
 
 const ENGINE_MODULE = new URL("./emu_engine.ts", import.meta.url).href;
@@ -31,7 +32,7 @@ class EmuDomainExecution implements DomainExecution {
   /** PVH: the domain's Xen layer (owner hypercalls, upcalls into the LAPICs, PV console). */
   private xen: XenDomainAttachment | null = null;
   private readonly vectors: VectorMailbox;
-  /** Machine time 0 in performance.timeOrigin + now() ms (NaN while paused): see EmuEngineData.clockBase. */
+  /** Machine time 0 in hostMonotonicMs() (NaN while paused): see EmuEngineData.clockBase. */
   private readonly clockBase = new Float64Array(new SharedArrayBuffer(8)).fill(NaN);
   private lastGuestNs = 0;
   private overlays: OverlayPool | null = null;
@@ -101,7 +102,7 @@ class EmuDomainExecution implements DomainExecution {
   /** The emu machine's time (its TSC / tscKhz), as close as the main thread can tell; frozen while paused. */
   private guestNowNs(): number {
     const base = this.clockBase[0]!;
-    if (!Number.isNaN(base)) this.lastGuestNs = Math.max(this.lastGuestNs, (performance.timeOrigin + performance.now() - base) * 1e6);
+    if (!Number.isNaN(base)) this.lastGuestNs = Math.max(this.lastGuestNs, (hostMonotonicMs() - base) * 1e6);
     return this.lastGuestNs;
   }
 

@@ -15,6 +15,7 @@ import { InputRing } from "./input_ring.ts";
 import { OverlayMmio, type OverlayShare } from "./overlay_pages.ts";
 import { VectorMailbox } from "./vector_mailbox.ts";
 import { EmuProfiler, ProfileChannel } from "./profile.ts";
+import { hostMonotonicMs } from "./tsc.ts";
 
 /** Structured-cloneable set-up the owner passes in VcpuInit.engineData. */
 export interface EmuEngineData {
@@ -26,7 +27,7 @@ export interface EmuEngineData {
   /** Vectors the owner raises on this domain's LAPICs (Xen event-channel upcalls): a VectorMailbox buffer. */
   readonly vectors?: SharedArrayBuffer;
   /**
-   * Float64 [0]: performance.timeOrigin + performance.now() (ms) at which machine time (and the TSC) was 0, written
+   * Float64 [0]: hostMonotonicMs() (tsc.ts) at which machine time (and the TSC) was 0, written
    * whenever the machine resumes, NaN while it is paused: the owner derives the guest TSC from it (Xen pvclock).
    */
   readonly clockBase?: SharedArrayBuffer;
@@ -138,7 +139,7 @@ class EmuEngine implements CpuEngine {
   run(): EngineExit {
     const m = this.machine!;
     m.resume();
-    if (this.clockBase !== null) this.clockBase[0] = performance.timeOrigin + performance.now() - m.nowNs() / 1e6;
+    if (this.clockBase !== null) this.clockBase[0] = hostMonotonicMs() - m.nowNs() / 1e6;
     try {
       for (;;) {
         if (this.control.attentionRequested()) return { kind: "attention" };

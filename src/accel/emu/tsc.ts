@@ -9,6 +9,16 @@
 
 const TWO32 = 4294967296;
 
+/**
+ * Host monotonic time in ms on a clock every thread shares (CLOCK_MONOTONIC through process.hrtime). The emu thread
+ * and the owner exchange machine-time bases in it (EmuEngineData.clockBase). Not performance.timeOrigin +
+ * performance.now(): each thread has its own timeOrigin, taken from the wall clock when the thread started, so
+ * that sum differs between threads by however much the wall clock was adjusted in between.
+ */
+export function hostMonotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 export interface TscClock {
   nowNs(): number;
 }

@@ -77,3 +77,22 @@ test("a clock derived from the emu TSC pairs TSC and ns exactly, so the guest's 
   const err = readPvClock(info, guestTsc).systemTimeNs - (BigInt(Math.floor(now)) - pv.startNs);
   assert.ok(err >= -2n && err <= 2n, `error ${err} ns`);
 });
+
+test("a guest whose TSC reads up to 1 ms behind the owner's view of it still gets its time, not a jump of ~2^63 ns", () => {
+  // The owner derives the guest TSC (derivedTscClock) while the vCPU thread reads its own: the two can disagree by
+  // a little. The guest subtracts tsc_timestamp as a u64, so a timestamp ahead of its rdtsc made its clock jump by
+  // ~2^63 ns (a Xen timer programmed from that read never fired: session 5's 2-vCPU stall).
+  let now = 90_000_000_000.25;
+  const clock = derivedTscClock(() => now, () => 0n, 2_000_000);
+  const g = makeGuest(1);
+  const pv = new PvClock(clock);
+  const info = g.sharedInfo.vcpuInfo(0)!;
+  now += 5_000_000_000;
+  pv.fill(info);
+  const truth = BigInt(Math.floor(now)) - pv.startNs;
+  for (const behindNs of [1, 1_000, 999_000]) {
+    const guestTsc = BigInt(Math.floor((now - behindNs) * 2)); // the vCPU thread's rdtsc, behindNs behind
+    const r = readPvClock(info, guestTsc).systemTimeNs;
+    assert.ok(r <= truth && truth - r <= BigInt(behindNs) + 2n, `${behindNs} ns behind: guest time ${r}, owner's ${truth}`);
+  }
+});

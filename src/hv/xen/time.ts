@@ -49,20 +49,28 @@ export function timeScale(tscHz: number): TimeScale {
   return { mul, shift };
 }
 
-/** The guest's conversion of a TSC delta to ns (pvclock_scale_delta). */
+/** The guest's conversion of a TSC delta to ns (pvclock_scale_delta), in its u64 arithmetic: a delta below 0 is a
+ * number near 2^64, and the shift drops the bits above 64. */
 export function scaleDelta(delta: bigint, scale: TimeScale): bigint {
-  const d = scale.shift >= 0 ? delta << BigInt(scale.shift) : delta >> BigInt(-scale.shift);
+  const u = BigInt.asUintN(64, delta);
+  const d = scale.shift >= 0 ? BigInt.asUintN(64, u << BigInt(scale.shift)) : u >> BigInt(-scale.shift);
   return (d * BigInt(scale.mul)) >> 32n;
 }
 
 const TIME = VcpuInfoLayout.time;
+/** How far in the past the pvclock fill's (tsc_timestamp, system_time) pair lies (see PvClock.fill). */
+const PVCLOCK_LAG_NS = 1_000_000n;
 
 export class PvClock {
   readonly scale: TimeScale;
   private start: bigint;
 
+  /** PVCLOCK_LAG_NS in TSC ticks. */
+  private readonly lagTicks: bigint;
+
   constructor(private readonly clock: XenClock) {
     this.scale = timeScale(clock.tscHz);
+    this.lagTicks = BigInt(Math.round((Number(PVCLOCK_LAG_NS) * clock.tscHz) / 1e9));
     this.start = clock.monotonicNs();
   }
 
@@ -81,10 +89,21 @@ export class PvClock {
     return this.clock.monotonicNs() - this.start;
   }
 
-  /** Writes vcpu_time_info inside info (version odd → fields → even). */
+  /**
+   * Writes vcpu_time_info inside info (version odd → fields → even). The (tsc_timestamp, system_time) pair is taken
+   * PVCLOCK_LAG_NS in the past: the guest computes rdtsc - tsc_timestamp as an unsigned number, so a timestamp even
+   * one tick ahead of the TSC it reads next (the owner's view of the guest's TSC is derived, not read, and may run a
+   * little ahead of the vCPU thread's) makes its clock jump by ~2^63 ns; a timer programmed from such a read never
+   * fires. Seen as a vCPU whose Xen timer deadline had bit 63 set (a 2-vCPU PVH guest under load, session 5).
+   * Extrapolating from a point 1 ms back costs the guest nothing.
+   */
   fill(info: VcpuInfoRef, flags = XEN_PVCLOCK_TSC_STABLE_BIT): void {
-    const system = this.systemTimeNs(); // monotonic first: clocks may pair guestTsc() with this read
-    const tsc = this.clock.guestTsc();
+    const now = this.systemTimeNs(); // monotonic first: clocks may pair guestTsc() with this read
+    const nowTsc = this.clock.guestTsc();
+    // (right after the domain starts, only as far back as system time and the TSC go)
+    const lag = now < PVCLOCK_LAG_NS || nowTsc < this.lagTicks ? 0n : PVCLOCK_LAG_NS;
+    const system = now - lag;
+    const tsc = lag === 0n ? nowTsc : nowTsc - this.lagTicks;
     const w = info.words;
     const base = (info.offset + TIME) / 4;
     const version = Atomics.load(w, base);
@@ -113,7 +132,7 @@ export function readPvClock(info: VcpuInfoRef, tsc: bigint): { version: number; 
   const tscTimestamp = dv.getBigUint64(8, true);
   const systemTime = dv.getBigUint64(16, true);
   const scale = { mul: dv.getUint32(24, true), shift: dv.getInt8(28) };
-  return { version, systemTimeNs: systemTime + scaleDelta(tsc - tscTimestamp, scale) };
+  return { version, systemTimeNs: BigInt.asUintN(64, systemTime + scaleDelta(tsc - tscTimestamp, scale)) };
 }
 
 /**
