@@ -13,7 +13,8 @@
 import { TLB_INTS } from "../mmu.ts";
 import { probeWrite } from "../exec/alu.ts";
 import type { BlockFn, JitCore } from "./cache.ts";
-import { SCR_BI, SCR_BYTES, SCR_EXTRA, SCR_LF, SCR_REGS, SCR_RIP, SCR_TMP, translateWasm } from "./wasm_translate.ts";
+import { IMPORTS, SCR_BI, SCR_BYTES, SCR_EXTRA, SCR_LF, SCR_REGS, SCR_RIP, SCR_TMP, translateWasm } from "./wasm_translate.ts";
+import { hostModuleBytes } from "./wasm_bin.ts";
 
 const ENV = ((): Record<string, string | undefined> => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -145,8 +146,7 @@ export class WasmTier {
     this.pages = memory.buffer.byteLength / PAGE;
     const sys = (): Core["sys"] & TlbSys => this.cur!.sys as Core["sys"] & TlbSys;
     const smc = (): number => (this.cur!.smc ? 1 : 0);
-    this.imports = {
-      mem: memory,
+    const host: Record<string, unknown> = {
       rd8: (lo: number, hi: number) => sys().readLin8(lo, hi) & 255,
       rd16: (lo: number, hi: number) => sys().readLin16(lo, hi) & 65535,
       rd32: (lo: number, hi: number) => sys().readLin32(lo, hi) | 0,
@@ -166,6 +166,10 @@ export class WasmTier {
       pw: (size: number, lo: number, hi: number) => { probeWrite(this.cur! as unknown as Parameters<typeof probeWrite>[0], size, lo, hi); },
       step: (lo: number, hi: number, nlo: number, nhi: number) => this.step(lo, hi, nlo, nhi),
     };
+    // The host functions go into a table once; block modules import the table (wasm_bin.ts: cheaper to compile
+    // than function imports).
+    const table = new WA!.Instance(new WA!.Module(hostModuleBytes(IMPORTS)), { env: host }).exports.t;
+    this.imports = { mem: memory, t: table };
   }
 
   /** Compiles the region entered at ram[phys] for RIP (lo, hi); null when it is not one the tier translates (it
