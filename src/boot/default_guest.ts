@@ -73,11 +73,11 @@ export function ensureDefaultGuest(opts: { initBody?: string; log?: (line: strin
  * cryptomgr.notests skips the kernel's crypto self-tests (57 % of a boot's instructions on a software CPU);
  * tsc=reliable: the TSC here is derived from the host's monotonic clock, so the jiffies-based watchdog, which a
  * slow CPU makes late, must not demote it. */
-export function defaultGuestConfig(guest: Pick<DefaultGuest, "kernelPath" | "ramdiskPath">, type: "hvm" | "pvh", name = "debian"): string {
+export function defaultGuestConfig(guest: Pick<DefaultGuest, "kernelPath" | "ramdiskPath">, type: "hvm" | "pvh"): string {
   const console = type === "pvh" ? "console=hvc0 earlyprintk=xen" : "console=ttyS0";
   return [
     "# Written by npm start (bin/tsxen-start): the stock Debian kernel with a busybox initramfs.",
-    `name = "${name}"`,
+    'name = "debian"',
     `type = "${type}"`,
     `kernel = "${guest.kernelPath}"`,
     `ramdisk = "${guest.ramdiskPath}"`,
