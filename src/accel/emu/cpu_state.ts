@@ -112,6 +112,9 @@ export class CpuState {
   /** System-written: bumped whenever a cached linear->physical translation may have changed (CR0/CR3/CR4/EFER
    * writes, invlpg, mode changes). The core keys its instruction-fetch page cache on it (and on cpl). */
   tlbGen = 0;
+  /** System-written: bumped when a global translation may have changed (full flushes, invlpg, mode changes; not
+   * CR3 writes with CR4.PGE, which keep global TLB entries). The JIT's wasm chaining keys code in global pages on it. */
+  globalGen = 0;
   /** Core-written: set when an exception could not be delivered even as #DF (triple fault); run() stops. */
   tripleFault = false;
   /** Core-written: set by anyone (e.g. another thread's kick or a device) to make run() return at the next

@@ -294,6 +294,14 @@ export class Mmu {
     return this.isRam(p) ? p - (lo & 0xfff) : -1;
   }
 
+  /** Whether the instruction-fetch translation of (lo, hi) at the current CPL is in the TLB as a global entry
+   * (it then survives CR3 writes: cpu.globalGen, not tlbGen, says when it may change). */
+  fetchGlobal(lo: number, hi: number): boolean {
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.xBase;
+    return t[i] === (lo & -4096) && t[i + 1] === hi && (t[i + 3]! & TLB_GLOBAL) !== 0;
+  }
+
   /** EmuSystem.dataPage: RAM offset of the 4 KiB page holding (lo, hi) for a data access at the current CPL
    * (A/D bits set), or -1 when it is not RAM. For writes to a page marked with markCodePage, codePageWritten is
    * called here, before the caller stores into the page, for the rest of the page from (lo, hi) on. */
@@ -621,6 +629,7 @@ export class Mmu {
   /** Drops every translation (CR0.PG/WP, CR4 paging bits, EFER changes); keepGlobal for CR3 writes. */
   flushTlb(keepGlobal: boolean): void {
     this.cpu.tlbGen++;
+    if (!keepGlobal) this.cpu.globalGen++;
     if (keepGlobal) this.stats.flushes++;
     else this.stats.fullFlushes++;
     const t = this.tlb;
@@ -657,6 +666,7 @@ export class Mmu {
    * dropped whole (with any other large-page entries in the same 1 GiB region). */
   invalidatePage(lo: number, hi: number): void {
     this.cpu.tlbGen++;
+    this.cpu.globalGen++;
     this.stats.invlpgs++;
     const t = this.tlb;
     const idx = ((lo >>> 12) ^ hi) & TLB_MASK;

@@ -214,7 +214,7 @@ export class X86System extends Mmu implements EmuSystem {
       cpu.mode = compat ? (big ? Mode.Compat32 : Mode.Compat16) : (big ? Mode.Protected32 : Mode.Protected16);
       cpu.defaultAddrSize = cpu.defaultOpSize = big ? 32 : 16;
     }
-    if (cpu.mode !== oldMode) cpu.tlbGen++;
+    if (cpu.mode !== oldMode) { cpu.tlbGen++; cpu.globalGen++; }
     this.setUserMode(cpu.cpl === 3);
   }
 

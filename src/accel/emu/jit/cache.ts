@@ -105,6 +105,8 @@ export class Block {
   l1Lo = 0; l1Hi = 0; l1Key = -1; l1: Block | null = null;
   /** Which link slot the next new link replaces. */
   lNext = 0;
+  /** A wasm block's slot in the tier's shared table (wasm_tier.ts chaining; 0: none). */
+  slot = 0;
   constructor(
     readonly phys: number, readonly ripLo: number, readonly ripHi: number,
     readonly fn: BlockFn | null, readonly ripsLo: Int32Array, readonly ripsHi: Int32Array, readonly native: number,
@@ -362,9 +364,10 @@ export class JitCache {
     }
     if (w !== null) {
       const cover = blockCoverage(this.ram, phys, w.ripsLo, w.ripsHi, 0, w.lens);
-      if (cover === null) { this.stats.crossPage++; return undefined; }
+      if (cover === null) { this.stats.crossPage++; this.wasm!.release(w.slot); return undefined; }
       if (this.stats.codeBytes + w.bytes > MAX_CODE_BYTES) this.flush();
       blk = new Block(phys, lo, hi, w.fn, w.ripsLo, w.ripsHi, w.insns, w.bytes, "", cover);
+      blk.slot = w.slot;
       this.stats.blocksCompiled++;
       this.stats.wasmBlocks++;
       this.stats.codeBytes += w.bytes;
@@ -413,6 +416,7 @@ export class JitCache {
       if (b.fn !== null) this.stats.codeBytes -= b.srcLength;
       this.stats.memoryBytes = this.memoryBytes();
     }
+    if (b.slot !== 0 && !b.dead) this.wasm?.release(b.slot);
     b.kill();
   }
 

@@ -21,10 +21,14 @@
 import type { Interp } from "../interp.ts";
 import { type Block, HELPERS } from "./cache.ts";
 import { FAULT } from "../cpu_state.ts";
+import { NO_CTX } from "./wasm_tier.ts";
 
 const IF = 1 << 9, TF = 1 << 8;
 /** Interrupt poll period in dispatches (blocks or single steps) executed with IF=1. */
 const IRQ_POLL = 8;
+/** A wasm chaining run with IF=1 polls interrupts after CHAIN_POLL times as many blocks as the dispatcher does
+ * (IRQ_POLL): blocks chained inside wasm cost far less than a dispatch, and the latency stays bounded. */
+const CHAIN_POLL = 8;
 
 /** run() with the block cache: 64-bit code runs as compiled blocks, everything else (and code not hot yet)
  * through step(). Same stop conditions, interrupt polling (at block boundaries) and fault handling. */
@@ -100,7 +104,15 @@ export function runJit(c: Interp, budget: number): number {
           c.is64 = true; // helpers (probeWrite, linAdd) read it
           blk.execs++;
           runs++;
-          cpu.icount += blk.fn!(c, HELPERS);
+          if (blk.slot !== 0) {
+            // a wasm block may go on to the next wasm blocks inside wasm (wasm_tier.ts chaining)
+            const w = jit.wasm!, ifOn = (cpu.eflagsRest & IF) !== 0;
+            const ctx = tag >= 0 ? (cpu.cpl * 64 + tag) * 2 : NO_CTX;
+            if (tag >= 0) w.remember(c, cpu.ripLo, cpu.ripHi, ctx, blk.slot);
+            w.ctx = ctx; w.budget = end - cpu.icount; w.polls = ifOn ? c.irqPoll * CHAIN_POLL : 0x40000000;
+            cpu.icount += blk.fn!(c, HELPERS);
+            if (ifOn) c.irqPoll = w.polls > CHAIN_POLL ? (w.polls / CHAIN_POLL) | 0 : 1;
+          } else cpu.icount += blk.fn!(c, HELPERS);
           c.pfxDirty = true;
           seq = false;
           if (tag >= 0) prev = blk;
@@ -137,7 +149,11 @@ export function runJit(c: Interp, budget: number): number {
       if (blk !== undefined) {
         const k = c.bi;
         cpu.icount += k;
-        c.startLo = blk.ripsLo[k]!; c.startHi = blk.ripsHi[k]!;
+        const w = jit.wasm;
+        if (w !== null && w.faultRipsLo !== null) { // a later block of a wasm chaining run faulted
+          c.startLo = w.faultRipsLo[k]!; c.startHi = w.faultRipsHi![k]!;
+          w.faultRipsLo = null; w.faultRipsHi = null;
+        } else { c.startLo = blk.ripsLo[k]!; c.startHi = blk.ripsHi[k]!; }
       }
       cpu.ripLo = c.startLo; cpu.ripHi = c.startHi;
       c.deliverException();

@@ -80,6 +80,8 @@ export class Code {
   mem(o: Op, align: number, offset = 0): this { this.b.push(o); uleb(this.b, align); uleb(this.b, offset); return this; }
   /** Calls host function `f` (index in the imports, which is also its type index) through table 0. */
   call(f: number): this { this.i32(f); this.b.push(Op.CallIndirect); uleb(this.b, f); this.b.push(0); return this; }
+  /** call_indirect through table `table` with type index `type`, the element index on the stack. */
+  callIndirect(type: number, table: number): this { this.b.push(Op.CallIndirect); uleb(this.b, type); uleb(this.b, table); return this; }
   br(o: Op.Br | Op.BrIf, depth: number): this { this.b.push(o); uleb(this.b, depth); return this; }
   /** br_table: depths[i] for index i, `def` for any other. */
   brTable(depths: number[], def: number): this {
@@ -114,26 +116,87 @@ function name(s: string): number[] {
 const sig = (p: T[], r: T[]): number[] => { const t = [0x60]; uleb(t, p.length); t.push(...p); uleb(t, r.length); t.push(...r); return t; };
 const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
+/** The code section of a module whose only defined function has `locals` and body `code`. */
+function codeSection(locals: T[], code: Code): Uint8Array {
+  // locals: run-length groups; then the body, copied once into the result
+  const head: number[] = [];
+  const groups: [number, T][] = [];
+  for (const t of locals) {
+    const last = groups[groups.length - 1];
+    if (last !== undefined && last[1] === t) last[0]++; else groups.push([1, t]);
+  }
+  uleb(head, groups.length);
+  for (const [n, t] of groups) { uleb(head, n); head.push(t); }
+  const bodyLen = head.length + code.b.length + 1;
+  const fnSize: number[] = [];
+  uleb(fnSize, bodyLen);
+  const secLen = 1 + fnSize.length + bodyLen; // one function
+  const secHead: number[] = [10];
+  uleb(secHead, secLen);
+  secHead.push(1, ...fnSize, ...head);
+  const bytes = new Uint8Array(secHead.length + code.b.length + 1);
+  bytes.set(secHead, 0);
+  bytes.set(code.b, secHead.length);
+  bytes[bytes.length - 1] = Op.End;
+  return bytes;
+}
+
+function concat(head: number[], tail: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(head.length + tail.length);
+  bytes.set(head, 0);
+  bytes.set(tail, head.length);
+  return bytes;
+}
+
+/** The chaining dispatcher a host module may define (wasm_tier.ts): a function with `params`/`results`/`locals`
+ * and body `code` over shared memory "env.mem" of `pages` pages, exported as "run"; it calls the block functions
+ * of table 1 (exported as "b"; block modules do not import it, since V8 keeps a copy of an imported table per
+ * instance and updates every copy on a set) with type index `imports.length` (`blockParams` -> `blockResults`). */
+export interface HostRun {
+  pages: number;
+  blockParams: T[]; blockResults: T[];
+  params: T[]; results: T[]; locals: T[]; code: Code;
+}
+
 /** A module importing the functions `imports` as "env".name and exporting table "t" holding them in that order
- * (the table the block modules import). */
-export function hostModuleBytes(imports: readonly ImportFn[]): Uint8Array {
+ * (the table the block modules import); with `run`, it also defines and exports that function and its table. */
+export function hostModuleBytes(imports: readonly ImportFn[], run?: HostRun): Uint8Array {
   const out = [...MAGIC];
   const typeSec: number[] = [];
-  vec(typeSec, imports.map((f) => sig(f.params, f.results)));
+  const types = imports.map((f) => sig(f.params, f.results));
+  if (run !== undefined) types.push(sig(run.blockParams, run.blockResults), sig(run.params, run.results));
+  vec(typeSec, types);
   section(out, 1, typeSec);
   const impSec: number[] = [];
-  vec(impSec, imports.map((f, i) => { const e = [...name("env"), ...name(f.name), 0x00]; uleb(e, i); return e; }));
+  const imp = imports.map((f, i) => { const e = [...name("env"), ...name(f.name), 0x00]; uleb(e, i); return e; });
+  if (run !== undefined) {
+    const memImp = [...name("env"), ...name("mem"), 0x02, 0x03];
+    uleb(memImp, run.pages); uleb(memImp, run.pages);
+    imp.push(memImp);
+  }
+  vec(impSec, imp);
   section(out, 2, impSec);
-  const tabSec: number[] = [1, 0x70, 0x01]; // one funcref table, min = max = imports.length
+  if (run !== undefined) {
+    const funcSec: number[] = [];
+    uleb(funcSec, 1); uleb(funcSec, imports.length + 1);
+    section(out, 3, funcSec);
+  }
+  // table 0: the host functions (min = max = imports.length); with `run`, table 1: block functions, growable
+  const tabSec: number[] = [run !== undefined ? 2 : 1, 0x70, 0x01];
   uleb(tabSec, imports.length); uleb(tabSec, imports.length);
+  if (run !== undefined) tabSec.push(0x70, 0x00, 0x01);
   section(out, 4, tabSec);
-  const expSec: number[] = [1, ...name("t"), 0x01, 0x00];
+  const expSec: number[] = [];
+  uleb(expSec, run !== undefined ? 3 : 1);
+  expSec.push(...name("t"), 0x01, 0x00);
+  if (run !== undefined) { expSec.push(...name("b"), 0x01, 0x01, ...name("run"), 0x00); uleb(expSec, imports.length); }
   section(out, 7, expSec);
   const elemSec: number[] = [1, 0x00, Op.I32Const, 0x00, Op.End]; // active segment at offset 0 of table 0
   uleb(elemSec, imports.length);
   for (let i = 0; i < imports.length; i++) uleb(elemSec, i);
   section(out, 9, elemSec);
-  return new Uint8Array(out);
+  if (run === undefined) return new Uint8Array(out);
+  return concat(out, codeSection(run.locals, run.code));
 }
 
 /**
@@ -165,27 +228,5 @@ export function moduleBytes(pages: number, imports: readonly ImportFn[], params:
   const expSec: number[] = [];
   uleb(expSec, 1); expSec.push(...name("f"), 0x00); uleb(expSec, 0);
   section(out, 7, expSec);
-  // locals: run-length groups; then the body, copied once into the result
-  const head: number[] = [];
-  const groups: [number, T][] = [];
-  for (const t of locals) {
-    const last = groups[groups.length - 1];
-    if (last !== undefined && last[1] === t) last[0]++; else groups.push([1, t]);
-  }
-  uleb(head, groups.length);
-  for (const [n, t] of groups) { uleb(head, n); head.push(t); }
-  const bodyLen = head.length + code.b.length + 1;
-  const fnSize: number[] = [];
-  uleb(fnSize, bodyLen);
-  const secLen = 1 + fnSize.length + bodyLen; // one function
-  const secHead: number[] = [10];
-  uleb(secHead, secLen);
-  secHead.push(1, ...fnSize, ...head);
-  const total = out.length + secHead.length + code.b.length + 1;
-  const bytes = new Uint8Array(total);
-  bytes.set(out, 0);
-  bytes.set(secHead, out.length);
-  bytes.set(code.b, out.length + secHead.length);
-  bytes[total - 1] = Op.End;
-  return bytes;
+  return concat(out, codeSection(locals, code));
 }

@@ -11,6 +11,7 @@ import { EmuCpu } from "../cpu.ts";
 import { enterLongMode, makeMachine, type Machine } from "../test_fixture.ts";
 import { asm, hasAssembler } from "../../../testing/emu_asm.ts";
 import { regStorageFor, tlbStorageFor, wasmGuestMemory } from "./wasm_tier.ts";
+import { CHAIN } from "./wasm_translate.ts";
 
 const CODE = 0x100000, DATA = 0x201000, STACK = 0x300000;
 const RAM = 32 << 20;
@@ -215,4 +216,83 @@ test("instructions outside the subset run through the interpreter inside a wasm 
   assert.ok(b.wasm >= 1, "the loop ran as a wasm block");
   assert.deepEqual({ ...b, wasm: 0 }, a);
   assert.ok(a.events.length > 0, "r12 left the map and the guest faulted");
+});
+
+// ---- chaining: wasm blocks going on to wasm blocks inside wasm (wasm_tier.ts chainRunCode; non-looping blocks are
+// wasm only with it, TSXEN_EMU_JIT_WASM_CHAIN=0 runs these as JavaScript blocks) ----
+
+test("a fault in a later block of a chained wasm run restarts at that block's instruction with the right count", { skip: !hasAssembler() }, () => {
+  // three blocks per iteration (call/ret/jmp end them); the load in the first one leaves the identity map after a
+  // few iterations, reached through the chain from the last block
+  const code = asm(`
+  1:
+    mov rax, qword ptr [rdi]
+    call 3f
+  2:
+    add rbx, rax
+    add rdi, 0x100000
+    jmp 1b
+  3:
+    inc rdx
+    ret`);
+  const setup = (m: Machine): void => { m.cpu.rlo[7] = 0x1000; m.cpu.rlo[3] = 0; m.cpu.rhi[3] = 0; m.cpu.rlo[2] = 0; m.cpu.rhi[2] = 0; };
+  const a = run(code, false, setup, 10_000);
+  const b = run(code, true, setup, 10_000);
+  if (CHAIN) assert.ok(b.wasm >= 3, `the blocks ran as wasm (${b.wasm})`);
+  assert.ok(a.events.length > 0, "the guest faulted");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});
+
+test("a store into another block's code drops it from the chain: the rewritten code runs", { skip: !hasAssembler() }, () => {
+  // the first block bumps the immediate of the `add eax, imm8` in the third block, which the chain reaches by
+  // lookup: a stale entry would add the old immediate
+  const code = asm(`
+    lea rsi, [rip+3f]
+    mov ecx, 40
+    xor eax, eax
+  1:
+    inc byte ptr [rsi]
+    jmp 2f
+  2:
+    add ebx, 1
+    jmp 5f
+  5:
+    .byte 0x83, 0xc0
+  3:
+    .byte 1
+    dec ecx
+    jnz 1b
+    hlt`);
+  const a = run(code, false);
+  const b = run(code, true);
+  assert.equal(a.regs[0], 860, "eax = 2 + 3 + ... + 41");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});
+
+test("FS- and GS-relative operands (per-CPU variables) in wasm blocks add the segment bases", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+  1:
+    mov rax, qword ptr gs:[0x10]
+    add qword ptr gs:[8], rcx
+    inc dword ptr gs:[0x20]
+    sub rbx, qword ptr fs:[rdx*8+0x18]
+    mov dword ptr fs:[0x40], ebx
+    lea r8, [rdx+0x10]
+    call 2f
+    dec rcx
+    jnz 1b
+    hlt
+  2:
+    xor rax, qword ptr gs:[r8]
+    ret`);
+  const setup = (m: Machine): void => {
+    m.cpu.rlo[1] = 30; m.cpu.rhi[1] = 0; m.cpu.rlo[2] = 3; m.cpu.rhi[2] = 0;
+    m.cpu.segBaseLo[5] = DATA - 256; m.cpu.segBaseHi[5] = 0; // gs
+    m.cpu.segBaseLo[4] = DATA + 512; m.cpu.segBaseHi[4] = 0; // fs
+  };
+  const a = run(code, false, setup);
+  const b = run(code, true, setup);
+  if (CHAIN) assert.ok(b.wasm >= 2);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  assert.notDeepEqual(a.data, run(asm("hlt"), false, setup).data, "the loop stored through fs and gs");
 });

@@ -13,8 +13,11 @@
 import { TLB_INTS } from "../mmu.ts";
 import { probeWrite } from "../exec/alu.ts";
 import type { BlockFn, JitCore } from "./cache.ts";
-import { IMPORTS, SCR_BI, SCR_BYTES, SCR_EXTRA, SCR_LF, SCR_REGS, SCR_RIP, SCR_TMP, translateWasm } from "./wasm_translate.ts";
-import { hostModuleBytes } from "./wasm_bin.ts";
+import {
+  IMPORTS, LKP_ENTRIES, SCR_ATTN, SCR_BI, SCR_BYTES, SCR_CTX, SCR_EXTRA, SCR_GEN, SCR_GGEN, SCR_LF, SCR_LKP, SCR_POLLS, SCR_REGS, SCR_RIP,
+  SCR_FSBASE, SCR_RUNS, SCR_SLOT, SCR_TMP, SCR_TOTAL, translateWasm, CHAIN,
+} from "./wasm_translate.ts";
+import { Code, hostModuleBytes, Op, T } from "./wasm_bin.ts";
 
 const ENV = ((): Record<string, string | undefined> => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -22,6 +25,7 @@ const ENV = ((): Record<string, string | undefined> => {
 })();
 /** A WebAssembly.Memory (the project's TypeScript lib has no WebAssembly types: the few used are declared here). */
 export interface WasmMemory { readonly buffer: ArrayBufferLike }
+interface WasmTable { length: number; grow(n: number): number; set(i: number, f: unknown): void }
 interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
@@ -30,10 +34,67 @@ interface WasmApi {
 const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 /** TSXEN_EMU_JIT_WASM=0 turns the wasm tier off (looping blocks are JavaScript like the rest). */
 export const WASM_TIER = ENV.TSXEN_EMU_JIT_WASM !== "0" && WA !== undefined;
+/** A run context no lookup entry has (chaining off for the run). */
+export const NO_CTX = 0x7fffffff;
 
 const PAGE = 65536;
 /** Bytes per vCPU after RAM: the TLB, then the scratch area, rounded up to a 4 KiB multiple. */
-export const VCPU_AREA_BYTES = Math.ceil((TLB_INTS * 4 + SCR_BYTES) / 4096) * 4096;
+export const VCPU_AREA_BYTES = Math.ceil((TLB_INTS * 4 + SCR_BYTES + LKP_ENTRIES * 16) / 4096) * 4096;
+
+/** The FS and GS bases into the scratch area at int32 index b (wasm code adds them for FS/GS overrides). */
+function storeSegBases(m: Int32Array, b: number, cpu: { segBaseLo: Int32Array; segBaseHi: Int32Array }): void {
+  const f = b + (SCR_FSBASE >> 2);
+  m[f] = cpu.segBaseLo[4]!; m[f + 1] = cpu.segBaseHi[4]!; m[f + 2] = cpu.segBaseLo[5]!; m[f + 3] = cpu.segBaseHi[5]!;
+}
+
+/** Byte offset of the lookup-table entry for RIP low half `lo` from the table's start (the run loop computes the same). */
+function lkpEntry(lo: number): number { return ((lo ^ (lo >>> 12)) & (LKP_ENTRIES - 1)) << 4; }
+
+/**
+ * The chaining loop (host module export "run"(r, w, s, budget) -> instructions): runs the block in table slot
+ * s[SCR_SLOT]; after it, unless a host function asked to leave (s[SCR_ATTN]), the budget is used up or the
+ * interrupt poll is due (s[SCR_POLLS] dispatches), looks the RIP it left at up in the core's lookup table
+ * (entries written by the JavaScript dispatcher when it ran that block there: rip lo, rip hi, generation,
+ * slot | context << 20; valid for the run's context s[SCR_CTX] (CPL, core) while the generation is still
+ * s[SCR_GEN] (cpu.tlbGen), or s[SCR_GGEN] (cpu.globalGen) for an entry whose context has bit 0 set: made for code
+ * in a global page, whose translation CR3 writes keep) and runs that block next; anything else returns to the JavaScript dispatcher. s[SCR_SLOT] and s[SCR_TOTAL] say which block
+ * runs and what the run retired before it, for a fault that unwinds out of the loop.
+ */
+function chainRunCode(): Code {
+  const R = 0, W = 1, S = 2, BUDGET = 3, TOTAL = 4, SLOT = 5, POLLS = 6, LO = 7, E = 8, META = 9;
+  const c = new Code();
+  c.get(S).mem(Op.I32Load, 2, SCR_SLOT).set(SLOT);
+  c.get(S).mem(Op.I32Load, 2, SCR_POLLS).set(POLLS);
+  c.open(Op.Block);
+  c.open(Op.Loop);
+  c.get(S).get(SLOT).mem(Op.I32Store, 2, SCR_SLOT);
+  c.get(S).get(TOTAL).mem(Op.I32Store, 2, SCR_TOTAL);
+  c.get(R).get(W).get(S).get(SLOT).callIndirect(IMPORTS.length, 1);
+  c.get(TOTAL).op(Op.I32Add).set(TOTAL);
+  c.get(S).get(S).mem(Op.I32Load, 2, SCR_RUNS).i32(1).op(Op.I32Add).mem(Op.I32Store, 2, SCR_RUNS);
+  c.get(S).mem(Op.I32Load, 2, SCR_ATTN).br(Op.BrIf, 1);
+  c.get(TOTAL).get(BUDGET).op(Op.I32GeU).br(Op.BrIf, 1);
+  c.get(POLLS).i32(1).op(Op.I32Sub).tee(POLLS).i32(1).op(Op.I32LtS).br(Op.BrIf, 1);
+  c.get(S).mem(Op.I32Load, 2, SCR_RIP).set(LO);
+  c.get(S).mem(Op.I32Load, 2, SCR_LKP);
+  c.get(LO).get(LO).i32(12).op(Op.I32ShrU).op(Op.I32Xor).i32(LKP_ENTRIES - 1).op(Op.I32And).i32(4).op(Op.I32Shl);
+  c.op(Op.I32Add).set(E);
+  c.get(E).mem(Op.I32Load, 2, 0).get(LO).op(Op.I32Ne).br(Op.BrIf, 1);
+  c.get(E).mem(Op.I32Load, 2, 4).get(S).mem(Op.I32Load, 2, SCR_RIP + 4).op(Op.I32Ne).br(Op.BrIf, 1);
+  // context (CPL, core) must match; the generation is globalGen for an entry made in a global page, else tlbGen
+  c.get(E).mem(Op.I32Load, 2, 12).tee(META).i32(20).op(Op.I32ShrU).i32(-2).op(Op.I32And);
+  c.get(S).mem(Op.I32Load, 2, SCR_CTX).op(Op.I32Ne).br(Op.BrIf, 1);
+  c.get(E).mem(Op.I32Load, 2, 8);
+  c.get(S).mem(Op.I32Load, 2, SCR_GGEN).get(S).mem(Op.I32Load, 2, SCR_GEN).get(META).i32(1 << 20).op(Op.I32And).op(Op.Select);
+  c.op(Op.I32Ne).br(Op.BrIf, 1);
+  c.get(META).i32(0xfffff).op(Op.I32And).set(SLOT);
+  c.br(Op.Br, 0);
+  c.op(Op.End);
+  c.op(Op.End);
+  c.get(S).get(POLLS).mem(Op.I32Store, 2, SCR_POLLS);
+  c.get(TOTAL);
+  return c;
+}
 
 /** Guest RAM in a shared WasmMemory with room for `vcpus` TLB/scratch areas after it. */
 export interface WasmGuestMemory {
@@ -101,6 +162,8 @@ export interface WasmBlock {
   insns: number;
   /** Module size in bytes (for the cache's memory accounting). */
   bytes: number;
+  /** Slot of the function in the shared table (chaining; 0: none). */
+  slot: number;
 }
 
 /** The tier for one domain memory. */
@@ -124,6 +187,23 @@ export class WasmTier {
   /** Set while an in-block interpreter step runs: a fault then leaves the core's registers and flags as they are. */
   private stepping = false;
   private readonly imports: Record<string, unknown>;
+  /** Chaining (CHAIN): the table of block functions (host module export "b"), the run loop, free slots, the
+   * ripsLo/ripsHi of the block in each slot (fault unwinding), and the scratch areas (byte offsets) of the cores
+   * entered (their lookup tables are cleared of a released slot). */
+  private readonly table: WasmTable;
+  private readonly runChain: ((r: number, w: number, s: number, budget: number) => number) | null = null;
+  private readonly freeSlots: number[] = [];
+  private readonly slotRips: (WasmBlock | undefined)[] = [];
+  private readonly scrAreas = new Set<number>();
+  /** Set by a chaining run whose fault unwound out of a block other than the one the dispatcher called: that
+   * block's instruction starts (the dispatcher restarts at them[c.bi]). */
+  faultRipsLo: Int32Array | null = null;
+  faultRipsHi: Int32Array | null = null;
+  /** For the next wrapper call (set by the dispatcher): context ((CPL * 64 + core tag) * 2; NO_CTX: no chaining),
+   * instruction budget, dispatches before the interrupt poll; after it: dispatches left. */
+  ctx = NO_CTX;
+  budget = 0;
+  polls = 0;
   /** Modules made; translations that failed; milliseconds translating (including attempts the translator
    * refused), in `new WebAssembly.Module` and in `new WebAssembly.Instance`; module bytes. */
   stats = { compiled: 0, failed: 0, lastError: "", translateMs: 0, moduleMs: 0, instanceMs: 0, bytes: 0 };
@@ -145,7 +225,11 @@ export class WasmTier {
     this.m32 = new Int32Array(memory.buffer);
     this.pages = memory.buffer.byteLength / PAGE;
     const sys = (): Core["sys"] & TlbSys => this.cur!.sys as Core["sys"] & TlbSys;
-    const smc = (): number => (this.cur!.smc ? 1 : 0);
+    const smc = (): number => {
+      if (!this.cur!.smc) return 0;
+      this.m32[this.scr + (SCR_ATTN >> 2)] = 1;
+      return 1;
+    };
     const host: Record<string, unknown> = {
       rd8: (lo: number, hi: number) => sys().readLin8(lo, hi) & 255,
       rd16: (lo: number, hi: number) => sys().readLin16(lo, hi) & 65535,
@@ -168,8 +252,14 @@ export class WasmTier {
     };
     // The host functions go into a table once; block modules import the table (wasm_bin.ts: cheaper to compile
     // than function imports).
-    const table = new WA!.Instance(new WA!.Module(hostModuleBytes(IMPORTS)), { env: host }).exports.t;
-    this.imports = { mem: memory, t: table };
+    const run = CHAIN ? {
+      pages: this.pages, blockParams: [T.I32, T.I32, T.I32], blockResults: [T.I32],
+      params: [T.I32, T.I32, T.I32, T.I32], results: [T.I32], locals: [T.I32, T.I32, T.I32, T.I32, T.I32, T.I32], code: chainRunCode(),
+    } : undefined;
+    const exp = new WA!.Instance(new WA!.Module(hostModuleBytes(IMPORTS, run)), { env: { ...host, mem: memory } }).exports;
+    this.table = (exp.b ?? exp.t) as WasmTable;
+    if (CHAIN) this.runChain = exp.run as (r: number, w: number, s: number, budget: number) => number;
+    this.imports = { mem: memory, t: exp.t };
   }
 
   /** Compiles the region entered at ram[phys] for RIP (lo, hi); null when it is not one the tier translates (it
@@ -188,12 +278,50 @@ export class WasmTier {
       this.stats.moduleMs += t2 - t1; this.stats.instanceMs += performance.now() - t2; this.stats.bytes += t.bytes.length;
       const f = inst.exports.f as (r: number, w: number, s: number) => number;
       this.stats.compiled++;
-      return { fn: this.wrap(f, t.used, t.written), ripsLo: t.ripsLo, ripsHi: t.ripsHi, lens: t.lens, insns: t.insns, bytes: t.bytes.length };
+      const slot = this.runChain !== null ? this.takeSlot(f) : 0;
+      const blk: WasmBlock = { fn: this.wrap(f, t.used, t.written, slot), ripsLo: t.ripsLo, ripsHi: t.ripsHi, lens: t.lens, insns: t.insns, bytes: t.bytes.length, slot };
+      if (slot !== 0) this.slotRips[slot] = blk;
+      return blk;
     } catch (e) {
       this.stats.failed++;
       this.stats.lastError = String(e);
       return null;
     }
+  }
+
+  private takeSlot(f: unknown): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      const n0 = this.table.length; // at least 1: slot 0 stays empty
+      this.table.grow(Math.max(256, n0));
+      for (let i = this.table.length - 1; i > n0; i--) this.freeSlots.push(i);
+      slot = n0;
+    }
+    this.table.set(slot, f);
+    return slot;
+  }
+
+  /** The block in `slot` left the cache: no core's lookup table may lead to it any more; the slot is reused. */
+  release(slot: number): void {
+    if (slot === 0) return;
+    const m = this.m32;
+    for (const scr of this.scrAreas) {
+      const t = (scr + SCR_BYTES) >> 2;
+      for (let i = 0; i < LKP_ENTRIES * 4; i += 4) if ((m[t + i + 3]! & 0xfffff) === slot) m[t + i + 3] = -1;
+    }
+    this.table.set(slot, null);
+    this.slotRips[slot] = undefined;
+    this.freeSlots.push(slot);
+  }
+
+  /** The dispatcher found the wasm block in `slot` for RIP (lo, hi) through the current translation on core c,
+   * in context `ctx` (this.ctx): chaining runs of c may go there too while that translation holds. */
+  remember(c: Core, lo: number, hi: number, ctx: number, slot: number): void {
+    if (this.lastCore !== c) this.locate(c);
+    const e = (this.lastScr + SCR_BYTES + lkpEntry(lo)) >> 2, m = this.m32;
+    const global = (c.sys as { fetchGlobal?(lo: number, hi: number): boolean }).fetchGlobal?.(lo, hi) === true;
+    m[e] = lo; m[e + 1] = hi; m[e + 2] = global ? c.cpu.globalGen : c.cpu.tlbGen;
+    m[e + 3] = slot | ((ctx + (global ? 1 : 0)) << 20);
   }
 
   /** An in-block interpreter step (translate.ts does the same in JavaScript blocks): the core runs the instruction
@@ -208,14 +336,18 @@ export class WasmTier {
     cpu.ripLo = lo; cpu.ripHi = hi;
     c.pfxDirty = true;
     this.stepping = true;
+    const if0 = cpu.eflagsRest & 0x200;
     c.step();
     this.stepping = false;
+    if ((cpu.eflagsRest & 0x200) !== if0) m[b + (SCR_ATTN >> 2)] = 1;
+    storeSegBases(m, b, cpu); // swapgs, wrmsr
     if (copy) for (let i = 0; i < regs.length; i++) { const r = regs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
     this.storeRecord(c, b);
     const leave = cpu.ripLo !== nlo || cpu.ripHi !== nhi || c.smc || cpu.mode !== 5 || cpu.cpl !== this.cpl0 ||
       cpu.tlbGen !== this.gen0 || cpu.halted || cpu.stopRequest || cpu.interruptShadow || (cpu.eflagsRest & 256) !== 0;
     if (!leave) return 0;
     m[b + (SCR_RIP >> 2)] = cpu.ripLo; m[b + (SCR_RIP >> 2) + 1] = cpu.ripHi;
+    m[b + (SCR_ATTN >> 2)] = 1;
     return 1;
   }
 
@@ -240,9 +372,16 @@ export class WasmTier {
     this.lastScr = tlb.byteOffset + tlb.byteLength;
     this.lastCopy = c.cpu.rlo.byteOffset !== this.lastScr + SCR_REGS || c.cpu.rlo.buffer !== this.memory.buffer;
     this.lastCore = c;
+    if (!this.scrAreas.has(this.lastScr)) {
+      // a new core: its lookup table starts empty (meta -1: a context no run has)
+      const t = (this.lastScr + SCR_BYTES) >> 2;
+      for (let i = 0; i < LKP_ENTRIES * 4; i += 4) this.m32[t + i + 3] = -1;
+      this.m32[(this.lastScr + SCR_LKP) >> 2] = this.lastScr + SCR_BYTES;
+      this.scrAreas.add(this.lastScr);
+    }
   }
 
-  private wrap(f: (r: number, w: number, s: number) => number, used: number, written: number): BlockFn {
+  private wrap(f: (r: number, w: number, s: number) => number, used: number, written: number, slot: number): BlockFn {
     const m = this.m32;
     const usedRegs = Int8Array.from([...Array(16).keys()].filter((r) => (used >> r) & 1));
     const writtenRegs = Int8Array.from([...Array(16).keys()].filter((r) => (written >> r) & 1));
@@ -258,12 +397,23 @@ export class WasmTier {
       const b = scrByte >> 2;
       if (copy) for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
       tier.storeRecord(c, b);
+      storeSegBases(m, b, cpu);
       tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
       tier.stepping = false;
       const ic0 = cpu.icount;
       let n: number;
+      const run = tier.runChain;
+      const chain = run !== null && !copy;
       try {
-        n = f(tlbOff + sys.rBase * 4, tlbOff + sys.wBase * 4, scrByte);
+        if (chain) {
+          m[b + (SCR_SLOT >> 2)] = slot; m[b + (SCR_ATTN >> 2)] = 0; m[b + (SCR_CTX >> 2)] = tier.ctx;
+          m[b + (SCR_GEN >> 2)] = cpu.tlbGen; m[b + (SCR_GGEN >> 2)] = cpu.globalGen;
+          m[b + (SCR_POLLS >> 2)] = tier.polls; m[b + (SCR_TOTAL >> 2)] = 0;
+          n = run(tlbOff + sys.rBase * 4, tlbOff + sys.wBase * 4, scrByte, tier.budget);
+          tier.polls = m[b + (SCR_POLLS >> 2)]!;
+        } else {
+          n = f(tlbOff + sys.rBase * 4, tlbOff + sys.wBase * 4, scrByte);
+        }
       } catch (e) {
         // a fault in an interpreter step left the core's state as the interpreter has it
         if (!tier.stepping) {
@@ -273,6 +423,15 @@ export class WasmTier {
         tier.stepping = false;
         cpu.icount += m[b + (SCR_EXTRA >> 2)]!;
         c.bi = m[b + (SCR_BI >> 2)]!;
+        if (chain) {
+          // the block that faulted may be a later one of the run: the dispatcher restarts at its instruction
+          const fs = m[b + (SCR_SLOT >> 2)]!;
+          cpu.icount += m[b + (SCR_TOTAL >> 2)]!;
+          if (fs !== slot) {
+            const fb = tier.slotRips[fs]!;
+            tier.faultRipsLo = fb.ripsLo; tier.faultRipsHi = fb.ripsHi;
+          }
+        }
         tier.cur = null;
         throw e;
       }

@@ -25,7 +25,18 @@ import { insnLength } from "./translate_len.ts";
 
 /** Scratch layout (byte offsets from scr). Registers: 16 low halves (int32) at SCR_REGS, then 16 high halves: the
  * layout of CpuState's rlo/rhi, which live right there when the core was built with regStorageFor (wasm_tier.ts). */
-export const SCR_REGS = 0, SCR_RIP = 128, SCR_LF = 136, SCR_BI = 176, SCR_EXTRA = 180, SCR_TMP = 184, SCR_BYTES = 192;
+export const SCR_REGS = 0, SCR_RIP = 128, SCR_LF = 136, SCR_BI = 176, SCR_EXTRA = 180, SCR_TMP = 184;
+/** Chaining (wasm_tier.ts): the table slot of the block running (or to run first), instructions retired by the
+ * blocks before it in this run, "leave" (set by host functions: code written, an in-block step that must leave),
+ * cpu.tlbGen, dispatches left before the interrupt poll, the byte offset of the core's lookup table, blocks run;
+ * cpu.globalGen and the run's context (CPL and core tag) further down. The lookup table (LKP_ENTRIES entries of
+ * 16 bytes: rip lo, rip hi, generation, slot | context << 20) follows the scratch area. */
+export const SCR_SLOT = 192, SCR_TOTAL = 196, SCR_ATTN = 200, SCR_GEN = 204, SCR_POLLS = 208, SCR_LKP = 212, SCR_RUNS = 216;
+/** FS and GS bases (64-bit each), stored by the tier on entry and after every in-block interpreter step. */
+export const SCR_FSBASE = 224, SCR_GSBASE = 232;
+export const SCR_GGEN = 240, SCR_CTX = 244;
+export const SCR_BYTES = 256;
+export const LKP_ENTRIES = 4096;
 // Lazy-flag record in the scratch area, as int32 slots from SCR_LF: op, size, res lo/hi, s1 lo/hi, s2 lo/hi, aux, flags.
 const LF_OP = SCR_LF, LF_SIZE = SCR_LF + 4, LF_RES = SCR_LF + 8, LF_S1 = SCR_LF + 16, LF_S2 = SCR_LF + 24, LF_AUX = SCR_LF + 32, LF_FLAGS = SCR_LF + 36;
 
@@ -52,7 +63,15 @@ const ENV = (globalThis as { process?: { env?: Record<string, string | undefined
 /** TSXEN_EMU_JIT_WASM_STEP=0: no in-block interpreter steps in wasm blocks (a block ends at the first instruction
  * outside the subset). */
 const STEPS = ENV.TSXEN_EMU_JIT_WASM_STEP !== "0";
-const WASM_ALL = ENV.TSXEN_EMU_JIT_WASM_ALL === "1";
+/** Chaining (wasm_tier.ts): a wasm block goes on to the next one inside wasm. TSXEN_EMU_JIT_WASM_CHAIN=0 turns
+ * it off (for A/B measurements). */
+export const CHAIN = ENV.TSXEN_EMU_JIT_WASM_CHAIN !== "0";
+/** Every block the subset covers becomes wasm, not only loops (TSXEN_EMU_JIT_WASM_ALL=0/1; default: with chaining,
+ * whose blocks pay no JavaScript-to-wasm transition; without it short blocks do not repay one). */
+const WASM_ALL = ENV.TSXEN_EMU_JIT_WASM_ALL === undefined ? CHAIN : ENV.TSXEN_EMU_JIT_WASM_ALL === "1";
+/** Smallest non-looping block taken with WASM_ALL: one instruction when chained (a lone `ret` between two
+ * blocks, e.g. the return thunk, would otherwise leave the chain), else three. */
+const MIN_INSNS = CHAIN ? 1 : 3;
 /** TSXEN_EMU_JIT_WASM_REGION=1: looping blocks follow jumps too (regions, as for `any`), not just the straight
  * run from their start. */
 const REGIONS = ENV.TSXEN_EMU_JIT_WASM_REGION === "1";
@@ -96,6 +115,8 @@ interface Insn {
   rex: number;
   srcSize: number; signed: boolean; // movzx/movsx
   cc: number; tlo: number; thi: number; // jcc/jmp (cc -1: jmp)
+  /** FS (4) or GS (5) segment override of the memory operand (its base is added), else -1. */
+  seg: number;
 }
 
 const NO = { no: true };
@@ -164,21 +185,24 @@ function dbranch(d: number): [Insn, number] {
 /** Decodes one supported instruction at ram[p] (limit lim); throws NO for anything else. */
 function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number): [Insn, number] {
   D.ram = ram; D.p = p0; D.p0 = p0; D.lim = lim; D.lo = lo; D.hi = hi;
-  let rex = 0;
+  let rex = 0, seg = -1, o16 = false;
   let b0: number;
   for (;;) {
     b0 = du8();
     if (b0 === 0x2e || b0 === 0x3e || b0 === 0x26 || b0 === 0x36) { rex = 0; continue; }
+    if (b0 === 0x64 || b0 === 0x65) { seg = b0 === 0x64 ? 4 : 5; rex = 0; continue; } // FS/GS: base added (ea)
+    if (b0 === 0x66) { o16 = true; rex = 0; continue; } // only the nop forms below
     if ((b0 & 0xf0) === 0x40) { rex = b0; continue; }
     break;
   }
-  if (b0 === 0x66 || b0 === 0x67 || b0 === 0xf0 || b0 === 0xf2 || b0 === 0xf3 || b0 === 0x64 || b0 === 0x65) throw NO;
+  if (b0 === 0x67 || b0 === 0xf0 || b0 === 0xf2 || b0 === 0xf3) throw NO;
+  if (o16 && b0 !== 0x90 && !(b0 === 0x0f && D.p < D.lim && D.ram[D.p] === 0x1f)) throw NO;
   const w = (rex & 8) !== 0, os = w ? 8 : 4;
   const rexB = (rex & 1) << 3;
   D.rexR = (rex & 4) << 1; D.rexX = (rex & 2) << 2; D.rexB = rexB; D.os = os;
   const I: Insn = D.I = {
     kind: K.Nop, lo, hi, nlo: 0, nhi: 0, os, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false, immLo: 0, immHi: 0,
-    rex, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0,
+    rex, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0, seg,
   };
   if (b0 < 0x40 && (b0 & 7) < 6) {
     const op = b0 >> 3, form = b0 & 7;
@@ -466,23 +490,27 @@ class Emitter {
   /** EA of m into L_EA, with the canonical check (#SS for rsp/rbp based, else #GP) unless `lea`. */
   ea(I: Insn, k: number, lea: boolean): void {
     const c = this.c, m = I.m!;
+    const seg = lea ? -1 : I.seg;
     if (m.ripRel) {
       const [lo, hi] = ripAdd(I.nlo, I.nhi, m.disp);
       c.i64(lo, hi).set(L_EA);
-      return;
+      if (seg < 0) return;
+    } else {
+      c.i64(m.disp, m.disp >> 31);
+      if (m.base >= 0) c.get(L_REG + m.base).op(Op.I64Add);
+      if (m.idx >= 0) {
+        c.get(L_REG + m.idx);
+        if (m.scale > 0) c.i64(m.scale, 0).op(Op.I64Shl);
+        c.op(Op.I64Add);
+      }
+      c.set(L_EA);
+      if (lea) return;
     }
-    c.i64(m.disp, m.disp >> 31);
-    if (m.base >= 0) c.get(L_REG + m.base).op(Op.I64Add);
-    if (m.idx >= 0) {
-      c.get(L_REG + m.idx);
-      if (m.scale > 0) c.i64(m.scale, 0).op(Op.I64Shl);
-      c.op(Op.I64Add);
-    }
-    c.set(L_EA);
-    if (lea) return;
+    // FS/GS: the segment base (kept in the scratch area by the tier) is added before the canonical check (#GP)
+    if (seg >= 0) c.get(L_EA).get(P_SCR).mem(Op.I64Load, 3, seg === 4 ? SCR_FSBASE : SCR_GSBASE).op(Op.I64Add).set(L_EA);
     c.get(L_EA).i64(16, 0).op(Op.I64Shl).i64(16, 0).op(Op.I64ShrS).get(L_EA).op(Op.I64Ne).open(Op.If);
     this.spill(k);
-    c.i32(m.ss ? 12 : 13).call(F_FAULT).op(Op.Unreachable);
+    c.i32(m.ss && seg < 0 ? 12 : 13).call(F_FAULT).op(Op.Unreachable);
     c.op(Op.End);
   }
 
@@ -1023,7 +1051,7 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
         const [nl, nh] = ripAdd(lo, ripHi, len);
         I = {
           kind: K.Step, lo, hi: ripHi, nlo: nl, nhi: nh, os: 4, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false,
-          immLo: 0, immHi: 0, rex: 0, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0,
+          immLo: 0, immHi: 0, rex: 0, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0, seg: -1,
         };
         np = p + len;
         steps++;
@@ -1074,7 +1102,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     const f = fall[k]!;
     if (f >= 0 && f !== k + 1) { caseStarts.add(f); if (f <= k) loops = true; }
   }
-  if (!loops && (!(any || WASM_ALL) || n < 3)) return null;
+  if (!loops && (!(any || WASM_ALL) || n < MIN_INSNS)) return null;
   const cases = [...caseStarts].sort((a, b) => a - b);
   const caseOf = new Map<number, number>();
   cases.forEach((k, j) => caseOf.set(k, j));
