@@ -1,6 +1,8 @@
-// The emu JIT's WebAssembly tier (wasm_translate.ts): compiles looping blocks into wasm modules over the
-// domain's shared WebAssembly.Memory and wraps each in a BlockFn with the JavaScript blocks' contract
-// (translate.ts), so the cache and the dispatcher treat both alike.
+// The emu JIT's WebAssembly tier (wasm_translate.ts): compiles blocks into wasm modules over the domain's shared
+// WebAssembly.Memory and wraps each in a BlockFn with the JavaScript blocks' contract (translate.ts), so the cache
+// and the dispatcher treat both alike. Chaining (CHAIN): the wrapper does not call its block alone but the host
+// module's run loop (chainRunCode), which goes on from block to block inside wasm through the vCPU's lookup table
+// (remember/release) until it needs the dispatcher; see ADR 0038, session-7 addendum.
 //
 // Memory layout (wasmGuestMemory): guest RAM at address 0 (RAM offset = wasm address), then one area per vCPU
 // holding its MMU's TLB (Mmu tlbStorage) followed by its scratch area (SCR_*), whose first 128 bytes are the vCPU's

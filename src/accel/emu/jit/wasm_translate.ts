@@ -1,14 +1,16 @@
-// The emu JIT's WebAssembly tier: translates a looping run of 64-bit guest instructions into one wasm function
+// The emu JIT's WebAssembly tier: translates a run of 64-bit guest instructions into one wasm function
 // in which guest registers are i64 locals, the lazy-flag record lives in locals (V8's optimizing compiler drops
 // records no one reads), memory goes through an inline probe of the MMU's flat TLB (which, like guest RAM, lives
 // in the domain's shared WebAssembly.Memory) and 64-bit arithmetic is native (no int32 halves, no 16-bit limbs).
 //
 // Translated natively: 8/32/64-bit ALU ops on registers, memory and immediates, test, mov/lea/movzx/movsx/movsxd,
 // imul, shifts/rotates by constants and CL, not/neg/inc/dec, cmovcc, setcc, push/pop, call/ret (end the block),
-// jcc/jmp; other instructions run as interpreter steps inside the block (the `step` import), control transfers and
-// mode changes end it (translate_len.ts). A block is taken when it loops (a backward branch to one of its
-// instructions): those run long enough to repay a wasm module; the rest stays with the JavaScript translator
-// (translate.ts). A block can also be a region (`any`, cache.ts regionHot; TSXEN_EMU_JIT_WASM_REGION=1 for looping
+// jcc/jmp, FS/GS-relative operands; other instructions run as interpreter steps inside the block (the `step`
+// import), control transfers and mode changes end it (translate_len.ts). With chaining (CHAIN, the default: a
+// block goes on to the next wasm block inside wasm, wasm_tier.ts) every block the subset covers is taken; without
+// it only blocks that loop (a backward branch to one of their instructions), which run long enough to repay the
+// JavaScript-to-wasm transition, and the rest stays with the JavaScript translator (translate.ts). A block can
+// also be a region (`any`, cache.ts regionHot; TSXEN_EMU_JIT_WASM_REGION=1 for looping
 // blocks): the instructions reachable from its start through jumps on the same page, compiled into one dispatch
 // loop. Off by default: measured a loss overall (module creation and V8's tier-up of the new functions cost about
 // what the interpreted steps they save did; ADR 0038). The semantics are the interpreter's, with the same
