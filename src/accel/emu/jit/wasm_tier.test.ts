@@ -296,3 +296,61 @@ test("FS- and GS-relative operands (per-CPU variables) in wasm blocks add the se
   assert.deepEqual({ ...b, wasm: 0 }, a);
   assert.notDeepEqual(a.data, run(asm("hlt"), false, setup).data, "the loop stored through fs and gs");
 });
+
+test("16-bit movs, cdqe and leave in wasm blocks match the interpreter, a fault in leave included", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+  1:
+    mov word ptr [rdi+6], bx
+    mov si, word ptr [rdi+10]
+    mov ax, dx
+    mov word ptr [rdi+2], 0x8001
+    mov r9w, 0x7ffe
+    mov word ptr [rdi+4095], cx
+    cdqe
+    push rbp
+    mov rbp, rsp
+    sub rsp, 32
+    mov qword ptr [rbp-8], rax
+    leave
+    add rdx, rsi
+    dec rcx
+    jnz 1b
+    mov rbp, 0x7fffffffffff0
+    leave
+    hlt`);
+  const setup = (m: Machine): void => { m.cpu.rlo[1] = 25; m.cpu.rhi[1] = 0; m.cpu.rlo[5] = 0x1234; m.cpu.rhi[5] = 0x55; };
+  const a = run(code, false, setup);
+  const b = run(code, true, setup);
+  if (CHAIN) assert.ok(b.wasm >= 1);
+  assert.ok(a.events.length > 0, "the last leave faulted (rbp outside RAM)");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});
+
+test("cmpxchg (not locked) in wasm blocks: equal and not, register and memory, 32 and 64 bits", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+  1:
+    mov rax, qword ptr [rdi+16]
+    cmpxchg qword ptr [rdi+16], rbx
+    setz r8b
+    add rbx, rcx
+    mov eax, ecx
+    and eax, 3
+    cmpxchg dword ptr [rdi+24], edx
+    jnz 2f
+    inc r9
+  2:
+    add r11, rax
+    cmpxchg rsi, rdx
+    add r11, rax
+    adc r10, 0
+    cmpxchg eax, ebx
+    adc r10, 0
+    dec rcx
+    jnz 1b
+    hlt`);
+  const setup = (m: Machine): void => { m.cpu.rlo[1] = 40; m.cpu.rhi[1] = 0; m.ram.bytes.fill(0, DATA - 64 + 24, DATA - 64 + 28); m.ram.bytes[DATA - 64 + 24] = 2; };
+  const a = run(code, false, setup);
+  const b = run(code, true, setup);
+  if (CHAIN) assert.ok(b.wasm >= 1);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});

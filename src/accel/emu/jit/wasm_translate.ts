@@ -97,7 +97,7 @@ const LOCALS: T[] = [
 // Lazy-flag op kinds (flags.ts).
 const LF_NONE = 0, LF_ADD = 1, LF_SUB = 3, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
-const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step }
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg }
 
 interface Mem { base: number; idx: number; scale: number; disp: number; ripRel: boolean; ss: boolean }
 
@@ -193,13 +193,14 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     b0 = du8();
     if (b0 === 0x2e || b0 === 0x3e || b0 === 0x26 || b0 === 0x36) { rex = 0; continue; }
     if (b0 === 0x64 || b0 === 0x65) { seg = b0 === 0x64 ? 4 : 5; rex = 0; continue; } // FS/GS: base added (ea)
-    if (b0 === 0x66) { o16 = true; rex = 0; continue; } // only the nop forms below
+    if (b0 === 0x66) { o16 = true; rex = 0; continue; } // only the forms below
     if ((b0 & 0xf0) === 0x40) { rex = b0; continue; }
     break;
   }
   if (b0 === 0x67 || b0 === 0xf0 || b0 === 0xf2 || b0 === 0xf3) throw NO;
-  if (o16 && b0 !== 0x90 && !(b0 === 0x0f && D.p < D.lim && D.ram[D.p] === 0x1f)) throw NO;
-  const w = (rex & 8) !== 0, os = w ? 8 : 4;
+  // operand-size prefix: 16-bit mov (89, 8b, c7 /0) and the nops (66 90, 66 0f 1f); the rest is not translated
+  if (o16 && b0 !== 0x90 && b0 !== 0x89 && b0 !== 0x8b && b0 !== 0xc7 && !(b0 === 0x0f && D.p < D.lim && D.ram[D.p] === 0x1f)) throw NO;
+  const w = (rex & 8) !== 0, os = w ? 8 : o16 ? 2 : 4;
   const rexB = (rex & 1) << 3;
   D.rexR = (rex & 4) << 1; D.rexX = (rex & 2) << 2; D.rexB = rexB; D.os = os;
   const I: Insn = D.I = {
@@ -301,9 +302,12 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     case 0xc7: {
       dmodrm();
       if (I.op !== 0) throw NO;
-      I.kind = K.MovImm; I.dstE = true; dimmOs();
+      I.kind = K.MovImm; I.dstE = true;
+      if (os === 2) { const v = du8(); I.imm = true; I.immLo = v | (du8() << 8); I.immHi = 0; } else dimmOs();
       return dfinish();
     }
+    case 0x98: if (!w) throw NO; I.kind = K.Movsxd; I.rm = 0; I.reg = 0; return dfinish(); // cdqe
+    case 0xc9: I.kind = K.Leave; return dfinish();
     case 0xe9: case 0xeb: {
       const d = b0 === 0xe9 ? ds32() : ds8(); I.kind = K.Jmp;
       return dbranch(d);
@@ -326,6 +330,7 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
       if (b1 >= 0x40 && b1 <= 0x4f) { dmodrm(); I.kind = K.Cmov; I.cc = b1 & 15; return dfinish(); }
       if (b1 >= 0x90 && b1 <= 0x9f) { dmodrm(); I.kind = K.Setcc; I.cc = b1 & 15; I.os = 1; return dfinish(); }
       if (b1 === 0xaf) { dmodrm(); I.kind = K.Imul; I.imm = false; return dfinish(); }
+      if (b1 === 0xb1) { dmodrm(); I.kind = K.Cmpxchg; return dfinish(); } // not locked (lock: interpreter, atomic)
       if (b1 === 0xb6 || b1 === 0xb7 || b1 === 0xbe || b1 === 0xbf) {
         dmodrm(); I.kind = K.Movx; I.srcSize = (b1 & 1) === 0 ? 1 : 2; I.signed = b1 >= 0xbe;
         return dfinish();
@@ -483,8 +488,10 @@ class Emitter {
   /** Writes the i64 in local `l` to register r (32-bit: zero-extends). */
   setReg(r: number, os: number, l: number): void {
     const c = this.c;
+    if (os === 2) c.get(L_REG + r).i64(-65536, -1).op(Op.I64And); // 16-bit: the upper 48 bits stay
     c.get(l);
     if (os === 4) c.i64(-1, 0).op(Op.I64And);
+    else if (os === 2) c.i64(0xffff, 0).op(Op.I64And).op(Op.I64Or);
     c.set(L_REG + r);
     this.written |= 1 << r;
   }
@@ -840,6 +847,35 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       c.get(L_REG + I.rm).set(L_R);
       e.push(L_R, I, k);
       return;
+    case K.Cmpxchg: {
+      // flags of acc - dest; equal: dest = src, else acc = dest (a memory dest is written back either way, as the
+      // interpreter does: probed for write first)
+      if (I.rm >= 0) e.rd(I, I.rm, os);
+      else { e.ea(I, k, false); e.readRmw(os, k); }
+      c.set(L_B);
+      e.reg(0, os); c.set(L_A);
+      c.get(L_A).get(L_B).op(Op.I64Sub);
+      if (os === 4) c.i64(...mask(4)).op(Op.I64And);
+      c.set(L_R);
+      e.record(LF_SUB, os, L_R, L_A, L_B);
+      c.get(L_A).get(L_B).op(Op.I64Eq).open(Op.If);
+      e.rd(I, I.reg, os); c.set(L_R);
+      if (I.rm >= 0) e.wr(I, I.rm, os, L_R); else e.writeRmw(os, L_R, I, k);
+      c.op(Op.Else);
+      e.setReg(0, os, L_B);
+      if (I.rm < 0) e.writeRmw(os, L_B, I, k);
+      c.op(Op.End);
+      return;
+    }
+    case K.Leave: // rsp = rbp, then pop rbp (a fault leaves both as they were)
+      c.get(L_REG + 5).set(L_EA);
+      e.stackCanon(k);
+      e.read(8, k);
+      c.set(L_R);
+      c.get(L_EA).i64(8, 0).op(Op.I64Add).set(L_REG + 4);
+      c.get(L_R).set(L_REG + 5);
+      e.written |= (1 << 4) | (1 << 5);
+      return;
     case K.Pop:
       e.pop(L_R, k);
       c.get(L_R).set(L_REG + I.rm);
@@ -1010,6 +1046,8 @@ function regsOf(I: Insn): [number, number] {
     case K.Setcc: if (I.rm >= 0) wr |= 1 << I.rm; break;
     case K.Pop: wr |= (1 << I.rm) | (1 << 4); break;
     case K.Ret: case K.Call: wr |= 1 << 4; break;
+    case K.Leave: rd |= 1 << 5; wr |= (1 << 4) | (1 << 5); break;
+    case K.Cmpxchg: rd |= (1 << 0) | (1 << I.reg); wr |= 1 << 0; if (I.rm >= 0) wr |= 1 << I.rm; break;
   }
   // 8-bit operands without REX: 4..7 name ah, ch, dh, bh (bits of registers 0..3)
   if (I.rex === 0 && (I.os === 1 || (I.kind === K.Movx && I.srcSize === 1))) { rd |= (rd >> 4) & 15; wr |= (wr >> 4) & 15; }
