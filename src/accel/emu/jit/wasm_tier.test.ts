@@ -354,3 +354,34 @@ test("cmpxchg (not locked) in wasm blocks: equal and not, register and memory, 3
   if (CHAIN) assert.ok(b.wasm >= 1);
   assert.deepEqual({ ...b, wasm: 0 }, a);
 });
+
+test("adc and sbb in wasm blocks: carry in from each kind of producer, flags after them", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+  1:
+    add rax, rbx
+    adc rdx, rsi
+    sbb esi, 5
+    sbb eax, eax
+    adc byte ptr [rdi+7], 0x93
+    cmp rcx, 17
+    sbb r8, r8
+    add r9, r8
+    adc qword ptr [rdi+8], rax
+    jc 2f
+    inc r10
+  2:
+    sbb r11d, dword ptr [rdi+12]
+    jo 3f
+    add r10, 7
+  3:
+    shr rbx, 1
+    adc r12, -1
+    dec rcx
+    jnz 1b
+    hlt`);
+  const setup = (m: Machine): void => { m.cpu.rlo[1] = 60; m.cpu.rhi[1] = 0; };
+  const a = run(code, false, setup);
+  const b = run(code, true, setup);
+  if (CHAIN) assert.ok(b.wasm >= 1);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});

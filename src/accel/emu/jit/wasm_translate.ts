@@ -95,7 +95,7 @@ const LOCALS: T[] = [
 ];
 
 // Lazy-flag op kinds (flags.ts).
-const LF_NONE = 0, LF_ADD = 1, LF_SUB = 3, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
+const LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
 const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg }
 
@@ -209,7 +209,6 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
   };
   if (b0 < 0x40 && (b0 & 7) < 6) {
     const op = b0 >> 3, form = b0 & 7;
-    if (op === 2 || op === 3) throw NO; // adc/sbb
     I.kind = K.Alu; I.op = op;
     if (form === 0 || form === 2 || form === 4) I.os = 1;
     if (form === 1 || form === 0) { dmodrm(); I.op = op; I.dstE = true; }
@@ -242,7 +241,6 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     }
     case 0x80: {
       dmodrm();
-      if (I.op === 2 || I.op === 3) throw NO;
       I.kind = K.Alu; I.dstE = true; I.os = 1; I.imm = true; I.immLo = du8(); I.immHi = 0;
       return dfinish();
     }
@@ -275,7 +273,6 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     }
     case 0x81: case 0x83: {
       dmodrm();
-      if (I.op === 2 || I.op === 3) throw NO;
       I.kind = K.Alu; I.dstE = true;
       if (b0 === 0x81) dimmOs(); else { const v = ds8(); I.imm = true; I.immLo = os === 4 ? v : v; I.immHi = os === 8 ? v >> 31 : 0; if (os === 4) I.immLo = v; }
       return dfinish();
@@ -754,6 +751,8 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
   switch (I.kind) {
     case K.Nop: return;
     case K.Alu: case K.Test: {
+      // adc/sbb: carry in first (from the current record, inline or by the host)
+      if (I.kind === K.Alu && (I.op === 2 || I.op === 3)) { e.cond(2, k); c.set(L_CF); }
       // a = destination operand (E or G), b = source
       const rmw = I.kind === K.Alu && I.op !== 7 && I.dstE && I.rm < 0;
       if (I.dstE) {
@@ -775,6 +774,8 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       switch (op) {
         case 0: c.op(Op.I64Add); break;
         case 1: c.op(Op.I64Or); break;
+        case 2: c.op(Op.I64Add).get(L_CF).op(Op.I64ExtendI32U).op(Op.I64Add); break; // adc
+        case 3: c.op(Op.I64Sub).get(L_CF).op(Op.I64ExtendI32U).op(Op.I64Sub); break; // sbb
         case 4: c.op(Op.I64And); break;
         case 5: case 7: c.op(Op.I64Sub); break;
         default: c.op(Op.I64Xor); break;
@@ -784,7 +785,12 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       c.set(L_R);
       if (op === 0) e.record(LF_ADD, os, L_R, L_A, L_B);
       else if (op === 5 || op === 7) e.record(LF_SUB, os, L_R, L_A, L_B);
-      else e.record(LF_LOGIC, os, L_R, -1, -1);
+      else if (op === 2 || op === 3) {
+        // the interpreter's record (carry in as aux); its flags are left to the host (no inline form)
+        e.record(op === 2 ? LF_ADC : LF_SBB, os, L_R, L_A, L_B);
+        c.get(L_CF).set(L_AUX);
+        e.prod = null;
+      } else e.record(LF_LOGIC, os, L_R, -1, -1);
       if (I.kind === K.Test || op === 7) return;
       if (!I.dstE) e.wr(I, I.reg, os, L_R);
       else if (I.rm >= 0) e.wr(I, I.rm, os, L_R);
