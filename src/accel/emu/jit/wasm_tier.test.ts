@@ -297,7 +297,7 @@ test("FS- and GS-relative operands (per-CPU variables) in wasm blocks add the se
   assert.notDeepEqual(a.data, run(asm("hlt"), false, setup).data, "the loop stored through fs and gs");
 });
 
-test("16-bit movs, cdqe and leave in wasm blocks match the interpreter, a fault in leave included", { skip: !hasAssembler() }, () => {
+test("16-bit movs, cdqe, leave, prefetch and fences in wasm blocks match the interpreter, a fault in leave included", { skip: !hasAssembler() }, () => {
   const code = asm(`
   1:
     mov word ptr [rdi+6], bx
@@ -305,7 +305,10 @@ test("16-bit movs, cdqe and leave in wasm blocks match the interpreter, a fault 
     mov ax, dx
     mov word ptr [rdi+2], 0x8001
     mov r9w, 0x7ffe
+    prefetcht0 byte ptr [rdi+0x7000000]
+    lfence
     mov word ptr [rdi+4095], cx
+    mfence
     cdqe
     push rbp
     mov rbp, rsp

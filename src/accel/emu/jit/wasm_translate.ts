@@ -323,7 +323,12 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
         const d = ds32(); I.kind = K.Jcc; I.cc = b1 & 15;
         return dbranch(d);
       }
-      if (b1 === 0x1f) { dmodrm(); I.m = null; I.rm = -1; return dfinish(); }
+      if (b1 === 0x1f || b1 === 0x18) { dmodrm(); I.m = null; I.rm = -1; return dfinish(); } // nop, prefetch (hints)
+      if (b1 === 0xae) { // lfence, mfence, sfence: no effect on a single in-order core
+        const mb = du8();
+        if (mb !== 0xe8 && mb !== 0xf0 && mb !== 0xf8) throw NO;
+        return dfinish();
+      }
       if (b1 >= 0x40 && b1 <= 0x4f) { dmodrm(); I.kind = K.Cmov; I.cc = b1 & 15; return dfinish(); }
       if (b1 >= 0x90 && b1 <= 0x9f) { dmodrm(); I.kind = K.Setcc; I.cc = b1 & 15; I.os = 1; return dfinish(); }
       if (b1 === 0xaf) { dmodrm(); I.kind = K.Imul; I.imm = false; return dfinish(); }
