@@ -112,6 +112,7 @@ export function runJit(c: Interp, budget: number): number {
             w.ctx = ctx; w.budget = end - cpu.icount; w.polls = ifOn ? c.irqPoll * CHAIN_POLL : 0x40000000;
             cpu.icount += blk.fn!(c, HELPERS);
             if (ifOn) c.irqPoll = w.polls > CHAIN_POLL ? (w.polls / CHAIN_POLL) | 0 : 1;
+            if (w.runs > 1) { runs += w.runs - 1; chained += w.runs - 1; } // blocks chained inside wasm
           } else cpu.icount += blk.fn!(c, HELPERS);
           c.pfxDirty = true;
           seq = false;
@@ -147,6 +148,7 @@ export function runJit(c: Interp, budget: number): number {
       c.pfxDirty = true;
       if (e !== FAULT) throw e;
       if (blk !== undefined) {
+        if (blk.slot !== 0 && jit.wasm!.runs > 1) { runs += jit.wasm!.runs - 1; chained += jit.wasm!.runs - 1; }
         const k = c.bi;
         cpu.icount += k;
         const w = jit.wasm;

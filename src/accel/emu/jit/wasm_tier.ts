@@ -206,6 +206,8 @@ export class WasmTier {
   ctx = NO_CTX;
   budget = 0;
   polls = 0;
+  /** Blocks the last chaining run completed (the first one included). */
+  runs = 0;
   /** Modules made; translations that failed; milliseconds translating (including attempts the translator
    * refused), in `new WebAssembly.Module` and in `new WebAssembly.Instance`; module bytes. */
   stats = { compiled: 0, failed: 0, lastError: "", translateMs: 0, moduleMs: 0, instanceMs: 0, bytes: 0 };
@@ -410,9 +412,10 @@ export class WasmTier {
         if (chain) {
           m[b + (SCR_SLOT >> 2)] = slot; m[b + (SCR_ATTN >> 2)] = 0; m[b + (SCR_CTX >> 2)] = tier.ctx;
           m[b + (SCR_GEN >> 2)] = cpu.tlbGen; m[b + (SCR_GGEN >> 2)] = cpu.globalGen;
-          m[b + (SCR_POLLS >> 2)] = tier.polls; m[b + (SCR_TOTAL >> 2)] = 0;
+          m[b + (SCR_POLLS >> 2)] = tier.polls; m[b + (SCR_TOTAL >> 2)] = 0; m[b + (SCR_RUNS >> 2)] = 0;
           n = run(tlbOff + sys.rBase * 4, tlbOff + sys.wBase * 4, scrByte, tier.budget);
           tier.polls = m[b + (SCR_POLLS >> 2)]!;
+          tier.runs = m[b + (SCR_RUNS >> 2)]!;
         } else {
           n = f(tlbOff + sys.rBase * 4, tlbOff + sys.wBase * 4, scrByte);
         }
@@ -426,6 +429,7 @@ export class WasmTier {
         cpu.icount += m[b + (SCR_EXTRA >> 2)]!;
         c.bi = m[b + (SCR_BI >> 2)]!;
         if (chain) {
+          tier.runs = m[b + (SCR_RUNS >> 2)]!; // blocks completed before the fault
           // the block that faulted may be a later one of the run: the dispatcher restarts at its instruction
           const fs = m[b + (SCR_SLOT >> 2)]!;
           cpu.icount += m[b + (SCR_TOTAL >> 2)]!;
