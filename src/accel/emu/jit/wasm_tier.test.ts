@@ -395,3 +395,27 @@ test("adc and sbb in wasm blocks: carry in from each kind of producer, flags aft
   if (CHAIN) assert.ok(b.wasm >= 1);
   assert.deepEqual({ ...b, wasm: 0 }, a);
 });
+
+test("a fault after register writes in a straight wasm block restarts with those writes (spills store what was written so far)", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+  1:
+    call 2f
+    add rdi, 0x100000
+    jmp 1b
+  2:
+    add rax, 5
+    mov rbx, rax
+    lea rdx, [rax+rbx*2]
+    xor rsi, rdx
+    push rsi
+    pop r9
+    mov rcx, qword ptr [rdi]
+    add r8, rcx
+    ret`);
+  const setup = (m: Machine): void => { m.cpu.rlo[7] = 0x1000; };
+  const a = run(code, false, setup, 10_000);
+  const b = run(code, true, setup, 10_000);
+  if (CHAIN) assert.ok(b.wasm >= 2);
+  assert.ok(a.events.length > 0, "the guest faulted");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});

@@ -1160,7 +1160,10 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   let used = 0, written = 0;
   for (const I of insns) { const [r, w] = regsOf(I); used |= r; written |= w; }
   const e = new Emitter(insns);
-  e.written = written;
+  // Spills before a host call that may throw store the registers written so far: in a block without backward
+  // transfers, those written by the instructions before it in list order (a superset of what ran; the others
+  // still hold their values from the entry, which the scratch area has too). Loops and regions store them all.
+  e.written = loops || any || REGIONS ? written : 0;
   const c = e.c;
   /** Continues at instruction t after instruction k (a taken branch or a fall-through elsewhere). */
   const transfer = (k: number, t: number): void => {
@@ -1221,6 +1224,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   c.op(Op.End);
   c.op(Op.Unreachable);
   c.op(Op.End);
+  e.written |= written; // the shared exit stores every register the block writes
   e.exitTail();
   const lens = Uint8Array.from(insns, (I) => Math.min(15, ((I.nlo >>> 0) - (I.lo >>> 0)) >>> 0));
   const bytes = moduleBytes(pages, IMPORTS, [T.I32, T.I32, T.I32], [T.I32], LOCALS, c);
