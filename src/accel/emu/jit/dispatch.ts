@@ -11,6 +11,10 @@
 // A chained dispatch skips the fetch-page check, the table lookup and hot counting; the interrupt poll, TF,
 // mode, halted/stop and budget checks run for every dispatch as before.
 //
+// Wasm blocks (slot != 0) are entered through the wasm tier's chaining run (wasm_tier.ts): the dispatcher records
+// the RIP -> block mapping it just resolved in the vCPU's lookup table, passes the budget and interrupt-poll
+// allowance, and counts the blocks the run went through as chained block runs.
+//
 // Not-hot path: block starts are looked up (and counted towards compiling) only where control arrived by a jump,
 // call, return, interrupt, fault or the end of a block, not after an interpreted instruction that went on to the
 // next one (RIP advanced by 0..15 bytes within the page: straight-line code, rep iterations, short forward skips). Interpreted

@@ -417,6 +417,7 @@ export class WasmTier {
           tier.polls = m[b + (SCR_POLLS >> 2)]!;
           tier.runs = m[b + (SCR_RUNS >> 2)]!;
         } else {
+          tier.runs = 1;
           n = f(tlbOff + sys.rBase * 4, tlbOff + sys.wBase * 4, scrByte);
         }
       } catch (e) {
