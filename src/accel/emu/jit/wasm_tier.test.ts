@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EmuCpu } from "../cpu.ts";
-import { enterLongMode, makeMachine, type Machine } from "../test_fixture.ts";
+import { enterLongMode, makeMachine, type Machine, writeGate64 } from "../test_fixture.ts";
 import { asm, hasAssembler } from "../../../testing/emu_asm.ts";
 import { regStorageFor, tlbStorageFor, wasmGuestMemory } from "./wasm_tier.ts";
 import { CHAIN } from "./wasm_translate.ts";
@@ -419,3 +419,40 @@ test("a fault after register writes in a straight wasm block restarts with those
   assert.ok(a.events.length > 0, "the guest faulted");
   assert.deepEqual({ ...b, wasm: 0 }, a);
 });
+
+for (const [base, what, vector] of [["rbx", "#GP", 13], ["rbp", "#SS", 12]] as const) {
+  test(`a non-canonical ${base}-based operand in a wasm block raises ${what} before the access, as in the interpreter`, { skip: !hasAssembler() }, () => {
+    // the address turns non-canonical after 10 iterations (cmovz); read, read-modify-write and write forms; the
+    // #SS and #GP handlers put their vector in r15
+    const loop = (op: string): string => `
+      jmp 3f
+      .org 0x10
+      mov r15d, 12
+      hlt
+      .org 0x20
+      mov r15d, 13
+      hlt
+      .org 0x40
+    3:
+      ${op}
+      add rdx, rax
+      dec r8
+      cmovz ${base}, rcx
+      jmp 3b`;
+    for (const op of [`mov rax, qword ptr [${base}+8]`, `add qword ptr [${base}+8], rax`, `mov qword ptr [${base}+16], rdx`]) {
+      const code = asm(loop(op));
+      const setup = (m: Machine): void => {
+        m.cpu.rlo[8] = 10; m.cpu.rhi[8] = 0; m.cpu.rlo[1] = 0; m.cpu.rhi[1] = 0x8000; // rcx = 0x0000800000000000
+        m.cpu.rlo[base === "rbx" ? 3 : 5] = DATA - 64; m.cpu.rhi[base === "rbx" ? 3 : 5] = 0;
+        m.cpu.rlo[15] = 0; m.cpu.rhi[15] = 0;
+        writeGate64(m.dv, 12, CODE + 0x10, 0);
+        writeGate64(m.dv, 13, CODE + 0x20, 0);
+      };
+      const a = run(code, false, setup, 10_000);
+      const b = run(code, true, setup, 10_000);
+      assert.ok(b.wasm >= 1, op);
+      assert.equal(a.regs[15], vector, `${op}: the interpreter raised ${what}`);
+      assert.deepEqual({ ...b, wasm: 0 }, a, op);
+    }
+  });
+}

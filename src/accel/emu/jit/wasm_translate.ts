@@ -519,9 +519,20 @@ class Emitter {
     }
     // FS/GS: the segment base (kept in the scratch area by the tier) is added before the canonical check (#GP)
     if (seg >= 0) c.get(L_EA).get(P_SCR).mem(Op.I64Load, 3, seg === 4 ? SCR_FSBASE : SCR_GSBASE).op(Op.I64Add).set(L_EA);
+    // The canonical check is made on the access's slow path (slowCanon): a non-canonical address is never in the
+    // TLB (the MMU's walk refuses it), so the inline probe misses, and the slow path's spill serves both.
+    void k;
+    this.pendingCanon = m.ss && seg < 0 ? 12 : 13;
+  }
+  /** #SS/#GP of the memory operand computed last by ea() when its address is not canonical; emitted on the slow
+   * path of the access that follows it (after its spill). */
+  private pendingCanon = 0;
+  private slowCanon(): void {
+    const v = this.pendingCanon, c = this.c;
+    this.pendingCanon = 0;
+    if (v === 0) return;
     c.get(L_EA).i64(16, 0).op(Op.I64Shl).i64(16, 0).op(Op.I64ShrS).get(L_EA).op(Op.I64Ne).open(Op.If);
-    this.spill(k);
-    c.i32(m.ss && seg < 0 ? 12 : 13).call(F_FAULT).op(Op.Unreachable);
+    c.i32(v).call(F_FAULT).op(Op.Unreachable);
     c.op(Op.End);
   }
 
@@ -586,6 +597,7 @@ class Emitter {
     this.loadAddr(size);
     c.op(Op.Else);
     this.spill(k);
+    this.slowCanon();
     this.slowRead(size);
     c.op(Op.End);
   }
@@ -597,6 +609,7 @@ class Emitter {
     this.storeAddr(size, l);
     c.op(Op.Else);
     this.spill(k);
+    this.slowCanon();
     this.slowWrite(size, l, I, k);
     c.op(Op.End);
   }
@@ -609,6 +622,7 @@ class Emitter {
     this.loadAddr(size);
     c.op(Op.Else);
     this.spill(k);
+    this.slowCanon();
     c.i32(size).get(L_LO).get(L_HI).call(F_PW);
     this.slowRead(size);
     c.op(Op.End);
