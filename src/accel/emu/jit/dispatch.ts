@@ -111,7 +111,7 @@ export function runJit(c: Interp, budget: number): number {
           if (blk.slot !== 0) {
             // a wasm block may go on to the next wasm blocks inside wasm (wasm_tier.ts chaining)
             const w = jit.wasm!, ifOn = (cpu.eflagsRest & IF) !== 0;
-            const ctx = tag >= 0 ? (cpu.cpl * 64 + tag) * 2 : NO_CTX;
+            const ctx = tag >= 0 ? cpu.cpl * 2 : NO_CTX; // each vCPU has its own lookup table: no core in it
             if (tag >= 0) w.remember(c, cpu.ripLo, cpu.ripHi, ctx, blk.slot);
             w.ctx = ctx; w.budget = end - cpu.icount; w.polls = ifOn ? c.irqPoll * CHAIN_POLL : 0x40000000;
             cpu.icount += blk.fn!(c, HELPERS);

@@ -57,7 +57,7 @@ function lkpEntry(lo: number): number { return ((lo ^ (lo >>> 12)) & (LKP_ENTRIE
  * s[SCR_SLOT]; after it, unless a host function asked to leave (s[SCR_ATTN]), the budget is used up or the
  * interrupt poll is due (s[SCR_POLLS] dispatches), looks the RIP it left at up in the core's lookup table
  * (entries written by the JavaScript dispatcher when it ran that block there: rip lo, rip hi, generation,
- * slot | context << 20; valid for the run's context s[SCR_CTX] (CPL, core) while the generation is still
+ * slot | context << 20; valid for the run's context s[SCR_CTX] (CPL) while the generation is still
  * s[SCR_GEN] (cpu.tlbGen), or s[SCR_GGEN] (cpu.globalGen) for an entry whose context has bit 0 set: made for code
  * in a global page, whose translation CR3 writes keep) and runs that block next; anything else returns to the JavaScript dispatcher. s[SCR_SLOT] and s[SCR_TOTAL] say which block
  * runs and what the run retired before it, for a fault that unwinds out of the loop.
@@ -83,7 +83,7 @@ function chainRunCode(): Code {
   c.op(Op.I32Add).set(E);
   c.get(E).mem(Op.I32Load, 2, 0).get(LO).op(Op.I32Ne).br(Op.BrIf, 1);
   c.get(E).mem(Op.I32Load, 2, 4).get(S).mem(Op.I32Load, 2, SCR_RIP + 4).op(Op.I32Ne).br(Op.BrIf, 1);
-  // context (CPL, core) must match; the generation is globalGen for an entry made in a global page, else tlbGen
+  // context (CPL) must match; the generation is globalGen for an entry made in a global page, else tlbGen
   c.get(E).mem(Op.I32Load, 2, 12).tee(META).i32(20).op(Op.I32ShrU).i32(-2).op(Op.I32And);
   c.get(S).mem(Op.I32Load, 2, SCR_CTX).op(Op.I32Ne).br(Op.BrIf, 1);
   c.get(E).mem(Op.I32Load, 2, 8);
@@ -201,7 +201,7 @@ export class WasmTier {
    * block's instruction starts (the dispatcher restarts at them[c.bi]). */
   faultRipsLo: Int32Array | null = null;
   faultRipsHi: Int32Array | null = null;
-  /** For the next wrapper call (set by the dispatcher): context ((CPL * 64 + core tag) * 2; NO_CTX: no chaining),
+  /** For the next wrapper call (set by the dispatcher): context (CPL * 2; NO_CTX: no chaining),
    * instruction budget, dispatches before the interrupt poll; after it: dispatches left. */
   ctx = NO_CTX;
   budget = 0;

@@ -31,7 +31,7 @@ export const SCR_REGS = 0, SCR_RIP = 128, SCR_LF = 136, SCR_BI = 176, SCR_EXTRA 
 /** Chaining (wasm_tier.ts): the table slot of the block running (or to run first), instructions retired by the
  * blocks before it in this run, "leave" (set by host functions: code written, an in-block step that must leave),
  * cpu.tlbGen, dispatches left before the interrupt poll, the byte offset of the core's lookup table, blocks run;
- * cpu.globalGen and the run's context (CPL and core tag) further down. The lookup table (LKP_ENTRIES entries of
+ * cpu.globalGen and the run's context (CPL) further down. The lookup table (LKP_ENTRIES entries of
  * 16 bytes: rip lo, rip hi, generation, slot | context << 20) follows the scratch area. */
 export const SCR_SLOT = 192, SCR_TOTAL = 196, SCR_ATTN = 200, SCR_GEN = 204, SCR_POLLS = 208, SCR_LKP = 212, SCR_RUNS = 216;
 /** FS and GS bases (64-bit each), stored by the tier on entry and after every in-block interpreter step. */
@@ -499,7 +499,7 @@ class Emitter {
   }
 
   /** EA of m into L_EA, with the canonical check (#SS for rsp/rbp based, else #GP) unless `lea`. */
-  ea(I: Insn, k: number, lea: boolean): void {
+  ea(I: Insn, lea: boolean): void {
     const c = this.c, m = I.m!;
     const seg = lea ? -1 : I.seg;
     if (m.ripRel) {
@@ -521,7 +521,6 @@ class Emitter {
     if (seg >= 0) c.get(L_EA).get(P_SCR).mem(Op.I64Load, 3, seg === 4 ? SCR_FSBASE : SCR_GSBASE).op(Op.I64Add).set(L_EA);
     // The canonical check is made on the access's slow path (slowCanon): a non-canonical address is never in the
     // TLB (the MMU's walk refuses it), so the inline probe misses, and the slow path's spill serves both.
-    void k;
     this.pendingCanon = m.ss && seg < 0 ? 12 : 13;
   }
   /** #SS/#GP of the memory operand computed last by ea() when its address is not canonical; emitted on the slow
@@ -639,7 +638,7 @@ class Emitter {
   /** E operand (register or memory) of size os as i64 on the stack. */
   readE(I: Insn, os: number, k: number): void {
     if (I.rm >= 0) { if (os === 1) this.reg8(I.rm, I.rex); else this.reg(I.rm, os); return; }
-    this.ea(I, k, false);
+    this.ea(I, false);
     this.read(os, k);
   }
 
@@ -776,7 +775,7 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       const rmw = I.kind === K.Alu && I.op !== 7 && I.dstE && I.rm < 0;
       if (I.dstE) {
         if (I.rm >= 0) e.rd(I, I.rm, os);
-        else { e.ea(I, k, false); if (rmw) e.readRmw(os, k); else e.read(os, k); }
+        else { e.ea(I, false); if (rmw) e.readRmw(os, k); else e.read(os, k); }
         c.set(L_A);
         if (I.imm) c.i64(I.immLo, I.immHi); else e.rd(I, I.reg, os);
         c.set(L_B);
@@ -820,7 +819,7 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       if (I.dstE) {
         e.rd(I, I.reg, os); c.set(L_R);
         if (I.rm >= 0) e.wr(I, I.rm, os, L_R);
-        else { e.ea(I, k, false); e.write(os, L_R, I, k); }
+        else { e.ea(I, false); e.write(os, L_R, I, k); }
       } else {
         e.readE(I, os, k); c.set(L_R);
         e.wr(I, I.reg, os, L_R);
@@ -829,10 +828,10 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
     case K.MovImm:
       c.i64(I.immLo, I.immHi).set(L_R);
       if (I.rm >= 0) e.wr(I, I.rm, os, L_R);
-      else { e.ea(I, k, false); e.write(os, L_R, I, k); }
+      else { e.ea(I, false); e.write(os, L_R, I, k); }
       return;
     case K.Lea:
-      e.ea(I, k, true);
+      e.ea(I, true);
       e.setReg(I.reg, os, L_EA);
       return;
     case K.Movsxd:
@@ -876,7 +875,7 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       // flags of acc - dest; equal: dest = src, else acc = dest (a memory dest is written back either way, as the
       // interpreter does: probed for write first)
       if (I.rm >= 0) e.rd(I, I.rm, os);
-      else { e.ea(I, k, false); e.readRmw(os, k); }
+      else { e.ea(I, false); e.readRmw(os, k); }
       c.set(L_B);
       e.reg(0, os); c.set(L_A);
       c.get(L_A).get(L_B).op(Op.I64Sub);
@@ -908,7 +907,7 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       return;
     case K.Not: case K.Neg: {
       const rmw = I.rm < 0;
-      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.rd(I, I.rm, os);
+      if (rmw) { e.ea(I, false); e.readRmw(os, k); } else e.rd(I, I.rm, os);
       c.set(L_A);
       if (I.kind === K.Not) {
         c.get(L_A).i64(-1, -1).op(Op.I64Xor);
@@ -931,7 +930,7 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       e.cf(k);
       c.set(L_CF);
       const rmw = I.rm < 0;
-      if (rmw) { e.ea(I, k, false); e.readRmw(os, k); } else e.rd(I, I.rm, os);
+      if (rmw) { e.ea(I, false); e.readRmw(os, k); } else e.rd(I, I.rm, os);
       c.set(L_A);
       c.get(L_A).i64(1, 0).op(I.op === 1 ? Op.I64Sub : Op.I64Add);
       if (os === 4) c.i64(-1, 0).op(Op.I64And);
@@ -956,7 +955,7 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
       e.cond(I.cc, k);
       c.op(Op.I64ExtendI32U).set(L_R);
       if (I.rm >= 0) e.wr(I, I.rm, 1, L_R);
-      else { e.ea(I, k, false); e.write(1, L_R, I, k); }
+      else { e.ea(I, false); e.write(1, L_R, I, k); }
       return;
     default: throw new Error("wasm translate: unexpected kind");
   }
