@@ -213,6 +213,8 @@ export interface EmuSystem {
   /** RAM offset of the 4 KiB page holding linear address (lo, hi) for instruction fetch at the current CPL, or
    * -1 if it is not plain RAM (MMIO, ...). Throws FAULT (#PF) like fetch8 when not executable. */
   fetchPage?(lo: number, hi: number): number;
+  /** fetchPage without side effects on the CPU state: -1 instead of a fault. */
+  fetchProbe?(lo: number, hi: number): number;
   /** RAM offset of the 4 KiB page holding linear address (lo, hi) for a data access at the current CPL (sets
    * accessed/dirty bits), or -1 if not plain RAM. Throws FAULT (#PF) like readLin8/writeLin8. Used by the core
    * for rep movs/stos fast paths. */

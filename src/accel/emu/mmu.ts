@@ -294,6 +294,16 @@ export class Mmu {
     return this.isRam(p) ? p - (lo & 0xfff) : -1;
   }
 
+  /** EmuSystem.fetchProbe: fetchPage without faulting (-1 when (lo, hi) is not executable RAM at the current CPL).
+   * Fills the TLB on success, as a fetch would (the JIT asks for the page after a block's last one). */
+  fetchProbe(lo: number, hi: number): number {
+    const t = this.tlb;
+    const i = ((((lo >>> 12) ^ hi) & TLB_MASK) << 2) + this.xBase;
+    if (t[i] === (lo & -4096) && t[i + 1] === hi) return t[i + 2];
+    const p = this.probe(lo & -4096, hi, Access.Exec, this.user);
+    return p >= 0 && this.isRam(p) ? p : -1;
+  }
+
   /** Whether the instruction-fetch translation of (lo, hi) at the current CPL is in the TLB as a global entry
    * (it then survives CR3 writes: cpu.globalGen, not tlbGen, says when it may change). */
   fetchGlobal(lo: number, hi: number): boolean {

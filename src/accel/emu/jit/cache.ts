@@ -18,6 +18,10 @@
 //   (core, tlbGen, CPL) they were made under and while the successor is not dead.
 // - No flush is needed on CR3 or mode changes: the dispatcher looks blocks up through the current translation
 //   of RIP and only runs them in 64-bit mode; code bytes are covered by the write tracking.
+// - A wasm region may end with an instruction that crosses the page end (the region's only bytes on the next
+//   page): the block remembers the next linear page's RAM (phys2) and is on both pages' lists, with the bytes it
+//   read from each; the dispatcher runs it only while that page still translates to phys2 and drops it when the
+//   translation changed.
 
 import type { EmuSystem } from "../cpu_state.ts";
 import { alu, incDec, probeWrite } from "../exec/alu.ts";
@@ -55,6 +59,11 @@ const REGION_HOT = envCount("TSXEN_EMU_JIT_WASM_REGION_HOT", 0, 0);
 const CHAIN = ((): boolean => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
   return g.process?.env?.TSXEN_EMU_JIT_CHAIN !== "0";
+})();
+/** TSXEN_EMU_JIT_WASM_CROSS=0: wasm regions end before an instruction that crosses a page end (measurements). */
+const CROSS = ((): boolean => {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  return g.process?.env?.TSXEN_EMU_JIT_WASM_CROSS !== "0";
 })();
 /** A start address whose block was invalidated this often is rewritten all the time: not compiled any more. So
  * is a whole page after this many writes reported without an offset (the writer's range unknown: they drop every
@@ -107,6 +116,12 @@ export class Block {
   lNext = 0;
   /** A wasm block's slot in the tier's shared table (wasm_tier.ts chaining; 0: none). */
   slot = 0;
+  /** A block whose last instruction goes on into the next linear page: that page's RAM offset (else -1), its
+   * low RIP half (same high half) and the intervals of it the block was translated from. The dispatcher runs
+   * the block only while the page still translates to phys2. */
+  phys2 = -1;
+  lo2 = 0;
+  cover2: Int32Array | null = null;
   constructor(
     readonly phys: number, readonly ripLo: number, readonly ripHi: number,
     readonly fn: BlockFn | null, readonly ripsLo: Int32Array, readonly ripsHi: Int32Array, readonly native: number,
@@ -134,18 +149,22 @@ class CodePage {
   readonly blocks: Block[] = [];
   readonly filter = new Int32Array(4);
 
-  add(b: Block): void {
+  add(b: Block, cover: Int32Array): void {
     this.blocks.push(b);
-    this.addFilter(b.cover);
+    this.addFilter(cover);
+  }
+  /** The intervals of this page (number ppn) block b was translated from. */
+  static coverIn(b: Block, ppn: number): Int32Array {
+    return b.phys2 >= 0 && Math.floor(b.phys / 4096) !== ppn ? b.cover2! : b.cover;
   }
   private addFilter(cov: Int32Array): void {
     for (let i = 0; i < cov.length; i += 2) {
       for (let ch = cov[i]! >> 5, last = (cov[i + 1]! - 1) >> 5; ch <= last; ch++) this.filter[ch >> 5] |= 1 << (ch & 31);
     }
   }
-  rebuildFilter(): void {
+  rebuildFilter(ppn: number): void {
     this.filter.fill(0);
-    for (const b of this.blocks) this.addFilter(b.cover);
+    for (const b of this.blocks) this.addFilter(CodePage.coverIn(b, ppn));
   }
   /** Whether some block may cover a byte of [off, off + len) (false: certainly none). */
   mayCover(off: number, len: number): boolean {
@@ -325,7 +344,7 @@ export class JitCache {
   }
 
   /** Block for the instruction at physical address `phys` / linear RIP (lo, hi): undefined when none (yet). */
-  lookup(phys: number, lo: number, hi: number): Block | undefined {
+  lookup(phys: number, lo: number, hi: number, sys?: EmuSystem): Block | undefined {
     const h = hashPhys(phys);
     const b = this.table[h];
     this.stats.lookups++;
@@ -333,24 +352,32 @@ export class JitCache {
     if (this.hot[h] < this.hotThreshold) {
       // A block the wasm tier takes (it loops) is worth compiling much earlier than a JavaScript one.
       const n = ++this.hot[h];
-      if (this.wasm !== null && (n === this.wasmHot || n === this.regionHot)) return this.compile(phys, lo, hi, h, true, n === this.regionHot);
+      if (this.wasm !== null && (n === this.wasmHot || n === this.regionHot)) return this.compile(phys, lo, hi, h, true, n === this.regionHot, sys);
       return undefined;
     }
     this.hot[h] = 0;
-    return this.compile(phys, lo, hi, h, false);
+    return this.compile(phys, lo, hi, h, false, false, sys);
   }
 
   /** wasmOnly: compile only if the wasm tier takes the block (else leave it for later); anyRegion: the wasm tier
    * takes regions that do not loop too. */
-  private compile(phys: number, lo: number, hi: number, h: number, wasmOnly: boolean, anyRegion = false): Block | undefined {
+  private compile(phys: number, lo: number, hi: number, h: number, wasmOnly: boolean, anyRegion = false, sys?: EmuSystem): Block | undefined {
     const ppn = Math.floor(phys / 4096);
+    // The next linear page, for a wasm region whose last instruction crosses the page end (the fetch translation
+    // at the current CPL, without faulting; not when both linear pages share one physical page).
+    const lo2 = ((lo & ~0xfff) + 4096) | 0;
+    let phys2 = -1;
+    if (CROSS && this.wasm !== null && sys?.fetchProbe !== undefined && lo2 !== 0) {
+      phys2 = sys.fetchProbe(lo2, hi);
+      if (Math.floor(phys2 / 4096) === ppn) phys2 = -1;
+    }
     const now = this.stats.lookups;
     if (this.blockInval.rewritten(phys, now) || this.wholePageInval.rewritten(ppn, now)) return undefined;
     let blk: Block;
     let t = null;
     const t0 = performance.now();
     // Blocks that loop within the wasm tier's subset become WebAssembly, the rest JavaScript.
-    const w = this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi, anyRegion) : null;
+    const w = this.wasm !== null ? this.wasm.compile(this.ram, phys, lo, hi, anyRegion, phys2) : null;
     if (w === null && wasmOnly) return undefined;
     if (w === null) {
       try {
@@ -368,6 +395,7 @@ export class JitCache {
       if (this.stats.codeBytes + w.bytes > MAX_CODE_BYTES) this.flush();
       blk = new Block(phys, lo, hi, w.fn, w.ripsLo, w.ripsHi, w.insns, w.bytes, "", cover);
       blk.slot = w.slot;
+      if (w.cross > 0) { blk.phys2 = phys2; blk.lo2 = lo2; blk.cover2 = Int32Array.of(0, w.cross); }
       this.stats.blocksCompiled++;
       this.stats.wasmBlocks++;
       this.stats.codeBytes += w.bytes;
@@ -397,14 +425,36 @@ export class JitCache {
     this.stats.liveBlocks++;
     this.stats.memoryBytes = this.memoryBytes();
     if (blk.fn === null) return blk; // not tracked: a stale "not translatable" marker only costs speed
+    this.track(ppn, blk, blk.cover);
+    if (blk.phys2 >= 0) this.track(Math.floor(blk.phys2 / 4096), blk, blk.cover2!);
+    return blk;
+  }
+
+  /** Puts block b on the list of page ppn (translated from `cover` there) and marks the page. */
+  private track(ppn: number, b: Block, cover: Int32Array): void {
     let pg = this.pages.get(ppn);
     if (pg === undefined) {
       pg = new CodePage();
       this.pages.set(ppn, pg);
       for (const s of this.tracked) this.markIn(s, ppn);
     }
-    pg.add(blk);
-    return blk;
+    pg.add(b, cover);
+  }
+
+  /** Takes block b off the list of page ppn (unmarking the page when that was its last block). */
+  private untrack(ppn: number, b: Block): void {
+    const pg = this.pages.get(ppn);
+    if (pg === undefined) return;
+    const i = pg.blocks.indexOf(b);
+    if (i >= 0) pg.blocks.splice(i, 1);
+    if (pg.blocks.length === 0) this.unmarkPage(ppn);
+    else pg.rebuildFilter(ppn);
+  }
+
+  /** Block b goes on into a next page that the current translation maps elsewhere: drops it, so that the start
+   * is compiled again for the mapping in use (a lookup finds one block per start). */
+  remapped(b: Block): void {
+    if (this.table[hashPhys(b.phys)] === b) this.evict(b);
   }
 
   /** Takes a block out of the table (the caller fixes its page list). */
@@ -422,13 +472,8 @@ export class JitCache {
 
   private evict(b: Block): void {
     this.drop(b);
-    const ppn = Math.floor(b.phys / 4096);
-    const pg = this.pages.get(ppn);
-    if (pg === undefined) return;
-    const i = pg.blocks.indexOf(b);
-    if (i >= 0) pg.blocks.splice(i, 1);
-    if (pg.blocks.length === 0) this.unmarkPage(ppn);
-    else pg.rebuildFilter();
+    this.untrack(Math.floor(b.phys / 4096), b);
+    if (b.phys2 >= 0) this.untrack(Math.floor(b.phys2 / 4096), b);
   }
 
   private unmarkPage(ppn: number): void {
@@ -452,11 +497,14 @@ export class JitCache {
     }
     const list = pg.blocks;
     let j = 0, dropped = 0;
+    /** Blocks dropped here that are on a second page's list too. */
+    let across: Block[] | null = null;
     for (let i = 0; i < list.length; i++) {
       const b = list[i]!;
-      if (covers(b.cover, off, len)) {
+      if (covers(CodePage.coverIn(b, ppn), off, len)) {
         this.drop(b);
         dropped++;
+        if (b.phys2 >= 0) (across ??= []).push(b);
         this.blockInval.note(b.phys, this.stats.lookups);
       } else list[j++] = b;
     }
@@ -468,7 +516,13 @@ export class JitCache {
     this.pageInval.set(ppn, (this.pageInval.get(ppn) ?? 0) + 1);
     if (offset === undefined) this.wholePageInval.note(ppn, this.stats.lookups);
     if (j === 0) { this.unmarkPage(ppn); this.stats.pagesEmptied++; }
-    else pg.rebuildFilter();
+    else pg.rebuildFilter(ppn);
+    if (across !== null) {
+      for (const b of across) {
+        const p1 = Math.floor(b.phys / 4096), p2 = Math.floor(b.phys2 / 4096);
+        this.untrack(p1 === ppn ? p2 : p1, b);
+      }
+    }
   }
 
   /** A write anywhere in physical page ppn: drops all its blocks. */

@@ -9,7 +9,9 @@
 //    tlbGen and retires every link made before), and
 //  - the successor is not dead (invalidated by a write into its bytes, evicted or flushed).
 // A chained dispatch skips the fetch-page check, the table lookup and hot counting; the interrupt poll, TF,
-// mode, halted/stop and budget checks run for every dispatch as before.
+// mode, halted/stop and budget checks run for every dispatch as before. A block whose last instruction crosses
+// into the next page (wasm regions) runs after a lookup only if that page still translates to the RAM it was
+// translated from; links to it were made after that check under the same tlbGen.
 //
 // Wasm blocks (slot != 0) are entered through the wasm tier's chaining run (wasm_tier.ts): the dispatcher records
 // the RIP -> block mapping it just resolved in the vCPU's lookup table, passes the budget and interrupt-poll
@@ -94,9 +96,11 @@ export function runJit(c: Interp, budget: number): number {
             }
             const base = c.fBase;
             if (base >= 0) {
-              blk = jit.lookup(base + (lo & 0xfff), lo, hi);
+              blk = jit.lookup(base + (lo & 0xfff), lo, hi, sys);
               if (blk !== undefined) {
                 if (blk.fn === null) { blk.execs++; blk = undefined; }
+                // a block that goes on into the next page runs only while that page maps to the same RAM
+                else if (blk.phys2 >= 0 && sys.fetchProbe!(blk.lo2, hi) !== blk.phys2) { jit.remapped(blk); blk = undefined; }
                 // The lookup went through the current translation of (lo, hi): link the previous block to it.
                 else if (prev !== null && !prev.dead) prev.link(lo, hi, key, blk);
               }
@@ -112,7 +116,7 @@ export function runJit(c: Interp, budget: number): number {
             // a wasm block may go on to the next wasm blocks inside wasm (wasm_tier.ts chaining)
             const w = jit.wasm!, ifOn = (cpu.eflagsRest & IF) !== 0;
             const ctx = tag >= 0 ? cpu.cpl * 2 : NO_CTX; // each vCPU has its own lookup table: no core in it
-            if (tag >= 0) w.remember(c, cpu.ripLo, cpu.ripHi, ctx, blk.slot);
+            if (tag >= 0) w.remember(c, cpu.ripLo, cpu.ripHi, ctx, blk.slot, blk.phys2 >= 0 ? blk.lo2 : 0);
             w.ctx = ctx; w.budget = end - cpu.icount; w.polls = ifOn ? c.irqPoll * CHAIN_POLL : 0x40000000;
             cpu.icount += blk.fn!(c, HELPERS);
             if (ifOn) c.irqPoll = w.polls > CHAIN_POLL ? (w.polls / CHAIN_POLL) | 0 : 1;
@@ -128,7 +132,7 @@ export function runJit(c: Interp, budget: number): number {
           c.step();
           cpu.icount++;
           // (a step onto the next page is looked up: a block can start there, e.g. after an instruction that
-          // crosses the page end, which no block holds)
+          // crosses the page end, which no JavaScript block holds)
           seq = skipSeq && cpu.ripHi === hi0 && ((cpu.ripLo - lo0) >>> 0) <= 15 && ((cpu.ripLo ^ lo0) & -4096) === 0;
           if (tf !== 0) { c.singleStepTrap(); seq = false; }
           // Straight-line burst: while the code goes on sequentially (RIPs that would not be looked up anyway),

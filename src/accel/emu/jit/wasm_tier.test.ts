@@ -70,7 +70,7 @@ function insn(): string {
 
 interface Result { regs: number[]; flags: number; data: number[]; icount: number; events: string[]; wasm: number }
 /** The JIT statistics of the last run() with the JIT. */
-let lastStats: { blockRuns: number; chainedRuns: number; lookups: number } = { blockRuns: 0, chainedRuns: 0, lookups: 0 };
+let lastStats: { blockRuns: number; chainedRuns: number; lookups: number; interpSteps: number } = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0 };
 
 /** regsInPlace: the core's registers live in its scratch area, as the emu backend builds it (wasm code uses them in
  * place); else they are arrays of their own and the wrapper copies them. */
@@ -456,3 +456,62 @@ for (const [base, what, vector] of [["rbx", "#GP", 13], ["rbp", "#SS", 12]] as c
     }
   });
 }
+
+test("an instruction across a page end ends a wasm block: it reads the next linear page's RAM, and writes to those bytes or a new mapping of that page are seen", { skip: !hasAssembler() }, () => {
+  // linear 0x400000-0x5fffff in 4 KiB pages; linear 0x401000 first maps to RAM 0x480000, then (phase 2) to RAM
+  // 0x401000, which holds the same code with other bytes of the crossing add's immediate. Phase 1 bumps an
+  // immediate byte on the next page (RAM 0x480000) from the code before the loop.
+  const img = asm(`
+    xor edi, edi
+    xor eax, eax
+    mov ecx, 20
+    jmp 4f
+  1:
+    inc edi
+    cmp edi, 3
+    je 3f
+    cmp edi, 2
+    je 2f
+    inc byte ptr [0x401000]
+    jmp 5f
+  2:
+    mov qword ptr [0x15008], 0x401003
+    invlpg [0x401000]
+  5:
+    mov ecx, 20
+    jmp 4f
+  3:
+    hlt
+  .org 0xe0, 0x90
+  4:
+    add ebx, eax
+    imul ebx, ebx, 3
+  .org 0xfd, 0x90
+    add eax, 0x12345678
+    dec ecx
+    jnz 4b
+    jmp 1b`);
+  assert.equal(img.length > 0x102 && img[0xfd], 0x05, "the add starts 3 bytes before the page end");
+  const setup = (m: Machine): void => {
+    const dv = new DataView(m.ram.bytes.buffer, m.ram.bytes.byteOffset);
+    dv.setBigUint64(0x12000 + 2 * 8, 0x15000n | 7n, true);
+    for (let i = 0; i < 512; i++) dv.setBigUint64(0x15000 + i * 8, BigInt(0x400000 + i * 4096) | 3n, true);
+    dv.setBigUint64(0x15000 + 8, 0x480000n | 3n, true);
+    m.ram.bytes.set(img.subarray(0, 0x100), 0x400f00);
+    m.ram.bytes.set(img.subarray(0x100), 0x480000);
+    m.ram.bytes.set(img.subarray(0x100), 0x401000);
+    m.ram.bytes[0x401000] = 0x99; m.ram.bytes[0x401001] = 0x01;
+    m.cpu.ripLo = 0x400f00;
+  };
+  const a = run(new Uint8Array(0), false, setup, 10_000);
+  const b = run(new Uint8Array(0), true, setup, 10_000);
+  const steps = lastStats.interpSteps;
+  const eax = (0x12345678 + 0x12355678 + 0x01995678) * 20;
+  assert.equal(a.regs[0], eax | 0, "the interpreter added each phase's immediate 20 times");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  if (CHAIN) {
+    // without the next page's translation, the cache cannot take the crossing add into a block
+    run(new Uint8Array(0), true, (m) => { setup(m); (m.sys as unknown as Record<string, unknown>).fetchProbe = undefined; }, 10_000);
+    assert.ok(steps + 50 <= lastStats.interpSteps, `the crossing add ran inside blocks (${steps} interpreted steps, ${lastStats.interpSteps} without)`);
+  }
+});

@@ -166,6 +166,8 @@ export interface WasmBlock {
   bytes: number;
   /** Slot of the function in the shared table (chaining; 0: none). */
   slot: number;
+  /** Bytes of the next linear page the block's last instruction reads (translateWasm's phys2; 0: none). */
+  cross: number;
 }
 
 /** The tier for one domain memory. */
@@ -267,12 +269,13 @@ export class WasmTier {
   }
 
   /** Compiles the region entered at ram[phys] for RIP (lo, hi); null when it is not one the tier translates (it
-   * must loop unless `any`). */
-  compile(ram: Uint8Array, phys: number, lo: number, hi: number, any = false): WasmBlock | null {
+   * must loop unless `any`). phys2: RAM offset of the next linear page (-1: unknown), for an instruction that
+   * crosses the page end. */
+  compile(ram: Uint8Array, phys: number, lo: number, hi: number, any = false, phys2 = -1): WasmBlock | null {
     let t;
     try {
       const t0 = performance.now();
-      t = translateWasm(ram, phys, lo, hi, this.pages, any);
+      t = translateWasm(ram, phys, lo, hi, this.pages, any, phys2);
       const t1 = performance.now();
       this.stats.translateMs += t1 - t0;
       if (t === null) return null;
@@ -283,7 +286,7 @@ export class WasmTier {
       const f = inst.exports.f as (r: number, w: number, s: number) => number;
       this.stats.compiled++;
       const slot = this.runChain !== null ? this.takeSlot(f) : 0;
-      const blk: WasmBlock = { fn: this.wrap(f, t.used, t.written, slot), ripsLo: t.ripsLo, ripsHi: t.ripsHi, lens: t.lens, insns: t.insns, bytes: t.bytes.length, slot };
+      const blk: WasmBlock = { fn: this.wrap(f, t.used, t.written, slot), ripsLo: t.ripsLo, ripsHi: t.ripsHi, lens: t.lens, insns: t.insns, bytes: t.bytes.length, slot, cross: t.cross };
       if (slot !== 0) this.slotRips[slot] = blk;
       return blk;
     } catch (e) {
@@ -319,11 +322,13 @@ export class WasmTier {
   }
 
   /** The dispatcher found the wasm block in `slot` for RIP (lo, hi) through the current translation on core c,
-   * in context `ctx` (this.ctx): chaining runs of c may go there too while that translation holds. */
-  remember(c: Core, lo: number, hi: number, ctx: number, slot: number): void {
+   * in context `ctx` (this.ctx): chaining runs of c may go there too while that translation holds (and that of
+   * the next page (lo2, hi) when the block's last instruction crosses into it; lo2 0: it does not). */
+  remember(c: Core, lo: number, hi: number, ctx: number, slot: number, lo2 = 0): void {
     if (this.lastCore !== c) this.locate(c);
     const e = (this.lastScr + SCR_BYTES + lkpEntry(lo)) >> 2, m = this.m32;
-    const global = (c.sys as { fetchGlobal?(lo: number, hi: number): boolean }).fetchGlobal?.(lo, hi) === true;
+    const sys = c.sys as { fetchGlobal?(lo: number, hi: number): boolean };
+    const global = sys.fetchGlobal?.(lo, hi) === true && (lo2 === 0 || sys.fetchGlobal(lo2, hi));
     m[e] = lo; m[e + 1] = hi; m[e + 2] = global ? c.cpu.globalGen : c.cpu.tlbGen;
     m[e + 3] = slot | ((ctx + (global ? 1 : 0)) << 20);
   }

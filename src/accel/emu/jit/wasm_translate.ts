@@ -355,6 +355,8 @@ export interface WasmTranslation {
   insns: number;
   /** Some instructions run through the interpreter (in-block steps). */
   steps: boolean;
+  /** Bytes of the next linear page (phys2) the last instruction of the page goes on into (0: none). */
+  cross: number;
 }
 
 /** Static knowledge of the flag producer at a point: op kind and size, or null (unknown: read the record). */
@@ -1087,7 +1089,8 @@ const FALL_EXIT = -2;
 /** Decodes the region at ram[phys..]: with `follow`, the instructions reachable from the entry through jcc/jmp
  * targets and fall-throughs on the same page (list order: depth-first sequences), else the straight run from the
  * entry to the first jmp/ret/call; with each one's successor (an index, or FALL_NONE / FALL_EXIT). */
-function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, follow: boolean): { insns: Insn[]; fall: number[]; steps: number } {
+function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, follow: boolean, phys2: number):
+    { insns: Insn[]; fall: number[]; steps: number; cross: number } {
   const base = phys - (phys & 0xfff);
   const lim = Math.min(base + 4096, ram.length);
   const pageLo = ripLo & ~0xfff;
@@ -1095,8 +1098,10 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
   /** Index of the instruction at each decoded page offset. */
   const at = new Map<number, number>();
   const work = [ripLo & 0xfff];
-  let steps = 0;
+  let steps = 0, cross = 0;
   const inPage = (I: Insn): boolean => I.thi === ripHi && (I.tlo & ~0xfff) === pageLo;
+  /** The next linear page's RAM (phys2, when known) starts at page offset 4096 of the same RIP high half. */
+  const nextOk = phys2 >= 0 && (pageLo >>> 0) !== 0xfffff000 && phys2 + 15 <= ram.length;
   while (work.length > 0) {
     let off = work.pop()!;
     let prev = -1;
@@ -1108,6 +1113,17 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
       let I: Insn, np: number;
       try { [I, np] = decode(ram, p, lim, lo, ripHi); } catch (e) {
         if (e !== NO) throw e;
+        const across = nextOk && off > 4096 - 15 ? decodeAcross(ram, p, lim, phys2, lo, ripHi) : null;
+        if (across !== null) {
+          // the instruction goes on into the next page: the region ends after it (the cache tracks both pages)
+          I = across[0];
+          cross = across[1];
+          insns.push(I); fall.push(FALL_EXIT); at.set(off, insns.length - 1);
+          if (prev >= 0) fall[prev] = insns.length - 1;
+          if (I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call) fall[insns.length - 1] = FALL_NONE;
+          if (follow && (I.kind === K.Jmp || I.kind === K.Jcc) && inPage(I)) work.push(I.tlo & 0xfff);
+          break;
+        }
         // not translated: the interpreter runs it inside the block, unless it transfers control or changes what
         // the block relies on (translate_len.ts refuses those: the region leaves before it)
         const len = STEPS ? insnLength(ram, p, lim) : 0;
@@ -1134,7 +1150,24 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
       off = np - base;
     }
   }
-  return { insns, fall, steps };
+  return { insns, fall, steps, cross };
+}
+
+/** Decodes the subset instruction at ram[p..lim) (the end of a page) that goes on at ram[phys2] (the next linear
+ * page's RAM): [instruction, bytes of the next page it uses], or null when it is not in the subset or ends on
+ * the first page after all (ram[lim] is the next physical page, not the next linear one: decode() stops there). */
+function decodeAcross(ram: Uint8Array, p: number, lim: number, phys2: number, lo: number, hi: number): [Insn, number] | null {
+  const head = lim - p;
+  const buf = new Uint8Array(head + 15);
+  buf.set(ram.subarray(p, lim));
+  buf.set(ram.subarray(phys2, phys2 + 15), head);
+  try {
+    const [I, np] = decode(buf, 0, buf.length, lo, hi);
+    return np > head ? [I, np - head] : null;
+  } catch (e) {
+    if (e !== NO) throw e;
+    return null;
+  }
 }
 
 /** Translates the region at ram[phys..] (RIP (ripLo, ripHi)) into one function; null when it does not loop
@@ -1147,8 +1180,8 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
  * Instruction counting: extra += k + 1 - t on a transfer from k to t, so that (extra + index) is always the count
  * of instructions retired; backward transfers leave once extra reaches LOOP_MAX (interrupts are polled between
  * dispatches). */
-export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, pages: number, any = false): WasmTranslation | null {
-  const { insns, fall, steps } = decodeRegion(ram, phys, ripLo, ripHi, any || REGIONS);
+export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, pages: number, any = false, phys2 = -1): WasmTranslation | null {
+  const { insns, fall, steps, cross } = decodeRegion(ram, phys, ripLo, ripHi, any || REGIONS, phys2);
   const n = insns.length;
   if (n === 0 || insns[0]!.kind === K.Step || steps * 2 > n) return null;
   const at = new Map<number, number>();
@@ -1243,6 +1276,6 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   const bytes = moduleBytes(pages, IMPORTS, [T.I32, T.I32, T.I32], [T.I32], LOCALS, c);
   return {
     bytes, ripsLo: Int32Array.from(insns.map((x) => x.lo)), ripsHi: Int32Array.from(insns.map((x) => x.hi)), lens,
-    used, written, insns: n, steps: steps > 0,
+    used, written, insns: n, steps: steps > 0, cross,
   };
 }
