@@ -70,7 +70,7 @@ function insn(): string {
 
 interface Result { regs: number[]; flags: number; data: number[]; icount: number; events: string[]; wasm: number }
 /** The JIT statistics of the last run() with the JIT. */
-let lastStats: { blockRuns: number; chainedRuns: number; lookups: number; interpSteps: number } = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0 };
+let lastStats = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0, blocksCompiled: 0, wasmBlocks: 0 };
 
 /** regsInPlace: the core's registers live in its scratch area, as the emu backend builds it (wasm code uses them in
  * place); else they are arrays of their own and the wrapper copies them. */
@@ -188,6 +188,45 @@ test("a wasm block ends at call and ret with the interpreter's stack and RIP", {
   const b = run(code, true);
   assert.ok(b.wasm >= 1);
   assert.ok(a.regs[32] !== 0 && a.events.length === 0);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});
+
+test("indirect calls and jumps (register and memory) in wasm blocks, and #GP for a non-canonical target before the push", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+    jmp 3f
+    .org 0x20
+    mov r15d, 13
+    hlt
+    .org 0x40
+  3:
+    lea r12, [rip+5f]
+    mov qword ptr [rdi+8], r12
+    lea r13, [rip+6f]
+    lea rdx, [rip+7f]
+    mov qword ptr [rdi+32], rdx
+    mov ecx, 30
+  1:
+    call r12
+    call qword ptr [rdi+8]
+    jmp r13
+  7:
+    dec ecx
+    jnz 1b
+    mov rax, 0x0000800000000000
+    mov qword ptr [rdi+24], rax
+    call qword ptr [rdi+24]
+    hlt
+  5:
+    add eax, 3
+    ret
+  6:
+    add ebx, eax
+    jmp qword ptr [rdi+32]`);
+  const setup = (m: Machine): void => { m.cpu.rlo[15] = 0; m.cpu.rhi[15] = 0; writeGate64(m.dv, 13, CODE + 0x20, 0); };
+  const a = run(code, false, setup, 10_000);
+  const b = run(code, true, setup, 10_000);
+  if (CHAIN) assert.equal(lastStats.wasmBlocks, lastStats.blocksCompiled, "every block is wasm");
+  assert.equal(a.regs[15], 13, "the interpreter raised #GP");
   assert.deepEqual({ ...b, wasm: 0 }, a);
 });
 

@@ -97,7 +97,12 @@ const LOCALS: T[] = [
 // Lazy-flag op kinds (flags.ts).
 const LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
-const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg }
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg, CallInd, JmpInd }
+
+/** Instructions after which the region does not fall through (they transfer control themselves). */
+function transfers(I: Insn): boolean {
+  return I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call || I.kind === K.CallInd || I.kind === K.JmpInd;
+}
 
 interface Mem { base: number; idx: number; scale: number; disp: number; ripRel: boolean; ss: boolean }
 
@@ -316,7 +321,12 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
       if (I.op === 3) { I.kind = K.Neg; return dfinish(); }
       throw NO;
     }
-    case 0xff: dmodrm(); if (I.op > 1) throw NO; I.kind = K.IncDec; return dfinish();
+    case 0xff:
+      dmodrm();
+      if (I.op === 2 || I.op === 4) { I.kind = I.op === 2 ? K.CallInd : K.JmpInd; I.os = 8; return dfinish(); } // near, r/m64
+      if (I.op > 1) throw NO;
+      I.kind = K.IncDec;
+      return dfinish();
     case 0x0f: {
       const b1 = du8();
       if (b1 >= 0x80 && b1 <= 0x8f) {
@@ -1071,7 +1081,7 @@ function regsOf(I: Insn): [number, number] {
     case K.Cmov: rd |= 1 << I.reg; wr |= 1 << I.reg; break;
     case K.Setcc: if (I.rm >= 0) wr |= 1 << I.rm; break;
     case K.Pop: wr |= (1 << I.rm) | (1 << 4); break;
-    case K.Ret: case K.Call: wr |= 1 << 4; break;
+    case K.Ret: case K.Call: case K.CallInd: wr |= 1 << 4; break;
     case K.Leave: rd |= 1 << 5; wr |= (1 << 4) | (1 << 5); break;
     case K.Cmpxchg: rd |= (1 << 0) | (1 << I.reg); wr |= 1 << 0; if (I.rm >= 0) wr |= 1 << I.rm; break;
   }
@@ -1120,7 +1130,7 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
           cross = across[1];
           insns.push(I); fall.push(FALL_EXIT); at.set(off, insns.length - 1);
           if (prev >= 0) fall[prev] = insns.length - 1;
-          if (I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call) fall[insns.length - 1] = FALL_NONE;
+          if (transfers(I)) fall[insns.length - 1] = FALL_NONE;
           if (follow && (I.kind === K.Jmp || I.kind === K.Jcc) && inPage(I)) work.push(I.tlo & 0xfff);
           break;
         }
@@ -1140,7 +1150,7 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
       insns.push(I); fall.push(FALL_EXIT); at.set(off, k);
       if (prev >= 0) fall[prev] = k;
       prev = k;
-      if (I.kind === K.Jmp || I.kind === K.Ret || I.kind === K.Call) {
+      if (transfers(I)) {
         fall[k] = FALL_NONE;
         if (follow && I.kind === K.Jmp && inPage(I)) work.push(I.tlo & 0xfff);
         break;
@@ -1256,6 +1266,16 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
       c.i64(I.nlo, I.nhi).set(L_R);
       e.push(L_R, I, k);
       e.exit(I.tlo, I.thi, k + 1);
+    } else if (I.kind === K.CallInd || I.kind === K.JmpInd) {
+      // the target (register or memory); #GP(0) when it is not canonical, before a call pushes
+      e.readE(I, 8, k);
+      c.set(L_A);
+      c.get(L_A).i64(16, 0).op(Op.I64Shl).i64(16, 0).op(Op.I64ShrS).get(L_A).op(Op.I64Ne).open(Op.If);
+      e.spill(k);
+      c.i32(13).call(F_FAULT).op(Op.Unreachable);
+      c.op(Op.End);
+      if (I.kind === K.CallInd) { c.i64(I.nlo, I.nhi).set(L_R); e.push(L_R, I, k); }
+      e.exitDyn(L_A, k + 1);
     } else if (I.kind === K.Jcc || I.kind === K.Jmp) {
       const t = target(I);
       if (I.kind === K.Jcc) { e.cond(I.cc, k); c.open(Op.If); }
