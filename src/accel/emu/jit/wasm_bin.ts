@@ -82,6 +82,10 @@ export class Code {
   call(f: number): this { this.i32(f); this.b.push(Op.CallIndirect); uleb(this.b, f); this.b.push(0); return this; }
   /** call_indirect through table `table` with type index `type`, the element index on the stack. */
   callIndirect(type: number, table: number): this { this.b.push(Op.CallIndirect); uleb(this.b, type); uleb(this.b, table); return this; }
+  /** memory.copy (dst, src, n on the stack) within memory 0. */
+  memCopy(): this { this.b.push(0xfc, 0x0a, 0, 0); return this; }
+  /** memory.fill (dst, byte, n on the stack) in memory 0. */
+  memFill(): this { this.b.push(0xfc, 0x0b, 0); return this; }
   br(o: Op.Br | Op.BrIf, depth: number): this { this.b.push(o); uleb(this.b, depth); return this; }
   /** br_table: depths[i] for index i, `def` for any other. */
   brTable(depths: number[], def: number): this {

@@ -260,6 +260,133 @@ test("instructions outside the subset run through the interpreter inside a wasm 
   assert.ok(a.events.length > 0, "r12 left the map and the guest faulted");
 });
 
+test("rep movs and rep stos in wasm blocks: page chunks, overlap, DF, zero and huge counts, code pages, a fault midway", { skip: !hasAssembler() }, () => {
+  // A called function without loops (its spills store only the registers written before them), entered with a
+  // movsb that goes on from a data page into the code page, over the first jmp (the write TLB leaves code pages
+  // out: the rest is an interpreter step); DATA - 4096 ..
+  // DATA + 4096 is compared (filled with bytes that do not repeat); r15 sums RSI, RDI and RCX after each one; the last iteration's movsb runs into the unmapped 32 MiB (#PF, which ends the run) after 16 bytes
+  const S = DATA - 4096, D = DATA;
+  const code = asm(`
+    jmp 0f
+    .org 0x40
+  0:
+    mov r14d, 3
+  1:
+    mov rsi, ${S + 0x300}
+    mov rdi, ${CODE - 8}
+    mov ecx, 24
+    call 2f
+    dec r14
+    jmp 1b
+  2:
+    rep movsb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov rsi, ${S + 0x10}
+    mov rdi, ${D + 0x800}
+    mov ecx, 100
+    rep movsb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov rsi, ${S + 0xf00}
+    mov rdi, ${D + 0x108}
+    mov ecx, 40
+    rep movsq
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov rsi, ${D + 0x200}
+    mov rdi, ${D + 0x201}
+    mov ecx, 50
+    rep movsb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    xor ecx, ecx
+    rep movsd
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov eax, 0x5a
+    mov rdi, ${S + 0xff0}
+    mov ecx, 40
+    rep stosb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov rax, r14
+    shl rax, 40
+    add rax, 0x11223344
+    mov rdi, ${D + 0x300}
+    mov ecx, 20
+    rep stosq
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    xor eax, eax
+    mov rdi, ${D + 0x400}
+    mov ecx, 9
+    rep stosd
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov eax, 0x778899aa
+    mov ecx, 7
+    rep stosd
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    std
+    mov rsi, ${S + 0x100}
+    mov rdi, ${D + 0x637}
+    mov ecx, 30
+    rep movsb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    cld
+    mov rsi, ${S + 0x200}
+    mov rdi, ${S + 0xffc}
+    mov ecx, 4
+    rep movsq
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov rdi, 0x1000000
+    mov ecx, 70000
+    rep stosb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov rdi, ${CODE + 0xf00}
+    mov ecx, 16
+    rep stosb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    mov rsi, r14
+    shl rsi, 12
+    neg rsi
+    add rsi, 0x2000ff0
+    mov rdi, ${D + 0xa00}
+    mov ecx, 64
+    rep movsb
+    add r15, rsi
+    add r15, rdi
+    add r15, rcx
+    ret`);
+  const setup = (m: Machine): void => {
+    for (let i = 0; i < 8192; i++) m.ram.bytes[S + i] = Math.imul(i + 1, 0x9e3779b1) >>> 24;
+  };
+  const a = run(code, false, setup, 2_000_000);
+  const b = run(code, true, setup, 2_000_000);
+  assert.ok(a.events.length > 0 && a.regs[1] === 48, "the last movsb faulted after 16 bytes");
+  assert.ok(b.wasm >= 1, "the loop ran as wasm");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+});
+
 // ---- chaining: wasm blocks going on to wasm blocks inside wasm (wasm_tier.ts chainRunCode; non-looping blocks are
 // wasm only with it, TSXEN_EMU_JIT_WASM_CHAIN=0 runs these as JavaScript blocks) ----
 

@@ -17,7 +17,7 @@ import { probeWrite } from "../exec/alu.ts";
 import type { BlockFn, JitCore } from "./cache.ts";
 import {
   IMPORTS, LKP_ENTRIES, SCR_ATTN, SCR_BI, SCR_BYTES, SCR_CTX, SCR_EXTRA, SCR_GEN, SCR_GGEN, SCR_LF, SCR_LKP, SCR_POLLS, SCR_REGS, SCR_RIP,
-  SCR_FSBASE, SCR_RUNS, SCR_SLOT, SCR_TMP, SCR_TOTAL, translateWasm, CHAIN,
+  SCR_DF, SCR_FSBASE, SCR_RUNS, SCR_SLOT, SCR_TMP, SCR_TOTAL, translateWasm, CHAIN,
 } from "./wasm_translate.ts";
 import { Code, hostModuleBytes, Op, T } from "./wasm_bin.ts";
 
@@ -43,10 +43,12 @@ const PAGE = 65536;
 /** Bytes per vCPU after RAM: the TLB, then the scratch area, rounded up to a 4 KiB multiple. */
 export const VCPU_AREA_BYTES = Math.ceil((TLB_INTS * 4 + SCR_BYTES + LKP_ENTRIES * 16) / 4096) * 4096;
 
-/** The FS and GS bases into the scratch area at int32 index b (wasm code adds them for FS/GS overrides). */
-function storeSegBases(m: Int32Array, b: number, cpu: { segBaseLo: Int32Array; segBaseHi: Int32Array }): void {
+/** The FS and GS bases (wasm code adds them for FS/GS overrides) and EFLAGS.DF (rep movs/stos) into the scratch
+ * area at int32 index b. */
+function storeCpuState(m: Int32Array, b: number, cpu: { segBaseLo: Int32Array; segBaseHi: Int32Array; eflagsRest: number }): void {
   const f = b + (SCR_FSBASE >> 2);
   m[f] = cpu.segBaseLo[4]!; m[f + 1] = cpu.segBaseHi[4]!; m[f + 2] = cpu.segBaseLo[5]!; m[f + 3] = cpu.segBaseHi[5]!;
+  m[b + (SCR_DF >> 2)] = cpu.eflagsRest & 0x400;
 }
 
 /** Byte offset of the lookup-table entry for RIP low half `lo` from the table's start (the run loop computes the same). */
@@ -349,7 +351,7 @@ export class WasmTier {
     c.step();
     this.stepping = false;
     if ((cpu.eflagsRest & 0x200) !== if0) m[b + (SCR_ATTN >> 2)] = 1;
-    storeSegBases(m, b, cpu); // swapgs, wrmsr
+    storeCpuState(m, b, cpu); // swapgs, wrmsr, cld/std/popf
     if (copy) for (let i = 0; i < regs.length; i++) { const r = regs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
     this.storeRecord(c, b);
     const leave = cpu.ripLo !== nlo || cpu.ripHi !== nhi || c.smc || cpu.mode !== 5 || cpu.cpl !== this.cpl0 ||
@@ -406,7 +408,7 @@ export class WasmTier {
       const b = scrByte >> 2;
       if (copy) for (let i = 0; i < usedRegs.length; i++) { const r = usedRegs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
       tier.storeRecord(c, b);
-      storeSegBases(m, b, cpu);
+      storeCpuState(m, b, cpu);
       tier.cur = c; tier.scr = b; tier.usedRegs = usedRegs; tier.gen0 = cpu.tlbGen; tier.cpl0 = cpu.cpl;
       tier.stepping = false;
       const ic0 = cpu.icount;

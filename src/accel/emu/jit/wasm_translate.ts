@@ -37,6 +37,8 @@ export const SCR_SLOT = 192, SCR_TOTAL = 196, SCR_ATTN = 200, SCR_GEN = 204, SCR
 /** FS and GS bases (64-bit each), stored by the tier on entry and after every in-block interpreter step. */
 export const SCR_FSBASE = 224, SCR_GSBASE = 232;
 export const SCR_GGEN = 240, SCR_CTX = 244;
+/** EFLAGS.DF (nonzero: set), written by the tier on entry and after host steps (rep movs/stos run in wasm with DF 0). */
+export const SCR_DF = 248;
 export const SCR_BYTES = 256;
 export const LKP_ENTRIES = 4096;
 // Lazy-flag record in the scratch area, as int32 slots from SCR_LF: op, size, res lo/hi, s1 lo/hi, s2 lo/hi, aux, flags.
@@ -89,15 +91,16 @@ const L_RES = 23, L_S1 = 24, L_S2 = 25; // i64
 const L_EA = 26, L_A = 27, L_B = 28, L_R = 29; // i64
 const L_LO = 30, L_HI = 31, L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37, L_N = 38, L_PC = 39, L_RET = 40; // i32
 const L_RIPX = 41; // i64
+const L_REP = 42, L_SADDR = 43, L_CNT = 44; // i32 (rep movs/stos)
 const LOCALS: T[] = [
   ...new Array<T>(16).fill(T.I64), T.I32, T.I32, T.I32, T.I32, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64, T.I64,
-  T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I64,
+  T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I32, T.I64, T.I32, T.I32, T.I32,
 ];
 
 // Lazy-flag op kinds (flags.ts).
 const LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
-const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg, CallInd, JmpInd }
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg, CallInd, JmpInd, RepMovs, RepStos }
 
 /** Instructions after which the region does not fall through (they transfer control themselves). */
 function transfers(I: Insn): boolean {
@@ -127,6 +130,8 @@ interface Insn {
 }
 
 const NO = { no: true };
+/** Most elements a rep movs/stos runs in wasm (the interpreter's chunk: more restart it, interruptibly). */
+const REP_MAX = 65536;
 
 function ripAdd(lo: number, hi: number, n: number): [number, number] {
   const s = (lo >>> 0) + n;
@@ -192,10 +197,11 @@ function dbranch(d: number): [Insn, number] {
 /** Decodes one supported instruction at ram[p] (limit lim); throws NO for anything else. */
 function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number): [Insn, number] {
   D.ram = ram; D.p = p0; D.p0 = p0; D.lim = lim; D.lo = lo; D.hi = hi;
-  let rex = 0, seg = -1, o16 = false;
+  let rex = 0, seg = -1, o16 = false, rep = false;
   let b0: number;
   for (;;) {
     b0 = du8();
+    if (b0 === 0xf3) { rep = true; rex = 0; continue; } // rep movs/stos only (below)
     if (b0 === 0x2e || b0 === 0x3e || b0 === 0x26 || b0 === 0x36) { rex = 0; continue; }
     if (b0 === 0x64 || b0 === 0x65) { seg = b0 === 0x64 ? 4 : 5; rex = 0; continue; } // FS/GS: base added (ea)
     if (b0 === 0x66) { o16 = true; rex = 0; continue; } // only the forms below
@@ -203,6 +209,7 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     break;
   }
   if (b0 === 0x67 || b0 === 0xf0 || b0 === 0xf2 || b0 === 0xf3) throw NO;
+  if (rep && (o16 || seg >= 0 || (b0 !== 0xa4 && b0 !== 0xa5 && b0 !== 0xaa && b0 !== 0xab))) throw NO;
   // operand-size prefix: 16-bit mov (89, 8b, c7 /0) and the nops (66 90, 66 0f 1f); the rest is not translated
   if (o16 && b0 !== 0x90 && b0 !== 0x89 && b0 !== 0x8b && b0 !== 0xc7 && !(b0 === 0x0f && D.p < D.lim && D.ram[D.p] === 0x1f)) throw NO;
   const w = (rex & 8) !== 0, os = w ? 8 : o16 ? 2 : 4;
@@ -228,6 +235,11 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
     case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
       I.kind = K.Pop; I.rm = (b0 & 7) | rexB; return dfinish();
     case 0xc3: I.kind = K.Ret; return dfinish();
+    case 0xa4: case 0xa5: case 0xaa: case 0xab: // rep movs/stos (the plain forms are not translated)
+      if (!rep) throw NO;
+      I.kind = b0 < 0xaa ? K.RepMovs : K.RepStos;
+      I.os = (b0 & 1) === 0 ? 1 : os;
+      return dfinish();
     case 0xe8: {
       const d = ds32(); I.kind = K.Call;
       return dbranch(d);
@@ -508,6 +520,81 @@ class Emitter {
     else if (os === 2) c.i64(0xffff, 0).op(Op.I64And).op(Op.I64Or);
     c.set(L_REG + r);
     this.written |= 1 << r;
+  }
+
+  /**
+   * rep movs / rep stos (I.os bytes per element). With DF clear and 1..REP_MAX elements in RCX, runs in page
+   * chunks whose source and destination pages are in the read and write TLBs (RAM, not holding translated code):
+   * memory.copy / memory.fill or a store loop, RSI/RDI/RCX updated after each chunk. Anything else (DF set, a
+   * larger count, a TLB miss, an element across a page end, a forward overlap that hardware copies element by
+   * element) runs the rest as an in-block interpreter step. Counts as the interpreter's: one instruction per
+   * element; the elements copied here count only once the whole instruction completed (a fault in the step
+   * that finishes it counts none of them, as a fault inside the interpreter's rep does).
+   */
+  repString(I: Insn, k: number, used: number): void {
+    const c = this.c, movs = I.kind === K.RepMovs, os = I.os, sh = os === 1 ? 0 : os === 4 ? 2 : 3;
+    this.written |= movs ? (1 << 1) | (1 << 6) | (1 << 7) : (1 << 1) | (1 << 7);
+    c.i32(0).set(L_REP);
+    c.open(Op.Block); const done = c.level;
+    c.open(Op.Block); const slow = c.level;
+    c.get(L_REG + 1).op(Op.I64Eqz).br(Op.BrIf, c.level - done);
+    c.get(P_SCR).mem(Op.I32Load, 2, SCR_DF).br(Op.BrIf, c.level - slow);
+    c.get(L_REG + 1).i64(REP_MAX, 0).op(Op.I64GtU).br(Op.BrIf, c.level - slow);
+    c.open(Op.Loop); const again = c.level;
+    if (movs) {
+      // source: RAM address and room to its page end (bytes) in L_CNT
+      c.get(L_REG + 6).set(L_EA);
+      this.probe(1, false);
+      c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
+      this.addr();
+      c.get(L_ADDR).set(L_SADDR);
+      c.i32(4096).get(L_LO).i32(4095).op(Op.I32And).op(Op.I32Sub).set(L_CNT);
+    } else c.i32(4096).set(L_CNT);
+    c.get(L_REG + 7).set(L_EA);
+    this.probe(1, true);
+    c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
+    this.addr();
+    // elements this chunk: min(room at both ends, RCX); none (an element across the page end): slow
+    c.i32(4096).get(L_LO).i32(4095).op(Op.I32And).op(Op.I32Sub).tee(L_T);
+    c.get(L_CNT).get(L_T).get(L_CNT).op(Op.I32LtU).op(Op.Select).i32(sh).op(Op.I32ShrU).set(L_CNT);
+    c.get(L_CNT).get(L_REG + 1).op(Op.I32WrapI64).get(L_CNT).get(L_REG + 1).op(Op.I32WrapI64).op(Op.I32LtU).op(Op.Select).tee(L_CNT);
+    c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
+    if (movs) {
+      // a destination 1..bytes-1 above the source overlaps forward: hardware moves element by element
+      c.get(L_ADDR).get(L_SADDR).op(Op.I32Sub).i32(1).op(Op.I32Sub);
+      c.get(L_CNT).i32(sh).op(Op.I32Shl).i32(1).op(Op.I32Sub).op(Op.I32LtU).br(Op.BrIf, c.level - slow);
+      c.get(L_ADDR).get(L_SADDR).get(L_CNT).i32(sh).op(Op.I32Shl).memCopy();
+    } else if (os === 1) {
+      c.get(L_ADDR).get(L_REG + 0).op(Op.I32WrapI64).get(L_CNT).memFill();
+    } else {
+      // store loop (L_SADDR walks the destination up to L_T)
+      c.get(L_ADDR).tee(L_SADDR).get(L_CNT).i32(sh).op(Op.I32Shl).op(Op.I32Add).set(L_T);
+      c.open(Op.Loop);
+      c.get(L_SADDR).get(L_REG + 0);
+      if (os === 4) c.op(Op.I32WrapI64).mem(Op.I32Store, 0); else c.mem(Op.I64Store, 0);
+      c.get(L_SADDR).i32(os).op(Op.I32Add).tee(L_SADDR).get(L_T).op(Op.I32LtU).br(Op.BrIf, 0);
+      c.op(Op.End);
+    }
+    // RSI/RDI += bytes, RCX -= elements, elements done += elements
+    c.get(L_CNT).i32(sh).op(Op.I32Shl).op(Op.I64ExtendI32U).set(L_EA);
+    if (movs) c.get(L_REG + 6).get(L_EA).op(Op.I64Add).set(L_REG + 6);
+    c.get(L_REG + 7).get(L_EA).op(Op.I64Add).set(L_REG + 7);
+    c.get(L_REG + 1).get(L_CNT).op(Op.I64ExtendI32U).op(Op.I64Sub).set(L_REG + 1);
+    c.get(L_REP).get(L_CNT).op(Op.I32Add).set(L_REP);
+    c.get(L_REG + 1).op(Op.I64Eqz).op(Op.I32Eqz).br(Op.BrIf, c.level - again);
+    c.op(Op.End); // loop
+    // all done here: the instruction itself counts through k, its other elements through extra
+    c.get(L_EXTRA).get(L_REP).op(Op.I32Add).i32(1).op(Op.I32Sub).set(L_EXTRA);
+    c.br(Op.Br, c.level - done);
+    c.op(Op.End); // slow
+    this.spill(k);
+    c.i32(I.lo).i32(I.hi).i32(I.nlo).i32(I.nhi).call(F_STEP).open(Op.If);
+    c.get(L_EXTRA).get(L_REP).op(Op.I32Add).i32(k + 1).op(Op.I32Add).op(Op.Return);
+    c.op(Op.End);
+    c.get(L_EXTRA).get(L_REP).op(Op.I32Add).set(L_EXTRA);
+    this.reload(used);
+    c.op(Op.End); // done
+    this.prod = null;
   }
 
   /** EA of m into L_EA, with the canonical check (#SS for rsp/rbp based, else #GP) unless `lea`. */
@@ -1082,6 +1169,8 @@ function regsOf(I: Insn): [number, number] {
     case K.Setcc: if (I.rm >= 0) wr |= 1 << I.rm; break;
     case K.Pop: wr |= (1 << I.rm) | (1 << 4); break;
     case K.Ret: case K.Call: case K.CallInd: wr |= 1 << 4; break;
+    case K.RepMovs: rd |= (1 << 1) | (1 << 6) | (1 << 7); wr |= (1 << 1) | (1 << 6) | (1 << 7); break;
+    case K.RepStos: rd |= 1 | (1 << 1) | (1 << 7); wr |= (1 << 1) | (1 << 7); break;
     case K.Leave: rd |= 1 << 5; wr |= (1 << 4) | (1 << 5); break;
     case K.Cmpxchg: rd |= (1 << 0) | (1 << I.reg); wr |= 1 << 0; if (I.rm >= 0) wr |= 1 << I.rm; break;
   }
@@ -1250,6 +1339,8 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
       c.get(L_EXTRA).i32(k + 1).op(Op.I32Add).op(Op.Return);
       c.op(Op.End);
       e.reload(used);
+    } else if (I.kind === K.RepMovs || I.kind === K.RepStos) {
+      e.repString(I, k, used);
     } else if (I.kind === K.Ret) {
       // pop the return address; #GP when it is not canonical (before RSP moves)
       c.get(L_REG + 4).set(L_EA);
