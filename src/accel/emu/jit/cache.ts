@@ -31,7 +31,13 @@ import { opBytes, translate } from "./translate.ts";
 import { blockCoverage, covers } from "./cache_cover.ts";
 import { WasmTier } from "./wasm_tier.ts";
 
-const TABLE_BITS = 16;
+/** log2 of the block table and hot-counter sizes (TSXEN_EMU_JIT_TABLE_BITS overrides, 12..22). 18: the boot's
+ * ~50,000 block starts rarely share a slot (16: a colliding start's wasm offer at exactly WASM_HOT went to the
+ * other one; interpreted steps of a boot 26.7 M at 16, 24.7 M at 18, 24.3 M at 20). ~2.5 MB per domain. */
+const TABLE_BITS = ((): number => {
+  const v = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_TABLE_BITS ?? 18);
+  return Number.isInteger(v) && v >= 12 && v <= 22 ? v : 18;
+})();
 export const TABLE_SIZE = 1 << TABLE_BITS;
 const TABLE_MASK = TABLE_SIZE - 1;
 /** A dispatch count from environment variable `name` (min..65535; `dflt` when unset or out of range). */
@@ -60,6 +66,8 @@ const CHAIN = ((): boolean => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
   return g.process?.env?.TSXEN_EMU_JIT_CHAIN !== "0";
 })();
+/** Dispatches of an invalidated block's start before it is compiled again (rearm). */
+const REARM = 16;
 /** TSXEN_EMU_JIT_WASM_CROSS=0: wasm regions end before an instruction that crosses a page end (measurements). */
 const CROSS = ((): boolean => {
   const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
@@ -396,6 +404,7 @@ export class JitCache {
       blk = new Block(phys, lo, hi, w.fn, w.ripsLo, w.ripsHi, w.insns, w.bytes, "", cover);
       blk.slot = w.slot;
       if (w.cross > 0) { blk.phys2 = phys2; blk.lo2 = lo2; blk.cover2 = Int32Array.of(0, w.cross); }
+      this.prime(w.conts, lo, phys, lo2, phys2);
       this.stats.blocksCompiled++;
       this.stats.wasmBlocks++;
       this.stats.codeBytes += w.bytes;
@@ -457,6 +466,32 @@ export class JitCache {
     if (this.table[hashPhys(b.phys)] === b) this.evict(b);
   }
 
+  /** A hot region falls through to RIPs `conts` (straight-line code it was cut from: instruction budget, page
+   * end, an instruction outside the subset): they are offered to the wasm tier at their next dispatch instead of
+   * WASM_HOT dispatches later (code reached by falling through counts only from then on: a long straight function
+   * such as blake2s_compress_generic otherwise became wasm one 160-instruction piece per WASM_HOT calls). Only RIPs
+   * on the block's page or the next one (when its RAM is known). */
+  private prime(conts: number[], lo: number, phys: number, lo2: number, phys2: number): void {
+    for (const c of conts) {
+      let p = -1;
+      if (((c ^ lo) & ~0xfff) === 0) p = phys - (phys & 0xfff) + (c & 0xfff);
+      else if (phys2 >= 0 && ((c ^ lo2) & ~0xfff) === 0) p = phys2 + (c & 0xfff);
+      if (p < 0) continue;
+      const h = hashPhys(p);
+      if (this.hot[h]! < this.wasmHot - 1) this.hot[h] = this.wasmHot - 1;
+    }
+  }
+
+  /** Block b was invalidated: its start is compiled again after REARM more dispatches (it was hot; its hot
+   * counter went on from the count it was compiled at, past which it would otherwise wait for the JavaScript
+   * threshold: kernel code whose page another patch rewrote ran interpreted ~10,000 times, blake2s_compress_generic
+   * a quarter of a boot's interpreted instructions). */
+  private rearm(b: Block): void {
+    const h = hashPhys(b.phys);
+    const at = (b.slot !== 0 ? this.wasmHot : this.hotThreshold) - REARM;
+    if (at > 0 && this.hot[h]! > at) this.hot[h] = at;
+  }
+
   /** Takes a block out of the table (the caller fixes its page list). */
   private drop(b: Block): void {
     const h = hashPhys(b.phys);
@@ -506,6 +541,7 @@ export class JitCache {
         dropped++;
         if (b.phys2 >= 0) (across ??= []).push(b);
         this.blockInval.note(b.phys, this.stats.lookups);
+        this.rearm(b);
       } else list[j++] = b;
     }
     list.length = j;

@@ -74,7 +74,7 @@ let lastStats = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0, bloc
 
 /** regsInPlace: the core's registers live in its scratch area, as the emu backend builds it (wasm code uses them in
  * place); else they are arrays of their own and the wrapper copies them. */
-function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budget = 100_000, regions = false, regsInPlace = true): Result {
+function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budget = 100_000, regions = false, regsInPlace = true, hot = 1): Result {
   const g = wasmGuestMemory(RAM, 1);
   assert.ok(g !== null, "WebAssembly shared memory is available");
   const regs = regsInPlace ? regStorageFor(g.memory, RAM, 0)! : undefined;
@@ -89,7 +89,7 @@ function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budge
   m.cpu.rlo[1] = 5; m.cpu.rhi[1] = 0; // loop counter
   setup?.(m);
   const cpu = new EmuCpu(m.cpu, m.sys, { jit });
-  if (jit) cpu.jit!.hotThreshold = 1;
+  if (jit && hot !== 0) cpu.jit!.hotThreshold = hot; // 0: the cache's own thresholds
   // regions: every start is first offered to the wasm tier as a region, looping or not
   if (jit && regions) cpu.jit!.regionHot = 1;
   let n = 0;
@@ -385,6 +385,59 @@ test("rep movs and rep stos in wasm blocks: page chunks, overlap, DF, zero and h
   assert.ok(a.events.length > 0 && a.regs[1] === 48, "the last movsb faulted after 16 bytes");
   assert.ok(b.wasm >= 1, "the loop ran as wasm");
   assert.deepEqual({ ...b, wasm: 0 }, a);
+});
+
+// ---- when starts are compiled (the cache's own thresholds: WASM_HOT 500 dispatches, JavaScript 10000) ----
+
+test("straight code longer than one wasm region becomes wasm at once, not one region per WASM_HOT calls", { skip: !hasAssembler() }, () => {
+  // f: 480 adds (three regions of 160) called 600 times; the regions after the first are reached by falling
+  // through, which counts only once the one before them is a block: the cache primes them
+  const body = Array.from({ length: 480 }, (_, i) => `add ${["eax", "ebx", "edx", "esi"][i % 4]}, ${i + 1}`).join("\n    ");
+  const code = asm(`
+    mov ecx, 600
+  1:
+    call 2f
+    dec ecx
+    jnz 1b
+    hlt
+    .balign 64
+  2:
+    ${body}
+    ret`);
+  const a = run(code, false, undefined, 1_000_000);
+  const b = run(code, true, undefined, 1_000_000, false, true, 0);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  // up to the 500th call everything is interpreted; after it, (nearly) nothing
+  assert.ok(lastStats.interpSteps < 505 * 482, `interpreted steps ${lastStats.interpSteps}`);
+});
+
+test("a hot block invalidated by a write is compiled again after a few dispatches, not at the JavaScript threshold", { skip: !hasAssembler() }, () => {
+  // f runs 2000 times; at the 1000th the loop rewrites f's immediate (as text_poke rewrites a patch site in a page
+  // of hot kernel code): f's block is dropped and must come back soon, with the new immediate
+  const body = Array.from({ length: 40 }, (_, i) => `add ${["ebx", "edx", "esi"][i % 3]}, ${i + 1}`).join("\n    ");
+  const code = asm(`
+    mov ecx, 2000
+  1:
+    call 2f
+    cmp ecx, 1000
+    jne 3f
+    mov byte ptr [rip+4f], 5
+  3:
+    dec ecx
+    jnz 1b
+    hlt
+    .balign 64
+  2:
+    ${body}
+    .byte 0x83, 0xc0
+  4:
+    .byte 1
+    ret`);
+  const a = run(code, false, undefined, 1_000_000);
+  const b = run(code, true, undefined, 1_000_000, false, true, 0);
+  assert.equal(a.regs[0], 1001 * 1 + 999 * 5, "eax: the immediate changed after 1001 calls");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  assert.ok(lastStats.interpSteps < 600 * 42, `interpreted steps ${lastStats.interpSteps}`);
 });
 
 // ---- chaining: wasm blocks going on to wasm blocks inside wasm (wasm_tier.ts chainRunCode; non-looping blocks are

@@ -170,6 +170,8 @@ export interface WasmBlock {
   slot: number;
   /** Bytes of the next linear page the block's last instruction reads (translateWasm's phys2; 0: none). */
   cross: number;
+  /** Where the region falls through to when it leaves (translateWasm's conts). */
+  conts: number[];
 }
 
 /** The tier for one domain memory. */
@@ -288,7 +290,7 @@ export class WasmTier {
       const f = inst.exports.f as (r: number, w: number, s: number) => number;
       this.stats.compiled++;
       const slot = this.runChain !== null ? this.takeSlot(f) : 0;
-      const blk: WasmBlock = { fn: this.wrap(f, t.used, t.written, slot), ripsLo: t.ripsLo, ripsHi: t.ripsHi, lens: t.lens, insns: t.insns, bytes: t.bytes.length, slot, cross: t.cross };
+      const blk: WasmBlock = { fn: this.wrap(f, t.used, t.written, slot), ripsLo: t.ripsLo, ripsHi: t.ripsHi, lens: t.lens, insns: t.insns, bytes: t.bytes.length, slot, cross: t.cross, conts: t.conts };
       if (slot !== 0) this.slotRips[slot] = blk;
       return blk;
     } catch (e) {

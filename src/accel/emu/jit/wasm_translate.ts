@@ -81,7 +81,12 @@ const MIN_INSNS = CHAIN ? 1 : 3;
 const REGIONS = ENV.TSXEN_EMU_JIT_WASM_REGION === "1";
 /** Loop iterations inside one call, in instructions (interrupts are polled between dispatches), as translate.ts. */
 const LOOP_MAX = 1 << 16;
-const MAX_INSNS = 160;
+/** Instructions in one region (TSXEN_EMU_JIT_WASM_MAX_INSNS overrides, 16..4000): straight code beyond it goes
+ * on in the next block (cache.ts primes that start). */
+const MAX_INSNS = ((): number => {
+  const v = Number(ENV.TSXEN_EMU_JIT_WASM_MAX_INSNS ?? 160);
+  return Number.isInteger(v) && v >= 16 && v <= 4000 ? v : 160;
+})();
 
 // ---- locals ----
 const P_RTLB = 0, P_WTLB = 1, P_SCR = 2;
@@ -379,6 +384,9 @@ export interface WasmTranslation {
   steps: boolean;
   /** Bytes of the next linear page (phys2) the last instruction of the page goes on into (0: none). */
   cross: number;
+  /** Low RIP halves the region falls through to when it leaves (straight-line code cut by the instruction
+   * budget, the page end or an instruction outside the subset): the code that runs next. */
+  conts: number[];
 }
 
 /** Static knowledge of the flag producer at a point: op kind and size, or null (unknown: read the record). */
@@ -1385,8 +1393,10 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   e.exitTail();
   const lens = Uint8Array.from(insns, (I) => Math.min(15, ((I.nlo >>> 0) - (I.lo >>> 0)) >>> 0));
   const bytes = moduleBytes(pages, IMPORTS, [T.I32, T.I32, T.I32], [T.I32], LOCALS, c);
+  const conts: number[] = [];
+  for (let k = 0; k < n; k++) if (fall[k] === FALL_EXIT && insns[k]!.nhi === ripHi) conts.push(insns[k]!.nlo);
   return {
     bytes, ripsLo: Int32Array.from(insns.map((x) => x.lo)), ripsHi: Int32Array.from(insns.map((x) => x.hi)), lens,
-    used, written, insns: n, steps: steps > 0, cross,
+    used, written, insns: n, steps: steps > 0, cross, conts,
   };
 }
