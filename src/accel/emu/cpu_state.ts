@@ -43,6 +43,13 @@ export class CpuFault {
 }
 export const FAULT = new CpuFault();
 
+/** Size of CpuState.globalCode (a power of two). */
+export const GLOBAL_CODE_SLOTS = 1024;
+/** CpuState.globalCode slot of the 2 MiB region holding linear address (lo, hi). */
+export function globalCodeSlot(lo: number, hi: number): number {
+  return ((lo >>> 21) ^ (hi << 11) ^ (hi >>> 10)) & (GLOBAL_CODE_SLOTS - 1);
+}
+
 export class CpuState {
   // ---- core-owned ----
   /** GPR low halves, index Reg. */
@@ -115,6 +122,9 @@ export class CpuState {
   /** System-written: bumped when a global translation may have changed (full flushes, invlpg, mode changes; not
    * CR3 writes with CR4.PGE, which keep global TLB entries). The JIT's wasm chaining keys code in global pages on it. */
   globalGen = 0;
+  /** Core-written, system-read: 2 MiB linear regions (hashed) holding code that the JIT's wasm chaining keyed on
+   * globalGen; invlpg elsewhere leaves globalGen alone. Cleared when globalGen is bumped. */
+  readonly globalCode = new Uint8Array(GLOBAL_CODE_SLOTS);
   /** Core-written: set when an exception could not be delivered even as #DF (triple fault); run() stops. */
   tripleFault = false;
   /** Core-written: set by anyone (e.g. another thread's kick or a device) to make run() return at the next

@@ -25,7 +25,7 @@
 //    instruction-fetch page cache on it.
 //  - Values: readLin8/16 return 0..0xff/0xffff, readLin32 an int32, readLin64 the low int32 and hiResult.
 
-import { type CpuState, Mode } from "./cpu_state.ts";
+import { type CpuState, globalCodeSlot, Mode } from "./cpu_state.ts";
 import type { CpuIo, GuestRam } from "../../hv/ports.ts";
 import { PfErr, raise, Vec } from "./fault.ts";
 
@@ -639,7 +639,7 @@ export class Mmu {
   /** Drops every translation (CR0.PG/WP, CR4 paging bits, EFER changes); keepGlobal for CR3 writes. */
   flushTlb(keepGlobal: boolean): void {
     this.cpu.tlbGen++;
-    if (!keepGlobal) this.cpu.globalGen++;
+    if (!keepGlobal) { this.cpu.globalGen++; this.cpu.globalCode.fill(0); }
     if (keepGlobal) this.stats.flushes++;
     else this.stats.fullFlushes++;
     const t = this.tlb;
@@ -675,8 +675,14 @@ export class Mmu {
   /** invlpg: drops the translations of the page holding (lo, hi) in every set, global or not; a large page is
    * dropped whole (with any other large-page entries in the same 1 GiB region). */
   invalidatePage(lo: number, hi: number): void {
-    this.cpu.tlbGen++;
-    this.cpu.globalGen++;
+    const cpu = this.cpu;
+    cpu.tlbGen++;
+    // code chained by the JIT under globalGen is only affected when it is in this 2 MiB region (or the address is
+    // in a 1 GiB page, dropped whole)
+    if (cpu.globalCode[globalCodeSlot(lo, hi)] !== 0 || (this.largeFills !== 0 && this.hugeRegions[regionBucket(lo, hi, 30)] !== 0)) {
+      cpu.globalGen++;
+      cpu.globalCode.fill(0);
+    }
     this.stats.invlpgs++;
     const t = this.tlb;
     const idx = ((lo >>> 12) ^ hi) & TLB_MASK;

@@ -387,6 +387,44 @@ test("rep movs and rep stos in wasm blocks: page chunks, overlap, DF, zero and h
   assert.deepEqual({ ...b, wasm: 0 }, a);
 });
 
+test("invlpg retires chained lookups of code in global pages only for its own region: a remapped global code page runs its new code", { skip: !hasAssembler() }, () => {
+  // runs at 0xffffffff80100000 (global 2 MiB pages onto RAM 0); f at 0xffffffff80601000 is in a 4 KiB global
+  // page that maps RAM 0x601000, then RAM 0x681000 (f with another immediate). Every iteration also invalidates
+  // an unrelated page (0x200000), which must not make chained calls to f miss their lookups.
+  const code = asm(`
+    mov ecx, 60
+  1:
+    invlpg [0x200000]
+    movabs rax, 0xffffffff80601000
+    call rax
+    cmp ecx, 30
+    jne 2f
+    mov qword ptr [0x16008], 0x681103
+    movabs rax, 0xffffffff80601000
+    invlpg [rax]
+  2:
+    dec ecx
+    jnz 1b
+    hlt`);
+  const f = (imm: number): Uint8Array => asm(`add edx, ${imm}\n  add ebx, edx\n  ret`);
+  const setup = (m: Machine): void => {
+    const dv = new DataView(m.ram.bytes.buffer, m.ram.bytes.byteOffset);
+    dv.setBigUint64(0x14000 + 3 * 8, 0x16000n | 3n, true);
+    for (let i = 0; i < 512; i++) dv.setBigUint64(0x16000 + i * 8, BigInt(0x600000 + i * 4096) | 0x103n, true);
+    m.ram.bytes.set(f(3), 0x601000);
+    m.ram.bytes.set(f(1000), 0x681000);
+    m.cpu.ripLo = (0x80000000 + CODE) | 0; m.cpu.ripHi = -1;
+    m.cpu.rlo[2] = 0; m.cpu.rhi[2] = 0; m.cpu.rlo[3] = 0; m.cpu.rhi[3] = 0;
+  };
+  const a = run(code, false, setup, 100_000);
+  const b = run(code, true, setup, 100_000);
+  assert.equal(a.regs[2], 31 * 3 + 29 * 1000, "edx: f's new code ran after the remap");
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  // each iteration leaves its block at the invlpg (an in-block step that changed tlbGen) and looks up what
+  // follows: ~140 lookups; ~310 when every invlpg retired the chained entries of f too
+  if (CHAIN) assert.ok(lastStats.lookups < 200, `calls to f stayed chained across the unrelated invlpgs (${lastStats.lookups} lookups)`);
+});
+
 // ---- when starts are compiled (the cache's own thresholds: WASM_HOT 500 dispatches, JavaScript 10000) ----
 
 test("straight code longer than one wasm region becomes wasm at once, not one region per WASM_HOT calls", { skip: !hasAssembler() }, () => {

@@ -13,6 +13,7 @@
 // Host calls (slow-path memory, faults, flags of an unknown record) go to the core being run (`cur`).
 
 import { TLB_INTS } from "../mmu.ts";
+import { globalCodeSlot } from "../cpu_state.ts";
 import { probeWrite } from "../exec/alu.ts";
 import type { BlockFn, JitCore } from "./cache.ts";
 import {
@@ -333,6 +334,10 @@ export class WasmTier {
     const e = (this.lastScr + SCR_BYTES + lkpEntry(lo)) >> 2, m = this.m32;
     const sys = c.sys as { fetchGlobal?(lo: number, hi: number): boolean };
     const global = sys.fetchGlobal?.(lo, hi) === true && (lo2 === 0 || sys.fetchGlobal(lo2, hi));
+    if (global) { // invlpg in these 2 MiB regions bumps globalGen
+      c.cpu.globalCode[globalCodeSlot(lo, hi)] = 1;
+      if (lo2 !== 0) c.cpu.globalCode[globalCodeSlot(lo2, hi)] = 1;
+    }
     m[e] = lo; m[e + 1] = hi; m[e + 2] = global ? c.cpu.globalGen : c.cpu.tlbGen;
     m[e + 3] = slot | ((ctx + (global ? 1 : 0)) << 20);
   }
