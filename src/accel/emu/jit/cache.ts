@@ -234,6 +234,8 @@ export interface JitStats {
   translateMs: number;
   /** Blocks compiled to WebAssembly (wasm_tier.ts; counted in blocksCompiled too). */
   wasmBlocks: number;
+  /** Dispatches into wasm (each runs one block or a chain of them: wasm_tier.ts chaining). */
+  wasmEntries: number;
 }
 
 const caches = new WeakMap<Uint8Array, JitCache>();
@@ -254,7 +256,7 @@ export class JitCache {
     blocksCompiled: 0, blocksUncompilable: 0, blockRuns: 0, interpSteps: 0, chainedRuns: 0, lookups: 0, lookupHits: 0,
     invalidations: 0, blocksInvalidated: 0, writesBesideCode: 0, pagesEmptied: 0, evictions: 0, flushes: 0,
     compileErrors: 0, crossPage: 0, liveBlocks: 0, codeBytes: 0, memoryBytes: 0, compileMs: 0, translateMs: 0,
-    wasmBlocks: 0,
+    wasmBlocks: 0, wasmEntries: 0,
   };
   lastCompileError = "";
   /** Dispatches of a start address before it is compiled (tests set 0). */

@@ -48,7 +48,7 @@ export function runJit(c: Interp, budget: number): number {
   /** The block that ran last (null after anything else), whose links are tried first. */
   let prev: Block | null = null;
   // Statistics counted in locals (registers) and added to jit.stats on the way out.
-  let runs = 0, chained = 0, steps = 0;
+  let runs = 0, chained = 0, steps = 0, entries = 0;
   /** The last dispatch was an interpreted step that went on to the next instruction (or a few bytes further, or
    * repeated itself: rep): its RIP is not looked up (see the header). */
   let seq = false;
@@ -115,6 +115,7 @@ export function runJit(c: Interp, budget: number): number {
           if (blk.slot !== 0) {
             // a wasm block may go on to the next wasm blocks inside wasm (wasm_tier.ts chaining)
             const w = jit.wasm!, ifOn = (cpu.eflagsRest & IF) !== 0;
+            entries++;
             const ctx = tag >= 0 ? cpu.cpl * 2 : NO_CTX; // each vCPU has its own lookup table: no core in it
             if (tag >= 0) w.remember(c, cpu.ripLo, cpu.ripHi, ctx, blk.slot, blk.phys2 >= 0 ? blk.lo2 : 0);
             w.ctx = ctx; w.budget = end - cpu.icount; w.polls = ifOn ? c.irqPoll * CHAIN_POLL : 0x40000000;
@@ -169,6 +170,6 @@ export function runJit(c: Interp, budget: number): number {
       c.deliverException();
     }
   }
-  stats.blockRuns += runs; stats.chainedRuns += chained; stats.interpSteps += steps;
+  stats.blockRuns += runs; stats.chainedRuns += chained; stats.interpSteps += steps; stats.wasmEntries += entries;
   return cpu.icount - start;
 }

@@ -70,7 +70,7 @@ function insn(): string {
 
 interface Result { regs: number[]; flags: number; data: number[]; icount: number; events: string[]; wasm: number }
 /** The JIT statistics of the last run() with the JIT. */
-let lastStats = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0, blocksCompiled: 0, wasmBlocks: 0 };
+let lastStats = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0, blocksCompiled: 0, wasmBlocks: 0, wasmEntries: 0 };
 
 /** regsInPlace: the core's registers live in its scratch area, as the emu backend builds it (wasm code uses them in
  * place); else they are arrays of their own and the wrapper copies them. */
@@ -423,6 +423,44 @@ test("invlpg retires chained lookups of code in global pages only for its own re
   // each iteration leaves its block at the invlpg (an in-block step that changed tlbGen) and looks up what
   // follows: ~140 lookups; ~310 when every invlpg retired the chained entries of f too
   if (CHAIN) assert.ok(lastStats.lookups < 200, `calls to f stayed chained across the unrelated invlpgs (${lastStats.lookups} lookups)`);
+});
+
+test("a wasm block may start with an in-block interpreter step; cli inside a chain does not leave it", { skip: !hasAssembler() }, () => {
+  // f (native_save_fl + pv_native_irq_disable's shape): pushf; cli; ... (a block starting with an in-block step);
+  // g enables interrupts again (sti: the chain leaves for the interrupt shadow)
+  const code = asm(`
+    mov ecx, 200
+  1:
+    call 2f
+    call 4f
+    dec ecx
+    jnz 1b
+    hlt
+    .balign 64
+  2:
+    pushf
+    cli
+    add eax, ecx
+    cmp eax, 1000
+    jb 3f
+    sub eax, 999
+  3:
+    pop rdx
+    ret
+    .balign 64
+  4:
+    sti
+    nop
+    ret`);
+  const setup = (m: Machine): void => { m.cpu.eflagsRest |= 0x200; };
+  const a = run(code, false, setup);
+  const b = run(code, true, setup);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  if (CHAIN) {
+    assert.equal(lastStats.wasmBlocks, lastStats.blocksCompiled, "every block is wasm, the one starting with pushf too");
+    // one entry into wasm per iteration (after sti), not two
+    assert.ok(lastStats.wasmEntries < 250, `entries into wasm ${lastStats.wasmEntries}`);
+  }
 });
 
 // ---- when starts are compiled (the cache's own thresholds: WASM_HOT 500 dispatches, JavaScript 10000) ----

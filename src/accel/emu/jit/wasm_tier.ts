@@ -357,7 +357,9 @@ export class WasmTier {
     const if0 = cpu.eflagsRest & 0x200;
     c.step();
     this.stepping = false;
-    if ((cpu.eflagsRest & 0x200) !== if0) m[b + (SCR_ATTN >> 2)] = 1;
+    // interrupts enabled: leave, so that the dispatcher delivers what is pending (a chain entered with IF clear
+    // does not poll); disabling them needs nothing (a chain entered with IF set goes on polling)
+    if ((cpu.eflagsRest & 0x200) > if0) m[b + (SCR_ATTN >> 2)] = 1;
     storeCpuState(m, b, cpu); // swapgs, wrmsr, cld/std/popf
     if (copy) for (let i = 0; i < regs.length; i++) { const r = regs[i]!; m[b + r] = rlo[r]!; m[b + 16 + r] = rhi[r]!; }
     this.storeRecord(c, b);

@@ -1278,7 +1278,7 @@ function decodeAcross(ram: Uint8Array, p: number, lim: number, phys2: number, lo
 }
 
 /** Translates the region at ram[phys..] (RIP (ripLo, ripHi)) into one function; null when it does not loop
- * (unless `any`), is too small, or starts with an instruction outside the subset. `pages`: size of the shared
+ * (unless `any`), is too small, or has more in-block interpreter steps than translated instructions. `pages`: size of the shared
  * memory in 64 KiB pages.
  *
  * Control flow: every instruction a branch or a fall-through reaches from elsewhere starts a case of a dispatch
@@ -1290,7 +1290,7 @@ function decodeAcross(ram: Uint8Array, p: number, lim: number, phys2: number, lo
 export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripHi: number, pages: number, any = false, phys2 = -1): WasmTranslation | null {
   const { insns, fall, steps, cross } = decodeRegion(ram, phys, ripLo, ripHi, any || REGIONS, phys2);
   const n = insns.length;
-  if (n === 0 || insns[0]!.kind === K.Step || steps * 2 > n) return null;
+  if (n === 0 || steps * 2 > n) return null;
   const at = new Map<number, number>();
   insns.forEach((I, k) => at.set(I.lo, k));
   /** Internal target index of a jcc/jmp, or -1. */
