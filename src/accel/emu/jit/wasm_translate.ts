@@ -94,7 +94,7 @@ const L_REG = 3; // 16 x i64
 const L_OP = 19, L_SIZE = 20, L_AUX = 21, L_FLAGS = 22; // i32
 const L_RES = 23, L_S1 = 24, L_S2 = 25; // i64
 const L_EA = 26, L_A = 27, L_B = 28, L_R = 29; // i64
-const L_LO = 30, L_HI = 31, L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37, L_N = 38, L_PC = 39, L_RET = 40; // i32
+/* 30, 31: unused */ const L_T = 32, L_ADDR = 33, L_HIT = 34, L_EXTRA = 35, L_F = 36, L_CF = 37, L_N = 38, L_PC = 39, L_RET = 40; // i32
 const L_RIPX = 41; // i64
 const L_REP = 42, L_SADDR = 43, L_CNT = 44; // i32 (rep movs/stos)
 const LOCALS: T[] = [
@@ -556,14 +556,14 @@ class Emitter {
       c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
       this.addr();
       c.get(L_ADDR).set(L_SADDR);
-      c.i32(4096).get(L_LO).i32(4095).op(Op.I32And).op(Op.I32Sub).set(L_CNT);
+      c.i32(4096).get(L_EA).op(Op.I32WrapI64).i32(4095).op(Op.I32And).op(Op.I32Sub).set(L_CNT);
     } else c.i32(4096).set(L_CNT);
     c.get(L_REG + 7).set(L_EA);
     this.probe(1, true);
     c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
     this.addr();
     // elements this chunk: min(room at both ends, RCX); none (an element across the page end): slow
-    c.i32(4096).get(L_LO).i32(4095).op(Op.I32And).op(Op.I32Sub).tee(L_T);
+    c.i32(4096).get(L_EA).op(Op.I32WrapI64).i32(4095).op(Op.I32And).op(Op.I32Sub).tee(L_T);
     c.get(L_CNT).get(L_T).get(L_CNT).op(Op.I32LtU).op(Op.Select).i32(sh).op(Op.I32ShrU).set(L_CNT);
     c.get(L_CNT).get(L_REG + 1).op(Op.I32WrapI64).get(L_CNT).get(L_REG + 1).op(Op.I32WrapI64).op(Op.I32LtU).op(Op.Select).tee(L_CNT);
     c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
@@ -642,20 +642,18 @@ class Emitter {
     c.op(Op.End);
   }
 
-  /** TLB probe of L_EA for an access of `size` bytes through the read or write set: sets L_LO/L_HI, L_T and
+  /** TLB probe of L_EA for an access of `size` bytes through the read or write set: sets L_T and
    * leaves the hit test (i32) on the stack. */
   probe(size: number, write: boolean): void {
     const c = this.c;
-    c.get(L_EA).op(Op.I32WrapI64).set(L_LO);
-    c.get(L_EA).i64(32, 0).op(Op.I64ShrU).op(Op.I32WrapI64).set(L_HI);
-    c.get(L_LO).i32(12).op(Op.I32ShrU).get(L_HI).op(Op.I32Xor).i32(4095).op(Op.I32And).i32(4).op(Op.I32Shl)
-      .get(write ? P_WTLB : P_RTLB).op(Op.I32Add).set(L_T);
+    c.get(L_EA).i64(12, 0).op(Op.I64ShrU).get(L_EA).i64(32, 0).op(Op.I64ShrU).op(Op.I64Xor).op(Op.I32WrapI64)
+      .i32(4095).op(Op.I32And).i32(4).op(Op.I32Shl).get(write ? P_WTLB : P_RTLB).op(Op.I32Add).set(L_T);
     c.get(L_T).mem(Op.I64Load, 2, 0);
     c.get(L_EA).i64(-4096 | (size - 1), -1).op(Op.I64And).op(Op.I64Eq);
   }
   /** RAM address of the probed access (after a hit) into L_ADDR. */
   addr(): void {
-    this.c.get(L_T).mem(Op.I32Load, 2, 8).get(L_LO).i32(4095).op(Op.I32And).op(Op.I32Add).set(L_ADDR);
+    this.c.get(L_T).mem(Op.I32Load, 2, 8).get(L_EA).op(Op.I32WrapI64).i32(4095).op(Op.I32And).op(Op.I32Add).set(L_ADDR);
   }
   loadAddr(size: number): void {
     const c = this.c;
@@ -677,18 +675,25 @@ class Emitter {
       default: c.mem(Op.I64Store, 3); break;
     }
   }
-  /** Slow-path read of L_LO/L_HI (after spill) pushing an i64. */
+  /** The halves of L_EA (lo, hi) on the stack, for a host call (slow paths compute them: the fast path keeps only
+   * L_EA live across the access). */
+  loHi(): void {
+    this.c.get(L_EA).op(Op.I32WrapI64).get(L_EA).i64(32, 0).op(Op.I64ShrU).op(Op.I32WrapI64);
+  }
+  /** Slow-path read of L_EA (after spill) pushing an i64. */
   slowRead(size: number): void {
     const c = this.c;
     const f = F_RD + (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3);
-    c.get(L_LO).get(L_HI).call(f).op(Op.I64ExtendI32U);
+    this.loHi();
+    c.call(f).op(Op.I64ExtendI32U);
     if (size === 8) c.get(P_SCR).mem(Op.I64Load32U, 2, SCR_TMP).i64(32, 0).op(Op.I64Shl).op(Op.I64Or);
   }
   /** Slow-path write of local l; leaves when the write hit translated code. */
   slowWrite(size: number, l: number, I: Insn, k: number): void {
     const c = this.c;
     const f = F_WR + (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3);
-    c.get(L_LO).get(L_HI).get(l).op(Op.I32WrapI64);
+    this.loHi();
+    c.get(l).op(Op.I32WrapI64);
     if (size === 8) c.get(l).i64(32, 0).op(Op.I64ShrU).op(Op.I32WrapI64);
     c.call(f).open(Op.If);
     this.exit(I.nlo, I.nhi, k + 1);
@@ -729,7 +734,9 @@ class Emitter {
     c.op(Op.Else);
     this.spill(k);
     this.slowCanon();
-    c.i32(size).get(L_LO).get(L_HI).call(F_PW);
+    c.i32(size);
+    this.loHi();
+    c.call(F_PW);
     this.slowRead(size);
     c.op(Op.End);
   }
