@@ -396,6 +396,9 @@ class Emitter {
   readonly c = new Code();
   prod: Prod = null;
   written = 0;
+  /** Some instruction of the block writes the lazy-flag record (its locals): else the record stays in the scratch
+   * area only, never loaded into locals nor stored back (conditions read it there through the host). */
+  rec = true;
 
   constructor(readonly insns: Insn[]) {}
 
@@ -409,6 +412,7 @@ class Emitter {
     }
   }
   storeRecord(): void {
+    if (!this.rec) return;
     const c = this.c;
     c.get(P_SCR).get(L_OP).mem(Op.I32Store, 2, LF_OP);
     c.get(P_SCR).get(L_SIZE).mem(Op.I32Store, 2, LF_SIZE);
@@ -426,6 +430,8 @@ class Emitter {
       c.get(P_SCR).mem(Op.I64Load32U, 2, SCR_REGS + 4 * r);
       c.get(P_SCR).mem(Op.I64Load32U, 2, SCR_REGS + 64 + 4 * r).i64(32, 0).op(Op.I64Shl).op(Op.I64Or).set(L_REG + r);
     }
+    this.prod = null;
+    if (!this.rec) return;
     c.get(P_SCR).mem(Op.I32Load, 2, LF_OP).set(L_OP);
     c.get(P_SCR).mem(Op.I32Load, 2, LF_SIZE).set(L_SIZE);
     c.get(P_SCR).mem(Op.I64Load, 3, LF_RES).set(L_RES);
@@ -1195,6 +1201,13 @@ function regsOf(I: Insn): [number, number] {
   return [rd | wr, wr];
 }
 
+/** Instruction kinds whose translation never writes the lazy-flag record's locals (jcc, cmov, setcc read it: with no
+ * writer in the block, through the host from the scratch area). */
+const FLAGLESS = new Set<K>([
+  K.Mov, K.MovImm, K.Lea, K.Movsxd, K.Movx, K.Push, K.Pop, K.Ret, K.Call, K.CallInd, K.JmpInd, K.Jmp, K.Jcc, K.Cmov,
+  K.Setcc, K.Leave, K.Nop, K.Step, K.RepMovs, K.RepStos, K.Not,
+]);
+
 /** The region's instruction `k` falls through to nothing (it transfers control itself: jmp, ret, call). */
 const FALL_NONE = -1;
 /** ...or leaves the region at its next RIP (page end, instruction budget, an instruction outside the subset). */
@@ -1320,6 +1333,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
   let used = 0, written = 0;
   for (const I of insns) { const [r, w] = regsOf(I); used |= r; written |= w; }
   const e = new Emitter(insns);
+  e.rec = insns.some((I) => !FLAGLESS.has(I.kind));
   // Spills before a host call that may throw store the registers written so far: in a block without backward
   // transfers, those written by the instructions before it in list order (a superset of what ran; the others
   // still hold their values from the entry, which the scratch area has too). Loops and regions store them all.
