@@ -192,7 +192,7 @@ function printProfile(): void {
   const jitCache = machine.vcpus[0]?.cpu.jit ?? null;
   if (jitCache === null) { log("profile: JIT off (--jit 1 or TSXEN_EMU_JIT=1 turns it on)"); return; }
   const ws = jitCache.wasm?.stats;
-  if (ws) log(`profile: wasm tier: ${ws.compiled} modules, ${(ws.bytes / 1024).toFixed(0)} KiB; translating ${ws.translateMs.toFixed(0)} ms, new Module ${ws.moduleMs.toFixed(0)} ms, new Instance ${ws.instanceMs.toFixed(0)} ms`);
+  if (ws) log(`profile: wasm tier: ${ws.compiled} modules, ${(ws.bytes / 1024).toFixed(0)} KiB; translating ${ws.translateMs.toFixed(0)} ms, new Module ${ws.moduleMs.toFixed(0)} ms, new Instance ${ws.instanceMs.toFixed(0)} ms; in-block interpreter steps ${ws.steps}`);
   log(`profile: most invalidated code pages: ${jitCache.mostInvalidatedPages(8).map(([p, n]) => `${p} x${n}`).join(", ")}`);
   for (const [op, n] of jitCache.hottestInterpreted(15)) log(`profile:   left to the interpreter: ${op} x${n}`);
 }

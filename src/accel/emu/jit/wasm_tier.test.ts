@@ -59,18 +59,18 @@ function insn(): string {
     case 24: return `${pick(["rol", "ror", "shl", "shr", "sar"])} ${a}, cl`;
     case 25: return `cmov${pick(["e", "ne", "b", "a", "l", "ge", "s", "np", "o"])} ${a}, ${pick([b, m])}`;
     case 26: return `set${pick(["e", "ne", "b", "a", "l", "ge", "s", "np", "o", "le"])} ${pick([b8, "byte ptr [rdi+40]"])}`;
-    case 27: // interpreted inside the block (in-block steps)
-      return pick([`bt ${a}, ${b}`, `xchg ${a}, ${b}`, "cqo", "cdq", `bswap ${a}`, `bsf ${a}, ${b}`, `adc ${a}, ${b}`,
+    case 27: // interpreted inside the block (in-block steps), and bswap
+      return pick([`bt ${a}, ${b}`, `xchg ${a}, ${b}`, "cqo", "cdq", `bswap ${a}`, `bswap ${a}`, `bsf ${a}, ${b}`, `adc ${a}, ${b}`,
         `sbb ${a}, 7`, `mul ${b}`, `xchg ${a}, ${m}`, `btr ${m}, 5`, "pushfq\n  pop rax", "clc", "cmc", "stc", `lahf`]);
     case 28: return `${pick(["bsr", "bsf"])} ${a}, ${pick([b, m])}\n  ${pick(["jz", "jnz", "jc"])} 2f\n  inc ${b}\n2:`;
-    case 15: return `push ${pick(R64)}\n  push ${pick([...R64, "rsp"])}\n  pop ${pick(R64)}\n  pop ${pick(R64)}`;
+    case 15: return `push ${pick(R64)}\n  push ${pick([...R64, "rsp", "0x7f", "-3", "0x12345678", "-0x40000000"])}\n  pop ${pick(R64)}\n  pop ${pick(R64)}`;
     default: return `cmp ${a}, ${b}\n  j${pick(["e", "ne", "b", "ae", "be", "a", "l", "ge", "le", "g", "s", "ns", "o", "no", "p", "np"])} 2f\n  add ${b}, 3\n2:`;
   }
 }
 
 interface Result { regs: number[]; flags: number; data: number[]; icount: number; events: string[]; wasm: number }
 /** The JIT statistics of the last run() with the JIT. */
-let lastStats = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0, blocksCompiled: 0, wasmBlocks: 0, wasmEntries: 0 };
+let lastStats = { blockRuns: 0, chainedRuns: 0, lookups: 0, interpSteps: 0, blocksCompiled: 0, wasmBlocks: 0, wasmEntries: 0, inBlockSteps: 0 };
 
 /** regsInPlace: the core's registers live in its scratch area, as the emu backend builds it (wasm code uses them in
  * place); else they are arrays of their own and the wrapper copies them. */
@@ -94,7 +94,7 @@ function run(code: Uint8Array, jit: boolean, setup?: (m: Machine) => void, budge
   if (jit && regions) cpu.jit!.regionHot = 1;
   let n = 0;
   while (n < budget && !m.cpu.halted) n += cpu.run(Math.min(1000, budget - n));
-  if (jit) lastStats = { ...cpu.jit!.stats };
+  if (jit) lastStats = { ...cpu.jit!.stats, inBlockSteps: cpu.jit!.wasm?.stats.steps ?? 0 };
   return {
     regs: [...m.cpu.rlo, ...m.cpu.rhi, m.cpu.ripLo], flags: cpu.getEflags(), icount: m.cpu.icount,
     data: [...m.ram.bytes.subarray(DATA - 4096, DATA + 4096)],
@@ -461,6 +461,39 @@ test("a wasm block may start with an in-block interpreter step; cli inside a cha
     // one entry into wasm per iteration (after sti), not two
     assert.ok(lastStats.wasmEntries < 250, `entries into wasm ${lastStats.wasmEntries}`);
   }
+});
+
+test("bswap (32 and 64 bits) and push of immediates in wasm blocks match the interpreter", { skip: !hasAssembler() }, () => {
+  const code = asm(`
+    mov ecx, 50
+    mov rax, 0x0123456789abcdef
+    mov rbx, 0x1122334455667788
+    mov r9, 0x8899aabbccddeeff
+  1:
+    bswap eax
+    bswap rbx
+    bswap r9
+    add rax, rbx
+    xor rbx, r9
+    push 0x7f
+    push -3
+    push 0x12345678
+    push -0x40000000
+    pop rdx
+    add r9, rdx
+    pop rdx
+    sub rax, rdx
+    pop rdx
+    add rbx, rdx
+    pop rdx
+    xor r9, rdx
+    dec ecx
+    jnz 1b
+    hlt`);
+  const a = run(code, false);
+  const b = run(code, true);
+  assert.deepEqual({ ...b, wasm: 0 }, a);
+  if (CHAIN) assert.equal(lastStats.inBlockSteps, 0, "bswap and push imm are not interpreter steps inside the block");
 });
 
 // ---- when starts are compiled (the cache's own thresholds: WASM_HOT 500 dispatches, JavaScript 10000) ----

@@ -216,8 +216,9 @@ export class WasmTier {
   /** Blocks the last chaining run completed (the first one included). */
   runs = 0;
   /** Modules made; translations that failed; milliseconds translating (including attempts the translator
-   * refused), in `new WebAssembly.Module` and in `new WebAssembly.Instance`; module bytes. */
-  stats = { compiled: 0, failed: 0, lastError: "", translateMs: 0, moduleMs: 0, instanceMs: 0, bytes: 0 };
+   * refused), in `new WebAssembly.Module` and in `new WebAssembly.Instance`; module bytes; in-block interpreter
+   * steps. */
+  stats = { compiled: 0, failed: 0, lastError: "", translateMs: 0, moduleMs: 0, instanceMs: 0, bytes: 0, steps: 0 };
 
   static for(ram: Uint8Array): WasmTier | null {
     if (!WASM_TIER) return null;
@@ -347,6 +348,7 @@ export class WasmTier {
    * instruction, or something it relies on changed: code written, mode, CPL, paging, halt, stop, interrupt shadow,
    * TF), else 0. */
   private step(lo: number, hi: number, nlo: number, nhi: number): number {
+    this.stats.steps++;
     const c = this.cur!, cpu = c.cpu, m = this.m32, b = this.scr, regs = this.usedRegs;
     const rlo = cpu.rlo, rhi = cpu.rhi, copy = this.lastCopy;
     if (copy) for (let i = 0; i < regs.length; i++) { const r = regs[i]!; rlo[r] = m[b + r]!; rhi[r] = m[b + 16 + r]!; }

@@ -105,7 +105,7 @@ const LOCALS: T[] = [
 // Lazy-flag op kinds (flags.ts).
 const LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7, LF_RESAUX = 8, LF_IMUL64 = 9;
 
-const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg, CallInd, JmpInd, RepMovs, RepStos }
+const enum K { Alu, Test, Mov, MovImm, Lea, Movsxd, Movx, Imul, Shift, Not, Neg, IncDec, Jcc, Jmp, Nop, Push, Pop, Ret, Call, Cmov, Setcc, Step, Leave, Cmpxchg, CallInd, JmpInd, RepMovs, RepStos, Bswap }
 
 /** Instructions after which the region does not fall through (they transfer control themselves). */
 function transfers(I: Insn): boolean {
@@ -237,6 +237,11 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
   switch (b0) {
     case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
       I.kind = K.Push; I.rm = (b0 & 7) | rexB; return dfinish();
+    case 0x6a: case 0x68: { // push imm8 / imm32, sign-extended to 64 bits
+      const v = b0 === 0x6a ? ds8() : ds32();
+      I.kind = K.Push; I.imm = true; I.immLo = v; I.immHi = v >> 31; I.os = 8;
+      return dfinish();
+    }
     case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
       I.kind = K.Pop; I.rm = (b0 & 7) | rexB; return dfinish();
     case 0xc3: I.kind = K.Ret; return dfinish();
@@ -351,6 +356,7 @@ function decode(ram: Uint8Array, p0: number, lim: number, lo: number, hi: number
         return dbranch(d);
       }
       if (b1 === 0x1f || b1 === 0x18) { dmodrm(); I.m = null; I.rm = -1; return dfinish(); } // nop, prefetch (hints)
+      if (b1 >= 0xc8 && b1 <= 0xcf) { I.kind = K.Bswap; I.rm = (b1 & 7) | rexB; return dfinish(); }
       if (b1 === 0xae) { // lfence, mfence, sfence: no effect on a single in-order core
         const mb = du8();
         if (mb !== 0xe8 && mb !== 0xf0 && mb !== 0xf8) throw NO;
@@ -988,9 +994,30 @@ function emitInsn(e: Emitter, I: Insn, k: number): void {
     }
     case K.Shift: if (I.immLo < 0) emitShiftCl(e, I, k); else emitShift(e, I, k); return;
     case K.Push:
-      c.get(L_REG + I.rm).set(L_R);
+      if (I.imm) c.i64(I.immLo, I.immHi).set(L_R); else c.get(L_REG + I.rm).set(L_R);
       e.push(L_R, I, k);
       return;
+    case K.Bswap: {
+      // bytes reversed within the low 32 bits (os 4, the upper half cleared) or all 64
+      const swap32 = (): void => { // i32 in L_CNT -> reversed i32 on the stack
+        c.get(L_CNT).i32(24).op(Op.I32Shl);
+        c.get(L_CNT).i32(0xff00).op(Op.I32And).i32(8).op(Op.I32Shl).op(Op.I32Or);
+        c.get(L_CNT).i32(8).op(Op.I32ShrU).i32(0xff00).op(Op.I32And).op(Op.I32Or);
+        c.get(L_CNT).i32(24).op(Op.I32ShrU).op(Op.I32Or);
+      };
+      c.get(L_REG + I.rm).op(Op.I32WrapI64).set(L_CNT);
+      swap32();
+      c.op(Op.I64ExtendI32U);
+      if (os === 8) {
+        c.i64(32, 0).op(Op.I64Shl);
+        c.get(L_REG + I.rm).i64(32, 0).op(Op.I64ShrU).op(Op.I32WrapI64).set(L_CNT);
+        swap32();
+        c.op(Op.I64ExtendI32U).op(Op.I64Or);
+      }
+      c.set(L_R);
+      e.wr(I, I.rm, os, L_R);
+      return;
+    }
     case K.Cmpxchg: {
       // flags of acc - dest; equal: dest = src, else acc = dest (a memory dest is written back either way, as the
       // interpreter does: probed for write first)
@@ -1185,7 +1212,8 @@ function regsOf(I: Insn): [number, number] {
       if (I.kind === K.Shift && I.immLo < 0) rd |= 1 << 1;
       break;
     case K.Lea: case K.Movsxd: case K.Movx: wr |= 1 << I.reg; break;
-    case K.Push: rd |= 1 << I.rm; wr |= 1 << 4; break;
+    case K.Push: wr |= 1 << 4; break; // (a register source is I.rm, read above)
+    case K.Bswap: wr |= 1 << I.rm; break;
     case K.Cmov: rd |= 1 << I.reg; wr |= 1 << I.reg; break;
     case K.Setcc: if (I.rm >= 0) wr |= 1 << I.rm; break;
     case K.Pop: wr |= (1 << I.rm) | (1 << 4); break;
@@ -1205,7 +1233,7 @@ function regsOf(I: Insn): [number, number] {
  * writer in the block, through the host from the scratch area). */
 const FLAGLESS = new Set<K>([
   K.Mov, K.MovImm, K.Lea, K.Movsxd, K.Movx, K.Push, K.Pop, K.Ret, K.Call, K.CallInd, K.JmpInd, K.Jmp, K.Jcc, K.Cmov,
-  K.Setcc, K.Leave, K.Nop, K.Step, K.RepMovs, K.RepStos, K.Not,
+  K.Setcc, K.Leave, K.Nop, K.Step, K.RepMovs, K.RepStos, K.Not, K.Bswap,
 ]);
 
 /** The region's instruction `k` falls through to nothing (it transfers control itself: jmp, ret, call). */
