@@ -31,19 +31,20 @@ import { opBytes, translate } from "./translate.ts";
 import { blockCoverage, covers } from "./cache_cover.ts";
 import { WasmTier } from "./wasm_tier.ts";
 
+/** The process environment (none outside Node). */
+const ENV = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 /** log2 of the block table and hot-counter sizes (TSXEN_EMU_JIT_TABLE_BITS overrides, 12..22). 18: the boot's
  * ~50,000 block starts rarely share a slot (16: a colliding start's wasm offer at exactly WASM_HOT went to the
  * other one; interpreted steps of a boot 26.7 M at 16, 24.7 M at 18, 24.3 M at 20). ~2.5 MB per domain. */
 const TABLE_BITS = ((): number => {
-  const v = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSXEN_EMU_JIT_TABLE_BITS ?? 18);
+  const v = Number(ENV.TSXEN_EMU_JIT_TABLE_BITS ?? 18);
   return Number.isInteger(v) && v >= 12 && v <= 22 ? v : 18;
 })();
 export const TABLE_SIZE = 1 << TABLE_BITS;
 const TABLE_MASK = TABLE_SIZE - 1;
 /** A dispatch count from environment variable `name` (min..65535; `dflt` when unset or out of range). */
 function envCount(name: string, dflt: number, min: number): number {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  const v = Number(g.process?.env?.[name] ?? dflt);
+  const v = Number(ENV[name] ?? dflt);
   return Number.isFinite(v) && v >= min && v <= 65535 ? v : dflt;
 }
 /** Dispatches of a start address before it is compiled (TSXEN_EMU_JIT_HOT overrides; 0 = compile at once).
@@ -62,17 +63,11 @@ const WASM_HOT = envCount("TSXEN_EMU_JIT_WASM_HOT", 500, 1);
  * (TSXEN_EMU_JIT_WASM_REGION_HOT overrides; 0 = never). */
 const REGION_HOT = envCount("TSXEN_EMU_JIT_WASM_REGION_HOT", 0, 0);
 /** TSXEN_EMU_JIT_CHAIN=0 turns direct block chaining off (for measurements). */
-const CHAIN = ((): boolean => {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  return g.process?.env?.TSXEN_EMU_JIT_CHAIN !== "0";
-})();
+const CHAIN = ENV.TSXEN_EMU_JIT_CHAIN !== "0";
 /** Dispatches of an invalidated block's start before it is compiled again (rearm). */
 const REARM = 16;
 /** TSXEN_EMU_JIT_WASM_CROSS=0: wasm regions end before an instruction that crosses a page end (measurements). */
-const CROSS = ((): boolean => {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  return g.process?.env?.TSXEN_EMU_JIT_WASM_CROSS !== "0";
-})();
+const CROSS = ENV.TSXEN_EMU_JIT_WASM_CROSS !== "0";
 /** A start address whose block was invalidated this often is rewritten all the time: not compiled any more. So
  * is a whole page after this many writes reported without an offset (the writer's range unknown: they drop every
  * block of the page, typically data written next to code). */
