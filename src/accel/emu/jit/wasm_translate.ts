@@ -553,6 +553,8 @@ class Emitter {
    */
   repString(I: Insn, k: number, used: number): void {
     const c = this.c, movs = I.kind === K.RepMovs, os = I.os, sh = os === 1 ? 0 : os === 4 ? 2 : 3;
+    /** Bytes from L_EA to its page end (i32 on the stack). */
+    const room = (): void => { c.i32(4096).get(L_EA).op(Op.I32WrapI64).i32(4095).op(Op.I32And).op(Op.I32Sub); };
     this.written |= movs ? (1 << 1) | (1 << 6) | (1 << 7) : (1 << 1) | (1 << 7);
     c.i32(0).set(L_REP);
     c.open(Op.Block); const done = c.level;
@@ -568,14 +570,16 @@ class Emitter {
       c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
       this.addr();
       c.get(L_ADDR).set(L_SADDR);
-      c.i32(4096).get(L_EA).op(Op.I32WrapI64).i32(4095).op(Op.I32And).op(Op.I32Sub).set(L_CNT);
+      room();
+      c.set(L_CNT);
     } else c.i32(4096).set(L_CNT);
     c.get(L_REG + 7).set(L_EA);
     this.probe(1, true);
     c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
     this.addr();
     // elements this chunk: min(room at both ends, RCX); none (an element across the page end): slow
-    c.i32(4096).get(L_EA).op(Op.I32WrapI64).i32(4095).op(Op.I32And).op(Op.I32Sub).tee(L_T);
+    room();
+    c.tee(L_T);
     c.get(L_CNT).get(L_T).get(L_CNT).op(Op.I32LtU).op(Op.Select).i32(sh).op(Op.I32ShrU).set(L_CNT);
     c.get(L_CNT).get(L_REG + 1).op(Op.I32WrapI64).get(L_CNT).get(L_REG + 1).op(Op.I32WrapI64).op(Op.I32LtU).op(Op.Select).tee(L_CNT);
     c.op(Op.I32Eqz).br(Op.BrIf, c.level - slow);
@@ -607,14 +611,24 @@ class Emitter {
     c.get(L_EXTRA).get(L_REP).op(Op.I32Add).i32(1).op(Op.I32Sub).set(L_EXTRA);
     c.br(Op.Br, c.level - done);
     c.op(Op.End); // slow
-    this.spill(k);
-    c.i32(I.lo).i32(I.hi).i32(I.nlo).i32(I.nhi).call(F_STEP).open(Op.If);
-    c.get(L_EXTRA).get(L_REP).op(Op.I32Add).i32(k + 1).op(Op.I32Add).op(Op.Return);
-    c.op(Op.End);
-    c.get(L_EXTRA).get(L_REP).op(Op.I32Add).set(L_EXTRA);
-    this.reload(used);
+    this.hostStep(I, k, used, L_REP);
     c.op(Op.End); // done
     this.prod = null;
+  }
+
+  /** Instruction k run by the interpreter inside the block (F_STEP): registers and record spilled before, reloaded
+   * after; the block returns when the step says it must leave. `deferred`: an i32 local of instructions retired
+   * that count only once the step succeeded (added to extra then), or -1. */
+  hostStep(I: Insn, k: number, used: number, deferred = -1): void {
+    const c = this.c;
+    this.spill(k);
+    c.i32(I.lo).i32(I.hi).i32(I.nlo).i32(I.nhi).call(F_STEP).open(Op.If);
+    c.get(L_EXTRA);
+    if (deferred >= 0) c.get(deferred).op(Op.I32Add);
+    c.i32(k + 1).op(Op.I32Add).op(Op.Return);
+    c.op(Op.End);
+    if (deferred >= 0) c.get(L_EXTRA).get(deferred).op(Op.I32Add).set(L_EXTRA);
+    this.reload(used);
   }
 
   /** EA of m into L_EA, with the canonical check (#SS for rsp/rbp based, else #GP) unless `lea`. */
@@ -1273,23 +1287,20 @@ function decodeRegion(ram: Uint8Array, phys: number, ripLo: number, ripHi: numbe
           // the instruction goes on into the next page: the region ends after it (the cache tracks both pages)
           I = across[0];
           cross = across[1];
-          insns.push(I); fall.push(FALL_EXIT); at.set(off, insns.length - 1);
-          if (prev >= 0) fall[prev] = insns.length - 1;
-          if (transfers(I)) fall[insns.length - 1] = FALL_NONE;
-          if (follow && (I.kind === K.Jmp || I.kind === K.Jcc) && inPage(I)) work.push(I.tlo & 0xfff);
-          break;
+          np = lim;
+        } else {
+          // not translated: the interpreter runs it inside the block, unless it transfers control or changes what
+          // the block relies on (translate_len.ts refuses those: the region leaves before it)
+          const len = STEPS ? insnLength(ram, p, lim) : 0;
+          if (len <= 0) break;
+          const [nl, nh] = ripAdd(lo, ripHi, len);
+          I = {
+            kind: K.Step, lo, hi: ripHi, nlo: nl, nhi: nh, os: 4, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false,
+            immLo: 0, immHi: 0, rex: 0, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0, seg: -1,
+          };
+          np = p + len;
+          steps++;
         }
-        // not translated: the interpreter runs it inside the block, unless it transfers control or changes what
-        // the block relies on (translate_len.ts refuses those: the region leaves before it)
-        const len = STEPS ? insnLength(ram, p, lim) : 0;
-        if (len <= 0) break;
-        const [nl, nh] = ripAdd(lo, ripHi, len);
-        I = {
-          kind: K.Step, lo, hi: ripHi, nlo: nl, nhi: nh, os: 4, op: 0, reg: 0, rm: -1, m: null, dstE: false, imm: false,
-          immLo: 0, immHi: 0, rex: 0, srcSize: 0, signed: false, cc: -1, tlo: 0, thi: 0, seg: -1,
-        };
-        np = p + len;
-        steps++;
       }
       const k = insns.length;
       insns.push(I); fall.push(FALL_EXIT); at.set(off, k);
@@ -1391,11 +1402,7 @@ export function translateWasm(ram: Uint8Array, phys: number, ripLo: number, ripH
     if (caseOf.has(k)) { c.op(Op.End); e.prod = null; }
     const I = insns[k]!;
     if (I.kind === K.Step) {
-      e.spill(k);
-      c.i32(I.lo).i32(I.hi).i32(I.nlo).i32(I.nhi).call(F_STEP).open(Op.If);
-      c.get(L_EXTRA).i32(k + 1).op(Op.I32Add).op(Op.Return);
-      c.op(Op.End);
-      e.reload(used);
+      e.hostStep(I, k, used);
     } else if (I.kind === K.RepMovs || I.kind === K.RepStos) {
       e.repString(I, k, used);
     } else if (I.kind === K.Ret) {
